@@ -17,9 +17,10 @@ path is given to FFmpeg with the ``file:`` protocol so that no name is taken for
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -116,7 +117,7 @@ class AudioError(EarmarkError):
         super().__init__(f"{self.path}: {reason}")
 
 
-class DecodeInterrupted(AudioError):
+class DecodeInterruptedError(AudioError):
     """Decoding failed after some audio was produced (fpcalc's exit code 3)."""
 
     exit_code = 3
@@ -133,7 +134,7 @@ class AudioSource:
     sample_rate: int
     channels: int
     duration_ms: int
-    """Duration as fpcalc reports it: the stream's, else the container's, in whole ms; -1 unknown."""
+    """Duration as fpcalc reports it: the stream's, else the container's, in ms (-1: unknown)."""
 
     @property
     def duration(self) -> float:
@@ -198,7 +199,37 @@ def _describe(exc: BaseException) -> str:
     return str(strerror) if strerror else str(exc) or type(exc).__name__
 
 
-def _build_graph(source: AudioSource) -> tuple[object, object]:
+def _resampler_chain(graph: Any, source_node: Any, block_samples: int) -> Any:
+    """Link source → aresample → aformat (→ asetnsamples) → sink; return the sink."""
+    chain = [
+        graph.add("aresample", f"{SAMPLE_RATE}:{RESAMPLER_OPTIONS}"),
+        graph.add("aformat", f"sample_fmts=s16:sample_rates={SAMPLE_RATE}:channel_layouts=mono"),
+    ]
+    if block_samples:
+        chain.append(graph.add("asetnsamples", f"n={block_samples}:p=0"))
+    chain.append(graph.add("abuffersink"))
+    previous = source_node
+    for node in chain:
+        previous.link_to(node)
+        previous = node
+    graph.configure()
+    return chain[-1]
+
+
+def _pull_all(sink: Any) -> Iterator[Int16Array]:
+    """Pull every block the sink has now; stop at EOF or when it needs more input."""
+    import av
+
+    while True:
+        try:
+            frame = sink.pull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+        yield np.asarray(frame.to_ndarray(), dtype=np.int16).reshape(-1)
+
+
+def _graph_blocks(source: AudioSource) -> Generator[Int16Array]:
+    """The fast path: FFmpeg demuxes, decodes and resamples inside one filter graph."""
     import av
 
     graph = av.filter.Graph()
@@ -209,44 +240,81 @@ def _build_graph(source: AudioSource) -> tuple[object, object]:
         format_name=source.format_name.split(",")[0],
         stream_index=str(source.stream_index),
     )
-    chain = [
-        graph.add("aresample", f"{SAMPLE_RATE}:{RESAMPLER_OPTIONS}"),
-        graph.add("aformat", f"sample_fmts=s16:sample_rates={SAMPLE_RATE}:channel_layouts=mono"),
-        graph.add("asetnsamples", f"n={BLOCK_SAMPLES}:p=0"),
-        graph.add("abuffersink"),
-    ]
-    previous = movie
-    for node in chain:
-        previous.link_to(node)
-        previous = node
-    graph.configure()
-    return graph, chain[-1]
+    sink = _resampler_chain(graph, movie, BLOCK_SAMPLES)
+    while True:
+        try:
+            frame = sink.pull()
+        except av.EOFError:
+            return
+        except av.BlockingIOError:
+            continue
+        yield np.asarray(frame.to_ndarray(), dtype=np.int16).reshape(-1)
+
+
+def _packet_blocks(source: AudioSource, errors: list[str]) -> Generator[Int16Array]:
+    """The careful path: decode packet by packet and stop at the first bad one, as fpcalc does.
+
+    Everything decoded before the error is still resampled and flushed (the fast path loses
+    what its graph had buffered), and the error is appended to ``errors``.
+    """
+    import av
+
+    container = av.open(_ffmpeg_url(source.path), mode="r")
+    try:
+        stream = next(s for s in container.streams.audio if s.index == source.stream_index)
+        graph = av.filter.Graph()
+        buffer = graph.add_abuffer(template=stream)
+        sink = _resampler_chain(graph, buffer, 0)
+        try:
+            for packet in container.demux(stream):
+                for frame in stream.decode(packet):
+                    buffer.push(frame)
+                    yield from _pull_all(sink)
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            errors.append(_describe(exc))
+        buffer.push(None)
+        yield from _pull_all(sink)
+    finally:
+        container.close()
 
 
 def _decode(source: AudioSource, max_samples: int) -> Iterator[Int16Array]:
     import av
 
-    try:
-        graph, sink = _build_graph(source)
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioError(source.path, f"cannot decode: {_describe(exc)}") from None
     produced = 0
-    while max_samples <= 0 or produced < max_samples:
-        try:
-            frame = sink.pull()  # type: ignore[attr-defined]
-        except av.EOFError:
-            break
-        except av.BlockingIOError:
-            continue
-        except (av.FFmpegError, OSError, ValueError) as exc:
-            cls = DecodeInterrupted if produced else AudioError
-            raise cls(source.path, f"error decoding audio: {_describe(exc)}") from None
-        block = np.asarray(frame.to_ndarray(), dtype=np.int16).reshape(-1)
-        if max_samples > 0:
-            block = block[: max_samples - produced]
-        produced += len(block)
-        yield block
-    del graph
+    skip = 0  # samples the careful decoder re-creates that were already delivered
+    errors: list[str] = []
+    careful = False
+    blocks: Generator[Int16Array] = _graph_blocks(source)
+    try:
+        while max_samples <= 0 or produced < max_samples:
+            try:
+                block = next(blocks)
+            except StopIteration:
+                break
+            except (av.FFmpegError, OSError, ValueError) as exc:
+                if careful:
+                    errors.append(_describe(exc))
+                    break
+                # The fast path lost what its graph buffered: start over packet by packet and
+                # skip what was already delivered (both paths produce the same samples).
+                careful, skip = True, produced
+                blocks.close()
+                blocks = _packet_blocks(source, errors)
+                continue
+            if skip:
+                cut = min(skip, len(block))
+                block, skip = block[cut:], skip - cut
+            if max_samples > 0:
+                block = block[: max_samples - produced]
+            if len(block):
+                produced += len(block)
+                yield block
+    finally:
+        blocks.close()
+    if errors and (max_samples <= 0 or produced < max_samples):
+        cls = DecodeInterruptedError if produced else AudioError
+        raise cls(source.path, f"error decoding audio: {errors[0]}")
 
 
 def read_pcm(path: str | os.PathLike[str] | Path, max_seconds: float = 0) -> Int16Array:

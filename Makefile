@@ -1,0 +1,55 @@
+# One command per chore. `make test` and `make serve` work on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install deps test test-fast lint format bench corpus acceptance clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Earmark needs Python 3.11 or newer (apt-get install python3)"; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: apt-get install python3-venv"; exit 1; }
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	@touch $@
+
+## install: create .venv and install Earmark with its test and lint tools
+install: $(STAMP)
+
+## deps: Debian packages the tests use (ffmpeg, fpcalc, real music); installed when root
+deps:
+	@bash scripts/system-deps.sh
+
+## test: the whole suite (what CI runs)
+test: install deps
+	$(BIN)/python -m pytest
+
+## test-fast: the suite without slow tests
+test-fast: install
+	$(BIN)/python -m pytest -m 'not slow'
+
+## lint: ruff (lint + format check) and mypy strict
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+## format: apply ruff's formatting and safe fixes
+format: install
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+## bench: benchmarks (figures printed; see bench/README.md)
+bench: install deps
+	$(BIN)/python bench/fingerprint.py
+
+## acceptance: fingerprint every dev-corpus track and compare with fpcalc (README figures)
+acceptance: install deps
+	$(BIN)/python bench/acceptance.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info

@@ -1,0 +1,63 @@
+"""The ``earmark`` command: global options and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from earmark import __version__
+from earmark.cli.config_cmd import config
+from earmark.cli.fingerprint_cmd import fingerprint
+from earmark.errors import EarmarkError
+from earmark.settings import load_settings
+
+
+class EarmarkGroup(click.Group):
+    """Maps Earmark's own errors to a one-line message and the error's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EarmarkError as exc:
+            click.echo(f"earmark: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("earmark: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=EarmarkGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="earmark")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="EARMARK_CONFIG",
+    help="TOML config file (env EARMARK_CONFIG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None) -> None:
+    """Earmark: an open, self-hostable audio identification service compatible with AcoustID."""
+    loaded = load_settings(config_file)
+    logging.basicConfig(
+        level=loaded.settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = {"config_file": config_file, "settings": loaded}
+
+
+cli.add_command(config)
+cli.add_command(fingerprint)
+
+
+def main() -> None:
+    """Entry point of the ``earmark`` script."""
+    cli(prog_name="earmark")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,254 @@
+"""Earmark's settings: one registry that drives loading, the CLI, the sample config and the docs.
+
+The registry is the :class:`Settings` dataclass itself: each field is one setting, with its type,
+default and help text (field metadata). Values come from, highest first:
+
+1. the environment, ``EARMARK_<NAME>`` (a secret may also come from the file named by
+   ``EARMARK_<NAME>_FILE``);
+2. a TOML config file, given by ``--config`` or ``EARMARK_CONFIG`` (flat ``name = value`` keys);
+3. the default.
+
+Nothing is read at import time: :func:`load_settings` builds a value that the caller passes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_type_hints
+
+from earmark.errors import ConfigError
+
+ENV_PREFIX = "EARMARK_"
+CONFIG_ENV = "EARMARK_CONFIG"
+MASK = "********"
+
+Source = Literal["default", "config", "env", "env-file"]
+
+
+class Secret(str):
+    """A string that never shows itself in a repr (passwords, tokens, keys)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+
+def setting(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
+    """Declare one setting: its default, help text (CLI and docs), and optional lower bound."""
+    return field(default=default, metadata={"help": help, "secret": secret, "minimum": minimum})
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting Earmark has. Add a field here and document it in docs/settings.md."""
+
+    data_dir: Path = setting(
+        Path("data"),
+        "Directory of the embedded service's data (SQLite files, index segments, logs).",
+    )
+    log_level: LogLevel = setting("INFO", "Logging threshold: DEBUG, INFO, WARNING or ERROR.")
+    fingerprint_length: int = setting(
+        120,
+        "Seconds of audio `earmark fingerprint` uses from the start of each file (0 = all), "
+        "as fpcalc's -length.",
+        minimum=0,
+    )
+    fingerprint_jobs: int = setting(
+        1,
+        "Worker processes `earmark fingerprint` uses when given several files (0 = one per CPU).",
+        minimum=0,
+    )
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """What the registry says about one setting."""
+
+    name: str
+    type_name: str
+    default: Any
+    help: str
+    secret: bool
+    minimum: float | None = None
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """Settings plus where each value came from (for ``earmark config show``)."""
+
+    settings: Settings
+    sources: Mapping[str, Source]
+    config_file: Path | None
+
+
+def registry(cls: type[Any] = Settings) -> list[SettingInfo]:
+    """The settings of ``cls`` in declaration order."""
+    hints = get_type_hints(cls)
+    return [
+        SettingInfo(
+            name=f.name,
+            type_name=_type_name(hints[f.name]),
+            default=f.default,
+            help=f.metadata["help"],
+            secret=bool(f.metadata.get("secret")),
+            minimum=f.metadata.get("minimum"),
+        )
+        for f in dataclasses.fields(cls)
+    ]
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cls: type[Any] = Settings,
+) -> LoadedSettings:
+    """Build settings from the environment, the config file and the defaults (in that order)."""
+    env = os.environ if environ is None else environ
+    path_text = os.fspath(config_file) if config_file is not None else env.get(CONFIG_ENV)
+    path = Path(path_text) if path_text else None
+    from_file = _read_config_file(path, cls) if path is not None else {}
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    for info in registry(cls):
+        raw, source = _raw_value(info, env, from_file)
+        if source == "default":
+            value = info.default
+        else:
+            value = _convert(info, hints[info.name], raw, source)
+        values[info.name] = Secret(value) if info.secret and isinstance(value, str) else value
+        sources[info.name] = source
+    return LoadedSettings(settings=cls(**values), sources=sources, config_file=path)
+
+
+def _raw_value(
+    info: SettingInfo, env: Mapping[str, str], from_file: Mapping[str, Any]
+) -> tuple[Any, Source]:
+    file_var = info.env_var + "_FILE"
+    if info.env_var in env and file_var in env:
+        raise ConfigError(f"both {info.env_var} and {file_var} are set; use one")
+    if info.env_var in env:
+        return env[info.env_var], "env"
+    if file_var in env:
+        if not info.secret:
+            raise ConfigError(f"{file_var}: only secrets may be read from a file")
+        try:
+            text = Path(env[file_var]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{file_var}: cannot read {env[file_var]}: {exc.strerror}") from None
+        return text.rstrip("\r\n"), "env-file"
+    if info.name in from_file:
+        return from_file[info.name], "config"
+    return info.default, "default"
+
+
+def _read_config_file(path: Path, cls: type[Any]) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from None
+    known = {info.name for info in registry(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s): {', '.join(unknown)}")
+    return data
+
+
+def _convert(info: SettingInfo, hint: Any, raw: Any, source: Source) -> Any:
+    where = info.env_var if source in ("env", "env-file") else f"config key {info.name}"
+    from_text = isinstance(raw, str) and source != "config"
+    try:
+        value = _coerce(hint, raw, from_text)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if info.minimum is not None and value < info.minimum:
+        raise ConfigError(f"{where}: {value!r} is below the minimum {info.minimum:g}")
+    return value
+
+
+def _coerce(hint: Any, raw: Any, from_text: bool) -> Any:
+    if getattr(hint, "__origin__", None) is Literal:
+        choices = hint.__args__
+        value = raw.upper() if isinstance(raw, str) else raw
+        if value not in choices:
+            raise ValueError(f"{raw!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+        if from_text and raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if from_text and raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{raw!r} is not a boolean (true/false)")
+    if hint is int or hint is float:
+        kind = "an integer" if hint is int else "a number"
+        allowed = (int, str) if hint is int else (int, float, str)
+        if isinstance(raw, bool) or not isinstance(raw, allowed):
+            raise TypeError(f"{raw!r} is not {kind}")
+        try:
+            return hint(raw.strip() if isinstance(raw, str) else raw)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not {kind}") from None
+    if hint is Path:
+        if not isinstance(raw, str) or not raw:
+            raise TypeError(f"{raw!r} is not a path")
+        return Path(raw).expanduser()
+    if hint is str or hint is Secret:
+        if not isinstance(raw, str):
+            raise TypeError(f"{raw!r} is not a string")
+        return raw
+    raise TypeError(f"unsupported setting type {hint!r}")
+
+
+def _type_name(hint: Any) -> str:
+    if getattr(hint, "__origin__", None) is Literal:
+        return "one of " + ", ".join(map(str, hint.__args__))
+    if hint is Secret:
+        return "secret"
+    return str(getattr(hint, "__name__", hint))
+
+
+def display_value(info: SettingInfo, value: Any) -> str:
+    """A setting's value as ``config show`` prints it: secrets masked, paths as text."""
+    if info.secret:
+        return MASK if value else ""
+    return str(value)
+
+
+def sample_config(cls: type[Any] = Settings) -> str:
+    """A commented TOML config file listing every setting with its default."""
+    lines = [
+        "# Earmark configuration (TOML). Environment variables EARMARK_<NAME> override it.",
+        "",
+    ]
+    for info in registry(cls):
+        lines.append(f"# {info.help}")
+        lines.append(f"# env: {info.env_var}" + (f" or {info.env_var}_FILE" if info.secret else ""))
+        lines.append(f"# {info.name} = {_toml_literal(info.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
