@@ -1,0 +1,104 @@
+"""Test helpers: where the shared material lives, which tools are present, real audio."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("EARMARK_SHARED_DIR", ROOT.parent / "shared"))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_tool(name: str) -> str:
+    """Return the path of an external tool, or skip (fail in CI) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (Debian: see `make deps`)"
+        if IN_CI:
+            pytest.fail(message + "; CI must have it")
+        pytest.skip(message)
+    return path
+
+
+def load_vectors(name: str) -> Any:
+    path = SHARED / "vectors" / name
+    if not path.exists():
+        message = f"shared vectors not found at {path}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return json.loads(path.read_text())
+
+
+MUSIC_DIRS = (
+    Path("/usr/share/games/wesnoth/1.16/data/core/music"),
+    Path("/usr/share/games/supertux2/music"),
+)
+
+
+def music_tracks() -> list[Path]:
+    """Real music from Debian packages (wesnoth-1.16-music, supertux-data), sorted."""
+    tracks: list[Path] = []
+    for root in MUSIC_DIRS:
+        if root.is_dir():
+            tracks.extend(root.rglob("*.ogg"))
+    return sorted(tracks)
+
+
+def require_music(count: int = 1) -> list[Path]:
+    """``count`` real tracks spread over the corpus, or skip (fail in CI) without the packages."""
+    tracks = music_tracks()
+    if len(tracks) < count:
+        message = "real music not installed (`make deps` as root installs the Debian packages)"
+        if IN_CI:
+            pytest.fail(message + "; CI must have it")
+        pytest.skip(message)
+    step = len(tracks) // count
+    return [tracks[i * step] for i in range(count)]
+
+
+def ffmpeg_convert(source: Path, target: Path, *options: str) -> Path:
+    """Write ``target`` from ``source`` with ffmpeg (format from the target's ending)."""
+    ffmpeg = require_tool("ffmpeg")
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-nostdin", "-y", "-i", str(source), *options, str(target)],
+        check=True,
+    )
+    return target
+
+
+def ffmpeg_generate(target: Path, source: str, seconds: float, *options: str) -> Path:
+    """Write ``target`` from an lavfi source (e.g. ``sine=frequency=440``)."""
+    ffmpeg = require_tool("ffmpeg")
+    lavfi = ["-f", "lavfi", "-t", str(seconds), "-i", source]
+    command = [ffmpeg, "-v", "error", "-nostdin", "-y", *lavfi, *options, str(target)]
+    subprocess.run(command, check=True)
+    return target
+
+
+def fpcalc_raw(path: Path, length: float = 120) -> tuple[float, list[int]]:
+    """fpcalc's duration and raw items for a file (``-ignore-errors``: Debian's exits 3)."""
+    fpcalc = require_tool("fpcalc")
+    out = subprocess.run(
+        [fpcalc, "-raw", "-json", "-length", str(int(length)), "-ignore-errors", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    data = json.loads(out)
+    return float(data["duration"]), [int(v) for v in data["fingerprint"]]
+
+
+def bit_error_rate(a: list[int], b: list[int]) -> float:
+    """Share of differing bits over the longer length (missing items count as all wrong)."""
+    n = min(len(a), len(b))
+    errors = sum(bin((x ^ y) & 0xFFFFFFFF).count("1") for x, y in zip(a[:n], b[:n], strict=True))
+    errors += 32 * abs(len(a) - len(b))
+    return errors / (32 * max(len(a), len(b), 1))
