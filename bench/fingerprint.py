@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import corpus_tracks
-
 from earmark.chromaprint.audio import open_audio
 
 EARMARK = Path(sys.executable).with_name("earmark")
