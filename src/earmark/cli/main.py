@@ -12,6 +12,7 @@ from earmark import __version__
 from earmark.cli.config_cmd import config
 from earmark.cli.fingerprint_cmd import fingerprint
 from earmark.errors import EarmarkError
+from earmark.process import tune_allocator
 from earmark.settings import load_settings
 
 
@@ -56,6 +57,7 @@ cli.add_command(fingerprint)
 
 def main() -> None:
     """Entry point of the ``earmark`` script."""
+    tune_allocator()
     cli(prog_name="earmark")
 
 

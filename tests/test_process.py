@@ -1,0 +1,16 @@
+"""Process-wide start-up tuning."""
+
+from __future__ import annotations
+
+import platform
+
+import pytest
+
+from earmark.process import tune_allocator
+
+
+def test_allocator_tuning_applies_on_glibc() -> None:
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt tuning is glibc-specific")
+    assert tune_allocator() is True
+    assert tune_allocator() is True  # idempotent
