@@ -11,8 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import NamedTuple
@@ -34,42 +32,17 @@ from earmark.chromaprint.fingerprinter import (
     fingerprint_pcm,
     item_count,
 )
+from tests.support import require_music, require_tool
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-MUSIC_DIRS = (
-    Path("/usr/share/games/wesnoth/1.16/data/core/music"),
-    Path("/usr/share/games/supertux2/music"),
-)
 # fpcalc's own front end, reproduced with the ffmpeg CLI (reference doc §1.1).
 RESAMPLE = "aresample=11025:filter_size=16:phase_shift=8:linear_interp=1:cutoff=0.8"
 
 Int16Array = npt.NDArray[np.int16]
 
 
-def _require_tool(name: str) -> str:
-    # Same contract as tests/conftest.py's require_tool (conftest is not importable).
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (Debian: see `make deps`)"
-        if IN_CI:
-            pytest.fail(message + "; CI must have it")
-        pytest.skip(message)
-    return path
-
-
-def _music_files() -> list[Path]:
-    files = sorted(p for d in MUSIC_DIRS if d.is_dir() for p in d.rglob("*.ogg"))
-    if not files:
-        message = "Debian music packages (wesnoth-1.16-music, supertux-data) are not installed"
-        if IN_CI:
-            pytest.fail(message + "; CI must have them")
-        pytest.skip(message)
-    return files
-
-
 def _fpcalc(pcm: Int16Array) -> npt.NDArray[np.uint32]:
-    fpcalc = _require_tool("fpcalc")
+    fpcalc = require_tool("fpcalc")
     cmd = [fpcalc, "-format", "s16le", "-rate", "11025", "-channels", "1"]
     cmd += ["-raw", "-length", "0", "-ignore-errors", "-"]
     proc = subprocess.run(
@@ -85,7 +58,7 @@ def _fpcalc(pcm: Int16Array) -> npt.NDArray[np.uint32]:
 
 
 def _decode(path: Path, seconds: int) -> Int16Array:
-    ffmpeg = _require_tool("ffmpeg")
+    ffmpeg = require_tool("ffmpeg")
     cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-t", str(seconds), "-ac", "1"]
     cmd += ["-af", RESAMPLE, "-f", "s16le", "-"]
     proc = subprocess.run(cmd, capture_output=True, check=True, timeout=120)
@@ -456,12 +429,10 @@ def test_matches_fpcalc_on_short_and_integer_signals() -> None:
 
 @pytest.mark.realaudio
 def test_matches_fpcalc_on_real_music() -> None:
-    _require_tool("ffmpeg")
-    _require_tool("fpcalc")
-    files = _music_files()
+    require_tool("ffmpeg")
+    require_tool("fpcalc")
     # A handful of tracks spread over both packages, first 60 s of each.
-    chosen = files[:: max(1, len(files) // 5)][:5]
-    for path in chosen:
+    for path in require_music(5):
         pcm = _decode(path, 60)
         want = _fpcalc(pcm)
         assert len(want) > 0, path
