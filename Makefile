@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install deps test test-fast lint format bench corpus acceptance clean
+.PHONY: install deps test test-fast lint format bench bench-large acceptance clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Earmark needs Python 3.11 or newer (apt-get install python3)"; exit 1; }
@@ -46,6 +46,13 @@ format: install
 ## bench: benchmarks (figures printed; see bench/README.md)
 bench: install deps
 	$(BIN)/python bench/fingerprint.py
+	$(BIN)/python bench/index.py --docs 100000 --mode inproc
+	$(BIN)/python bench/index.py --docs 100000 --mode http
+
+## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
+bench-large: install
+	$(BIN)/python bench/index.py --docs 1000000 --mode inproc
+	$(BIN)/python bench/index.py --docs 1000000 --mode http
 
 ## acceptance: fingerprint every dev-corpus track and compare with fpcalc (README figures)
 acceptance: install deps

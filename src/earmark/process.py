@@ -1,9 +1,10 @@
-"""Process-wide tuning that entry points apply once at start-up."""
+"""Process-wide memory tuning for glibc's allocator (elsewhere every function is a no-op)."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 
 log = logging.getLogger(__name__)
@@ -14,22 +15,29 @@ _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
 def tune_allocator() -> bool:
     """Keep large numpy temporaries in the heap instead of mapping them anew each time.
 
     glibc serves allocations above its mmap threshold with fresh mappings and returns them to the
-    kernel on free, so numpy's per-block arrays of a few MiB (FFT frames, spectra) are faulted in
-    page by page for every block: fingerprinting a file spent a quarter of its CPU time in the
-    kernel. Raising the thresholds keeps that memory in the heap for reuse. Returns whether the
-    tuning applied (glibc only; elsewhere it is a no-op).
+    kernel on free, so numpy's per-block arrays of a few MiB (FFT frames, spectra, index update
+    batches) are faulted in page by page every time: fingerprinting a file spent a quarter of its
+    CPU time in the kernel. Raising the thresholds keeps that memory in the heap for reuse.
+    Entry points call this once at start-up. Returns whether the tuning applied.
     """
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -43,3 +51,16 @@ def tune_allocator() -> bool:
     )
     log.debug("allocator tuning %s", "applied" if applied else "not applied")
     return applied
+
+
+def release_free_memory() -> None:
+    """Give freed heap memory back to the OS (after merges of hundreds of MiB).
+
+    glibc keeps freed heap space (its mmap threshold grows with the sizes it has seen, and
+    :func:`tune_allocator` raises it on purpose), so the resident size would stay at a merge's
+    peak; ``malloc_trim(0)`` returns it.
+    """
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim.argtypes = [ctypes.c_size_t]
+        trim(0)

@@ -1,0 +1,102 @@
+"""`earmark run index`: the acoustid-index compatible fingerprint index server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from earmark.cli.context import loaded_settings
+from earmark.index.engine import CorruptFileError, IndexSettings
+from earmark.index.server import ServerConfig, serve
+from earmark.process import tune_allocator
+
+_DEFAULTS = IndexSettings()
+
+
+@click.command("index")
+@click.option(
+    "--dir",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory, created if missing (default: <data_dir setting>/index).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
+@click.option("--port", default=6080, show_default=True, type=int, help="HTTP port.")
+@click.option(
+    "--legacy-port",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Port of the legacy line protocol (index `main`); 0 = off.",
+)
+@click.option(
+    "--checkpoint-threshold",
+    default=_DEFAULTS.checkpoint_threshold,
+    show_default=True,
+    type=int,
+    help="Flush memory segments to disk once they hold this many (term, doc) items.",
+)
+@click.option(
+    "--checkpoint-age-ms",
+    default=int(_DEFAULTS.checkpoint_age_s * 1000),
+    show_default=True,
+    type=int,
+    help="Also flush once the oldest unflushed write is this old; 0 disables.",
+)
+@click.option(
+    "--max-segments",
+    default=_DEFAULTS.max_file_segments,
+    show_default=True,
+    type=int,
+    help="Merge file segments above this count (bounds the work per search).",
+)
+@click.option(
+    "--idle-merge-ms",
+    default=int(_DEFAULTS.idle_merge_s * 1000),
+    show_default=True,
+    type=int,
+    help="Merge an index down to few segments once it had no writes this long; 0 disables.",
+)
+@click.option(
+    "--no-fsync",
+    is_flag=True,
+    default=False,
+    help="Do not fsync the WAL (unsafe: acknowledged updates may be lost on a crash).",
+)
+@click.pass_context
+def index(
+    ctx: click.Context,
+    data_dir: Path | None,
+    host: str,
+    port: int,
+    legacy_port: int,
+    checkpoint_threshold: int,
+    checkpoint_age_ms: int,
+    max_segments: int,
+    idle_merge_ms: int,
+    no_fsync: bool,
+) -> None:
+    """Run the fingerprint index server (acoustid-index compatible HTTP API)."""
+    # Per-update temporaries (~1 MiB arrays) then reuse heap memory instead of being
+    # faulted in afresh for every batch; merges give memory back with malloc_trim.
+    tune_allocator()
+    if data_dir is None:
+        data_dir = loaded_settings(ctx).settings.data_dir / "index"
+    settings = IndexSettings(
+        checkpoint_threshold=checkpoint_threshold,
+        checkpoint_age_s=checkpoint_age_ms / 1000,
+        max_file_segments=max_segments,
+        idle_merge_s=idle_merge_ms / 1000,
+        fsync=not no_fsync,
+    )
+    try:
+        serve(ServerConfig(data_dir, host, port, legacy_port, index=settings))
+    except CorruptFileError as exc:
+        # A damaged file must stop the server, loudly and naming the file, never be skipped.
+        raise click.ClickException(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    index()

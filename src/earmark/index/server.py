@@ -1,0 +1,115 @@
+"""The index server: a Starlette app over one `MultiIndex`, served by uvicorn.
+
+`create_app` builds the ASGI app around an engine the caller owns (tests drive it in-process
+through httpx); `serve` is the composition used by `earmark run index`: it opens the engine,
+runs uvicorn (which turns SIGTERM/SIGINT into a graceful shutdown) and closes the engine, so
+every acknowledged update is in the WAL and the maintenance threads are stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+from starlette.applications import Starlette
+
+from earmark.index.api import BODY_LIMIT, IndexApi
+from earmark.index.engine import IndexSettings, MultiIndex
+from earmark.index.legacy import serve_legacy
+from earmark.index.metrics import IndexMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 6080
+    legacy_port: int = 0
+    body_limit: int = BODY_LIMIT
+    index: IndexSettings = field(default_factory=IndexSettings)
+
+
+def create_app(
+    engine: MultiIndex,
+    *,
+    body_limit: int = BODY_LIMIT,
+    legacy_host: str = "127.0.0.1",
+    legacy_port: int = 0,
+) -> Starlette:
+    metrics = IndexMetrics()
+    api = IndexApi(engine, metrics, body_limit=body_limit)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        legacy: asyncio.Server | None = None
+        if legacy_port:
+            legacy = await serve_legacy(engine, legacy_host, legacy_port)
+            log.info("legacy protocol on %s:%d", legacy_host, legacy_port)
+        try:
+            yield
+        finally:
+            if legacy is not None:
+                legacy.close()
+                await legacy.wait_closed()
+
+    app = Starlette(
+        routes=api.routes(),
+        exception_handlers={404: api.not_found, 405: api.not_found},
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.metrics = metrics
+    return app
+
+
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn re-raises a captured SIGTERM once it has shut down, which would kill the
+        # process before `serve` closes the engine; stop gracefully and return instead.
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+
+
+def serve(config: ServerConfig) -> None:
+    engine = MultiIndex(config.data_dir, config.index)
+    try:
+        app = create_app(
+            engine,
+            body_limit=config.body_limit,
+            legacy_host=config.host,
+            legacy_port=config.legacy_port,
+        )
+        uv_config = uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        _Server(uv_config).run()
+    finally:
+        engine.close()
+
+
+def main() -> None:
+    # The CLI module owns the options; imported here so `python -m earmark.index.server`
+    # works without the `earmark` command group (entry points sit above adapters).
+    from earmark.cli.run_index import index
+
+    index()
+
+
+if __name__ == "__main__":
+    main()
