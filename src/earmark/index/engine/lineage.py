@@ -6,14 +6,13 @@ earlier one, so data of a deleted index can never reappear under the same name.
 
 from __future__ import annotations
 
-import json
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from earmark.index.engine.durable import write_atomic
-from earmark.index.engine.errors import CorruptFileError, InvalidIndexNameError
+from earmark.index.engine.durable import read_checked_json, write_checked_json
+from earmark.index.engine.errors import InvalidIndexNameError
 
 CURRENT_NAME = "current"
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -40,24 +39,13 @@ class Lineage:
 
 
 def write_lineage(name_dir: Path, lineage: Lineage) -> None:
-    body = json.dumps(
-        {"name": lineage.name, "generation": lineage.generation, "deleted": lineage.deleted},
-        sort_keys=True,
-    ).encode()
-    write_atomic(name_dir / CURRENT_NAME, body + b"\n" + b"%08x\n" % zlib.crc32(body))
+    data = {"name": lineage.name, "generation": lineage.generation, "deleted": lineage.deleted}
+    write_checked_json(name_dir / CURRENT_NAME, data)
 
 
 def read_lineage(name_dir: Path) -> Lineage | None:
-    path = name_dir / CURRENT_NAME
-    if not path.exists():
-        return None
-    try:
-        body, crc_line, _ = path.read_bytes().rsplit(b"\n", 2)
-        if int(crc_line, 16) != zlib.crc32(body):
-            raise CorruptFileError(path, "checksum mismatch")
-        data = json.loads(body)
-        return Lineage(str(data["name"]), int(data["generation"]), bool(data["deleted"]))
-    except CorruptFileError:
-        raise
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptFileError(path, f"{type(exc).__name__}: {exc}") from exc
+    return read_checked_json(name_dir / CURRENT_NAME, _parse_lineage)
+
+
+def _parse_lineage(data: dict[str, Any]) -> Lineage:
+    return Lineage(str(data["name"]), int(data["generation"]), bool(data["deleted"]))

@@ -4,13 +4,11 @@ torn or edited manifest is an error rather than a silently different index."""
 
 from __future__ import annotations
 
-import json
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from earmark.index.engine.durable import write_atomic
-from earmark.index.engine.errors import CorruptFileError
+from earmark.index.engine.durable import read_checked_json, write_checked_json
 
 MANIFEST_NAME = "manifest"
 FORMAT = 1
@@ -23,32 +21,20 @@ class Manifest:
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
-    body = json.dumps(
-        {
-            "format": FORMAT,
-            "last_commit": manifest.last_commit,
-            "segments": list(manifest.segment_files),
-        },
-        sort_keys=True,
-    ).encode()
-    write_atomic(directory / MANIFEST_NAME, body + b"\n" + b"%08x\n" % zlib.crc32(body))
+    data = {
+        "format": FORMAT,
+        "last_commit": manifest.last_commit,
+        "segments": list(manifest.segment_files),
+    }
+    write_checked_json(directory / MANIFEST_NAME, data)
 
 
 def read_manifest(directory: Path) -> Manifest | None:
     """The manifest of `directory`, or None if there is none yet (a fresh index)."""
-    path = directory / MANIFEST_NAME
-    if not path.exists():
-        return None
-    data = path.read_bytes()
-    try:
-        body, crc_line, _ = data.rsplit(b"\n", 2)
-        if int(crc_line, 16) != zlib.crc32(body):
-            raise CorruptFileError(path, "checksum mismatch")
-        parsed = json.loads(body)
-        if parsed.get("format") != FORMAT:
-            raise CorruptFileError(path, f"unknown format {parsed.get('format')!r}")
-        return Manifest(int(parsed["last_commit"]), tuple(str(s) for s in parsed["segments"]))
-    except CorruptFileError:
-        raise
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptFileError(path, f"{type(exc).__name__}: {exc}") from exc
+    return read_checked_json(directory / MANIFEST_NAME, _parse_manifest)
+
+
+def _parse_manifest(data: dict[str, Any]) -> Manifest:
+    if data.get("format") != FORMAT:
+        raise ValueError(f"unknown format {data.get('format')!r}")
+    return Manifest(int(data["last_commit"]), tuple(str(s) for s in data["segments"]))
