@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from earmark.index.engine import IndexSettings, MultiIndex
@@ -59,3 +60,8 @@ def live_url(engine: MultiIndex):  # type: ignore[no-untyped-def]
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+def h(*values: int) -> np.ndarray:
+    """A term list (uint32 array) from literal values."""
+    return np.array(values, dtype=np.uint32)

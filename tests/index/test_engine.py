@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from earmark.index.engine import (
@@ -23,11 +22,7 @@ from earmark.index.engine import (
     VersionMismatchError,
 )
 
-from .conftest import MANUAL
-
-
-def h(*values: int) -> np.ndarray:
-    return np.array(values, dtype=np.uint32)
+from .conftest import MANUAL, h
 
 
 def ids(results: list) -> list[tuple[int, int]]:

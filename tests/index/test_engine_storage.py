@@ -7,7 +7,6 @@ import struct
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from earmark.index.engine import (
@@ -22,11 +21,7 @@ from earmark.index.engine import (
 )
 from earmark.index.engine.snapshot import BadSnapshotError, export_snapshot
 
-from .conftest import MANUAL
-
-
-def h(*values: int) -> np.ndarray:
-    return np.array(values, dtype=np.uint32)
+from .conftest import MANUAL, h
 
 
 def search(index, *terms: int) -> list[tuple[int, int]]:

@@ -365,13 +365,19 @@ class Index:
         oldest = snap.oldest_memory if memory_taken == 0 else time.monotonic()
         self._snapshot = _make_snapshot(snap.version, files, memory, oldest)
 
+    def _write_file_segment(self, merged: Segment) -> Segment | None:
+        """Write ``merged`` as a segment file and open it; None if the index is closing."""
+        if self.closed:
+            return None
+        path = write_segment(self._dirs.segments, merged)
+        return read_segment(path, verify=False)
+
     def _checkpoint(self, snap: Snapshot) -> None:
         mem = snap.memory
         merged = mem[0] if len(mem) == 1 else merge_segments(mem, drop_tombstones=not snap.files)
-        if self.closed:  # shutting down: the WAL still holds these commits
+        on_disk = self._write_file_segment(merged)
+        if on_disk is None:  # shutting down: the WAL still holds these commits
             return
-        path = write_segment(self._dirs.segments, merged)
-        on_disk = read_segment(path, verify=False)
         with self._write_lock:
             if self._closed:
                 return
@@ -393,10 +399,9 @@ class Index:
     def _merge_files(self, snap: Snapshot, start: int, stop: int) -> None:
         run = snap.files[start:stop]
         merged = merge_segments(run, drop_tombstones=start == 0)
-        if self.closed:  # shutting down: do not make the stop wait for the file write
+        on_disk = self._write_file_segment(merged)
+        if on_disk is None:  # shutting down: do not make the stop wait for the file write
             return
-        path = write_segment(self._dirs.segments, merged)
-        on_disk = read_segment(path, verify=False)
         with self._write_lock:
             if self._closed:
                 return
