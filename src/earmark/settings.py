@@ -45,6 +45,7 @@ def setting(default: Any, help: str, *, secret: bool = False, minimum: float | N
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+QueueBackend = Literal["table", "nats"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +68,70 @@ class Settings:
         "Worker processes `earmark fingerprint` uses when given several files (0 = one per CPU).",
         minimum=0,
     )
+    database_url: Secret = setting(
+        "",
+        "SQLAlchemy URL of the app database (accounts, applications, stats), also used for the "
+        "fingerprint and ingest databases unless they have their own URL. Empty: the SQLite file "
+        "<data_dir>/earmark.db. Example: postgresql://user@host/earmark.",
+        secret=True,
+    )
+    fingerprint_database_url: Secret = setting(
+        "",
+        "SQLAlchemy URL of the fingerprint database (tracks, fingerprints, links). "
+        "Empty: the same database as database_url.",
+        secret=True,
+    )
+    ingest_database_url: Secret = setting(
+        "",
+        "SQLAlchemy URL of the ingest database (submissions, results, provenance). "
+        "Empty: the same database as database_url.",
+        secret=True,
+    )
+    musicbrainz_database_url: Secret = setting(
+        "",
+        "SQLAlchemy URL of the MusicBrainz mirror (the lookup subset of its schema). "
+        "Empty: the SQLite file <data_dir>/musicbrainz.db.",
+        secret=True,
+    )
+    musicbrainz_schema: str = setting(
+        "musicbrainz",
+        "PostgreSQL schema holding the MusicBrainz tables (ignored on SQLite).",
+    )
+    index_url: str = setting(
+        "",
+        "Base URL of the fingerprint index server (`earmark run index`, or acoustid-index), "
+        "e.g. http://127.0.0.1:6080. Empty: an index engine inside this process, stored in "
+        "<data_dir>/index.",
+    )
+    index_name: str = setting("main", "Name of the fingerprint index on the index server.")
+    queue: QueueBackend = setting(
+        "table",
+        "Submission queue: `table` (the pending_submission table, embedded) or `nats` "
+        "(a NATS JetStream work queue, production).",
+    )
+    nats_url: Secret = setting(
+        "nats://127.0.0.1:4222",
+        "NATS server URL(s), comma-separated, for queue = nats.",
+        secret=True,
+    )
+    nats_stream: str = setting(
+        "EARMARK_SUBMISSIONS", "JetStream stream (and subject prefix) of the submission queue."
+    )
+    queue_max_deliveries: int = setting(
+        5,
+        "Attempts at importing one submission before it is marked failed with the last error.",
+        minimum=1,
+    )
+    importer_batch_size: int = setting(
+        100, "Submissions one importer takes from the queue at a time.", minimum=1
+    )
+    redis_url: Secret = setting(
+        "",
+        "Redis URL for shared counters (lookup and user-agent statistics) in production, e.g. "
+        "redis://127.0.0.1:6379/0. Empty: counters are kept in this process's memory.",
+        secret=True,
+    )
+    redis_prefix: str = setting("earmark:", "Prefix of every Redis key Earmark writes.")
 
 
 @dataclass(frozen=True)
@@ -184,10 +249,10 @@ def _convert(info: SettingInfo, hint: Any, raw: Any, source: Source) -> Any:
 def _coerce(hint: Any, raw: Any, from_text: bool) -> Any:
     if getattr(hint, "__origin__", None) is Literal:
         choices = hint.__args__
-        value = raw.upper() if isinstance(raw, str) else raw
-        if value not in choices:
-            raise ValueError(f"{raw!r} is not one of {', '.join(map(str, choices))}")
-        return value
+        for choice in choices:
+            if isinstance(raw, str) and raw.strip().lower() == str(choice).lower():
+                return choice
+        raise ValueError(f"{raw!r} is not one of {', '.join(map(str, choices))}")
     if hint is bool:
         if isinstance(raw, bool):
             return raw

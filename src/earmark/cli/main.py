@@ -10,6 +10,7 @@ import click
 
 from earmark import __version__
 from earmark.cli.config_cmd import config
+from earmark.cli.db_cmd import db
 from earmark.cli.fingerprint_cmd import fingerprint
 from earmark.cli.run import run
 from earmark.errors import EarmarkError
@@ -53,6 +54,7 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
 
 
 cli.add_command(config)
+cli.add_command(db)
 cli.add_command(fingerprint)
 cli.add_command(run)
 

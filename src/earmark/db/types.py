@@ -1,0 +1,70 @@
+"""Column types that differ between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+Int32Array = npt.NDArray[np.int32]
+
+#: BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+#: JSONB on PostgreSQL, JSON text on SQLite.
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def as_int32(values: Sequence[int] | npt.NDArray[np.integer]) -> Int32Array:
+    """Fingerprint items as signed int32 (how PostgreSQL's int4[] holds them).
+
+    Unsigned 32-bit items wrap to negative numbers; only the bit pattern matters.
+    """
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError("a fingerprint is a one-dimensional array of items")
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int32)
+    if array.dtype.kind not in "iu":
+        raise ValueError("fingerprint items must be integers")
+    if array.dtype == np.int32:
+        return array
+    wide = array.astype(np.int64)
+    if wide.min() < -(2**31) or wide.max() > 2**32 - 1:
+        raise ValueError("fingerprint items must fit in 32 bits")
+    return wide.astype(np.uint32).view(np.int32)
+
+
+class IntArray(sa.types.TypeDecorator[Int32Array]):
+    """A fingerprint: PostgreSQL ``int4[]``, on SQLite a blob of little-endian int32.
+
+    Values go in as any integer sequence and come out as a numpy int32 array.
+    """
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(sa.Integer()))
+        return dialect.type_descriptor(sa.LargeBinary())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        items = as_int32(value)
+        if dialect.name == "postgresql":
+            return items.tolist()
+        return items.astype("<i4").tobytes()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Int32Array | None:
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return np.array(value, dtype=np.int32)
+        return np.frombuffer(bytes(value), dtype="<i4").astype(np.int32)
