@@ -195,11 +195,13 @@ class Databases:
 
     @contextmanager
     def write(self) -> Iterator[Connections]:
-        """A write transaction on every role. Commit order when split: fingerprint, ingest, app.
+        """A write transaction on every role. Commit order when split: app, fingerprint, ingest.
 
-        With split databases a crash between two commits leaves the earlier ones committed;
-        writers that need atomicity across roles (the importer) record what they did in the
-        fingerprint database, which commits first, so that a retry can finish the rest.
+        With split databases a crash between two commits leaves the earlier ones committed.
+        The app database only receives find-or-insert rows (sources, formats), harmless if the
+        rest fails; the importer records what it did in the fingerprint database, which commits
+        before the ingest database, so a retry finishes a half-committed import without
+        counting it twice.
         """
         with self._open(write=True) as conns:
             yield conns
@@ -212,8 +214,8 @@ class Databases:
     @contextmanager
     def _open(self, *, write: bool) -> Iterator[Connections]:
         order: list[Engine] = []
-        # Opened app, ingest, fingerprint: the last opened commits first (see _nested).
-        roles: tuple[Role, ...] = ("app", "ingest", "fingerprint")
+        # The last opened commits first (see _nested): commits go app, fingerprint, ingest.
+        roles: tuple[Role, ...] = ("ingest", "fingerprint", "app")
         for role in roles:
             engine = self.engines[role]
             if engine not in order:

@@ -1,0 +1,120 @@
+"""Named data functions of the fingerprint table group (fingerprint database).
+
+The fingerprint index learns about new fingerprints through ``index_outbox``: the importer adds
+a row in the transaction that writes the fingerprint, and :mod:`earmark.indexsync` removes it once
+the index has acknowledged the document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from earmark.db.tables import fingerprint, index_outbox, track
+from earmark.db.types import Int32Array
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFingerprint:
+    id: int
+    track_id: int
+    track_gid: uuid.UUID
+    length: int
+    items: Int32Array
+
+
+def _select_stored() -> sa.Select[Any]:
+    return sa.select(
+        fingerprint.c.id,
+        fingerprint.c.track_id,
+        track.c.gid,
+        fingerprint.c.length,
+        fingerprint.c.fingerprint,
+    ).join(track, track.c.id == fingerprint.c.track_id)
+
+
+def _stored(rows: Sequence[sa.Row[Any]]) -> list[StoredFingerprint]:
+    return [StoredFingerprint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def get_many(
+    conn: Connection,
+    ids: Sequence[int],
+    *,
+    duration: int | None = None,
+    max_duration_diff: int = 7,
+) -> list[StoredFingerprint]:
+    """Fingerprints by id with their track; with ``duration``, only those within the window."""
+    if not ids:
+        return []
+    query = _select_stored().where(fingerprint.c.id.in_(list(ids)))
+    if duration is not None:
+        query = query.where(
+            fingerprint.c.length.between(duration - max_duration_diff, duration + max_duration_diff)
+        )
+    return _stored(conn.execute(query.order_by(fingerprint.c.id)).all())
+
+
+def get(conn: Connection, fingerprint_id: int) -> StoredFingerprint | None:
+    found = get_many(conn, [fingerprint_id])
+    return found[0] if found else None
+
+
+def unindexed(
+    conn: Connection,
+    *,
+    duration: int | None = None,
+    max_duration_diff: int = 7,
+    limit: int = 10_000,
+) -> list[StoredFingerprint]:
+    """Fingerprints written but not yet confirmed by the index (slow-mode search scans them)."""
+    query = _select_stored().join(index_outbox, index_outbox.c.fingerprint_id == fingerprint.c.id)
+    if duration is not None:
+        query = query.where(
+            fingerprint.c.length.between(duration - max_duration_diff, duration + max_duration_diff)
+        )
+    return _stored(conn.execute(query.order_by(fingerprint.c.id).limit(limit)).all())
+
+
+def outbox_batch(conn: Connection, limit: int) -> list[tuple[int, Int32Array]]:
+    """The oldest fingerprints waiting for the index: (id, items)."""
+    rows = conn.execute(
+        sa.select(fingerprint.c.id, fingerprint.c.fingerprint)
+        .join(index_outbox, index_outbox.c.fingerprint_id == fingerprint.c.id)
+        .order_by(fingerprint.c.id)
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def outbox_add(conn: Connection, fingerprint_id: int) -> None:
+    conn.execute(sa.insert(index_outbox).values(fingerprint_id=fingerprint_id))
+
+
+def outbox_remove(conn: Connection, ids: Sequence[int]) -> None:
+    if ids:
+        conn.execute(sa.delete(index_outbox).where(index_outbox.c.fingerprint_id.in_(list(ids))))
+
+
+def outbox_size(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(index_outbox)).scalar_one())
+
+
+def batch_after(conn: Connection, after_id: int, limit: int) -> list[tuple[int, Int32Array]]:
+    """Fingerprints with id > ``after_id`` in id order (for rebuilding the index)."""
+    rows = conn.execute(
+        sa.select(fingerprint.c.id, fingerprint.c.fingerprint)
+        .where(fingerprint.c.id > after_id)
+        .order_by(fingerprint.c.id)
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def count(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(fingerprint)).scalar_one())

@@ -1,0 +1,1 @@
+"""The submission importer: the decision procedure, the queue backends and the worker loop."""

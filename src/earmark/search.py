@@ -1,0 +1,163 @@
+"""The lookup pipeline's search: fingerprint → matching stored fingerprints (reference §8).
+
+1. Query terms: :func:`~earmark.chromaprint.compare.extract_query` (≤120 masked items).
+2. Candidates from the fingerprint index, ranked by shared terms. Fast mode (lookups) keeps
+   candidates whose hits exceed 40 % of the top candidate's, at most 10; slow mode (the
+   importer) 10 %, at most 20, plus the fingerprints the index has not confirmed yet (the
+   ``index_outbox``), so an import never misses a fingerprint written moments before.
+3. Re-scoring in the database's fingerprint rows: duration within ±``max_duration_diff``,
+   ``compare2(stored, query, 80) > min_score`` (0.4 for lookups, 0.75 for the importer).
+4. Order by score, then fingerprint id; keep ``limit``.
+
+Merged tracks need no special case: a merge moves fingerprints to the surviving track.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.engine import Connection
+
+from earmark.chromaprint.compare import compare2, extract_query
+from earmark.db import fingerprints
+from earmark.index.client import IndexClient
+from earmark.index.engine import EngineError, IndexNotFoundError
+
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["fast", "slow"]
+
+#: compare2's maximum alignment offset, in items (reference §8.3).
+MAX_OFFSET = 80
+#: A lookup keeps matches scoring above this (TRACK_GROUP_MERGE_THRESHOLD).
+LOOKUP_MIN_SCORE = 0.4
+#: Lookup results per fingerprint query (MAX_RESULTS_PER_FINGERPRINT_QUERY).
+LOOKUP_LIMIT = 10
+DEFAULT_MAX_DURATION_DIFF = 7
+
+
+@dataclass(frozen=True)
+class ModeParams:
+    hits_pct: int
+    max_candidates: int
+    scan_unindexed: bool
+
+
+MODES: dict[SearchMode, ModeParams] = {
+    "fast": ModeParams(hits_pct=40, max_candidates=10, scan_unindexed=False),
+    "slow": ModeParams(hits_pct=10, max_candidates=20, scan_unindexed=True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    fingerprint_id: int
+    track_id: int
+    track_gid: uuid.UUID
+    score: float
+    length: int
+
+
+class SearchUnavailableError(Exception):
+    """The index could not be asked (slow mode raises it; fast mode returns no candidates)."""
+
+
+@dataclass
+class Searcher:
+    """Searches one index (``index_name`` on ``index``) and the fingerprint database."""
+
+    index: IndexClient
+    index_name: str
+    timeout_ms: int = 1000
+
+    def search(
+        self,
+        conn: Connection,
+        items: Sequence[int] | npt.NDArray[np.integer],
+        duration: int,
+        *,
+        mode: SearchMode = "fast",
+        max_duration_diff: int = DEFAULT_MAX_DURATION_DIFF,
+        min_score: float = LOOKUP_MIN_SCORE,
+        limit: int | None = LOOKUP_LIMIT,
+    ) -> list[Match]:
+        """Stored fingerprints matching ``items`` (of a ``duration``-second recording)."""
+        query_items = np.asarray(items)
+        terms = extract_query(query_items)
+        if terms.size == 0:
+            return []
+        params = MODES[mode]
+        candidate_ids = self._candidates(terms, params, mode)
+        stored = fingerprints.get_many(
+            conn, candidate_ids, duration=duration, max_duration_diff=max_duration_diff
+        )
+        if params.scan_unindexed:
+            seen = {s.id for s in stored}
+            stored += [
+                s
+                for s in fingerprints.unindexed(
+                    conn, duration=duration, max_duration_diff=max_duration_diff
+                )
+                if s.id not in seen and _shares_terms(s.items, terms)
+            ]
+        matches = []
+        for candidate in stored:
+            score = compare2(candidate.items, query_items, MAX_OFFSET)
+            if score > min_score:
+                matches.append(
+                    Match(
+                        candidate.id,
+                        candidate.track_id,
+                        candidate.track_gid,
+                        score,
+                        candidate.length,
+                    )
+                )
+        matches.sort(key=lambda m: (-m.score, m.fingerprint_id))
+        return matches if limit is None else matches[:limit]
+
+    def _candidates(
+        self, terms: npt.NDArray[np.uint32], params: ModeParams, mode: SearchMode
+    ) -> list[int]:
+        try:
+            hits = self.index.search(
+                self.index_name,
+                terms.tolist(),
+                limit=params.max_candidates,
+                score_pct=params.hits_pct,
+                timeout_ms=self.timeout_ms,
+            )
+        except IndexNotFoundError:
+            return []  # nothing indexed yet; slow mode still scans the outbox
+        except (EngineError, httpx.HTTPError) as exc:
+            if mode == "slow":
+                raise SearchUnavailableError(f"fingerprint index unavailable: {exc}") from exc
+            log.warning("fingerprint index unavailable, lookup answered without it: %s", exc)
+            return []
+        if not hits:
+            return []
+        # The reference keeps hits strictly above the percentage of the top count.
+        threshold = hits[0].score * params.hits_pct / 100
+        return [hit.id for hit in hits if hit.score > threshold]
+
+
+def _shares_terms(items: npt.NDArray[np.integer], terms: npt.NDArray[np.uint32]) -> bool:
+    return bool(np.intersect1d(extract_query(items), terms, assume_unique=True).size)
+
+
+def best_per_track(matches: Sequence[Match]) -> list[Match]:
+    """The first (best) match of each track, in match order (reference §3.2)."""
+    seen: set[int] = set()
+    best = []
+    for match in matches:
+        if match.track_id not in seen:
+            seen.add(match.track_id)
+            best.append(match)
+    return best
