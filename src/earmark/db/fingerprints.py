@@ -39,7 +39,7 @@ def _select_stored() -> sa.Select[Any]:
 
 
 def _stored(rows: Sequence[sa.Row[Any]]) -> list[StoredFingerprint]:
-    return [StoredFingerprint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [StoredFingerprint(r.id, r.track_id, r.gid, r.length, r.fingerprint) for r in rows]
 
 
 def get_many(
