@@ -12,6 +12,7 @@ from earmark import __version__
 from earmark.cli.config_cmd import config
 from earmark.cli.db_cmd import db
 from earmark.cli.fingerprint_cmd import fingerprint
+from earmark.cli.index_cmd import index
 from earmark.cli.run import run
 from earmark.errors import EarmarkError
 from earmark.process import tune_allocator
@@ -56,6 +57,7 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
 cli.add_command(config)
 cli.add_command(db)
 cli.add_command(fingerprint)
+cli.add_command(index)
 cli.add_command(run)
 
 
