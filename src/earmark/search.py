@@ -41,6 +41,9 @@ LOOKUP_MIN_SCORE = 0.4
 #: Lookup results per fingerprint query (MAX_RESULTS_PER_FINGERPRINT_QUERY).
 LOOKUP_LIMIT = 10
 DEFAULT_MAX_DURATION_DIFF = 7
+#: Slow mode refuses to work (the importer retries later) when more fingerprints than this
+#: wait for the index: by then the index is down or far behind.
+MAX_UNINDEXED = 10_000
 
 
 @dataclass(frozen=True)
@@ -94,19 +97,22 @@ class Searcher:
         if terms.size == 0:
             return []
         params = MODES[mode]
-        candidate_ids = self._candidates(terms, params, mode)
+        candidate_ids = self._candidates(conn, terms, params, mode)
         stored = fingerprints.get_many(
             conn, candidate_ids, duration=duration, max_duration_diff=max_duration_diff
         )
         if params.scan_unindexed:
+            waiting = fingerprints.unindexed(
+                conn,
+                duration=duration,
+                max_duration_diff=max_duration_diff,
+                limit=MAX_UNINDEXED + 1,
+            )
+            if len(waiting) > MAX_UNINDEXED:
+                # Scanning more would be slow, and scanning part would miss matches.
+                raise SearchUnavailableError("the fingerprint index is too far behind")
             seen = {s.id for s in stored}
-            stored += [
-                s
-                for s in fingerprints.unindexed(
-                    conn, duration=duration, max_duration_diff=max_duration_diff
-                )
-                if s.id not in seen and _shares_terms(s.items, terms)
-            ]
+            stored += [s for s in waiting if s.id not in seen and _shares_terms(s.items, terms)]
         matches = []
         for candidate in stored:
             score = compare2(candidate.items, query_items, MAX_OFFSET)
@@ -124,7 +130,7 @@ class Searcher:
         return matches if limit is None else matches[:limit]
 
     def _candidates(
-        self, terms: npt.NDArray[np.uint32], params: ModeParams, mode: SearchMode
+        self, conn: Connection, terms: npt.NDArray[np.uint32], params: ModeParams, mode: SearchMode
     ) -> list[int]:
         try:
             hits = self.index.search(
@@ -135,7 +141,13 @@ class Searcher:
                 timeout_ms=self.timeout_ms,
             )
         except IndexNotFoundError:
-            return []  # nothing indexed yet; slow mode still scans the outbox
+            # Fine while nothing was ever indexed (the outbox holds every fingerprint). A lost
+            # index must not make the importer create duplicate tracks: rebuild it first.
+            if mode == "slow" and fingerprints.count(conn) > fingerprints.outbox_size(conn):
+                raise SearchUnavailableError(
+                    f"fingerprint index {self.index_name!r} not found; run `earmark index rebuild`"
+                ) from None
+            return []
         except (EngineError, httpx.HTTPError) as exc:
             if mode == "slow":
                 raise SearchUnavailableError(f"fingerprint index unavailable: {exc}") from exc

@@ -181,3 +181,32 @@ def test_rebuild_indexes_everything_again(
     name = next(iter(catalogue))
     found = {m.fingerprint_id for m in _search(dbs, index, _items(dev_corpus_vectors, name), 100)}
     assert extra in found
+
+
+def test_slow_mode_refuses_a_lost_index(
+    dbs: Databases, index: LocalIndexClient, catalogue: dict[str, int], dev_corpus_vectors: Any
+) -> None:
+    """Fingerprints were indexed, then the index vanished: importing now would duplicate."""
+    index.delete_index(INDEX)
+    items = _items(dev_corpus_vectors, next(iter(catalogue)))
+    assert _search(dbs, index, items, 120) == []  # a lookup just finds nothing
+    with pytest.raises(SearchUnavailableError, match="index rebuild"):
+        _search(dbs, index, items, 120, mode="slow")
+
+
+def test_slow_mode_refuses_when_the_index_is_far_behind(
+    dbs: Databases,
+    index: LocalIndexClient,
+    dev_corpus_vectors: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import earmark.search
+
+    monkeypatch.setattr(earmark.search, "MAX_UNINDEXED", 2)
+    names = [n for n in dev_corpus_vectors["fingerprints"] if n.endswith("#120")][:3]
+    for name in names:
+        _store(dbs, _items(dev_corpus_vectors, name), 120)
+    with pytest.raises(SearchUnavailableError, match="behind"):
+        _search(dbs, index, _items(dev_corpus_vectors, names[0]), 120, mode="slow")
+    indexsync.flush_outbox(dbs, index, INDEX)
+    assert _search(dbs, index, _items(dev_corpus_vectors, names[0]), 120, mode="slow")

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from earmark.db.tables import fingerprint, index_outbox, track
+from earmark.db.tables import fingerprint, index_outbox, submission_import, track
 from earmark.db.types import Int32Array
 
 
@@ -118,3 +120,89 @@ def batch_after(conn: Connection, after_id: int, limit: int) -> list[tuple[int, 
 
 def count(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(fingerprint)).scalar_one())
+
+
+# --- writes (the importer) ----------------------------------------------------------------
+
+
+def insert(
+    conn: Connection,
+    *,
+    items: Sequence[int] | npt.NDArray[np.integer],
+    length: int,
+    bitrate: int | None,
+    format_id: int | None,
+    track_id: int,
+) -> int:
+    """A new fingerprint of ``track_id`` with ``submission_count`` 1, queued for the index.
+
+    A bitrate that is not positive is stored as unknown (the column's check allows > 0 only).
+    """
+    new_id = conn.execute(
+        sa.insert(fingerprint)
+        .values(
+            fingerprint=items,
+            length=length,
+            bitrate=bitrate if bitrate is not None and bitrate > 0 else None,
+            format_id=format_id,
+            track_id=track_id,
+            submission_count=1,
+        )
+        .returning(fingerprint.c.id)
+    ).scalar_one()
+    outbox_add(conn, int(new_id))
+    return int(new_id)
+
+
+def increment_submission_count(conn: Connection, fingerprint_id: int) -> None:
+    """One more submission of an existing fingerprint."""
+    conn.execute(
+        sa.update(fingerprint)
+        .where(fingerprint.c.id == fingerprint_id)
+        .values(submission_count=fingerprint.c.submission_count + 1, updated=sa.func.now())
+    )
+
+
+def submission_count(conn: Connection, fingerprint_id: int) -> int | None:
+    found = conn.execute(
+        sa.select(fingerprint.c.submission_count).where(fingerprint.c.id == fingerprint_id)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRecord:
+    """What importing one submission did in the fingerprint database (``submission_import``)."""
+
+    submission_id: int
+    fingerprint_id: int
+    track_id: int
+    meta_id: int | None
+    new_fingerprint: bool
+
+
+def record_import(conn: Connection, record: ImportRecord) -> None:
+    """Mark a submission's fingerprint-side work as done, in the same transaction as the work."""
+    conn.execute(
+        sa.insert(submission_import).values(
+            submission_id=record.submission_id,
+            fingerprint_id=record.fingerprint_id,
+            track_id=record.track_id,
+            meta_id=record.meta_id,
+            new_fingerprint=record.new_fingerprint,
+        )
+    )
+
+
+def get_import(conn: Connection, submission_id: int) -> ImportRecord | None:
+    row = conn.execute(
+        sa.select(submission_import).where(submission_import.c.submission_id == submission_id)
+    ).first()
+    if row is None:
+        return None
+    if row.fingerprint_id is None or row.track_id is None:
+        # Only complete imports are recorded; anything else was written by hand.
+        raise RuntimeError(f"submission_import {submission_id} has no fingerprint or track")
+    return ImportRecord(
+        row.submission_id, row.fingerprint_id, row.track_id, row.meta_id, row.new_fingerprint
+    )

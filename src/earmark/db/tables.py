@@ -361,6 +361,7 @@ pending_submission = sa.Table(
         autoincrement=False,
     ),
     _created(),
+    sa.Index(None, "created"),  # the re-publisher looks for old pending rows
     info={"role": "ingest"},
 )
 

@@ -572,6 +572,9 @@ def _upgrade_ingest() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pending_submission_pkey")),
     )
+    op.create_index(
+        op.f("pending_submission_idx_created"), "pending_submission", ["created"], unique=False
+    )
     op.create_table(
         "submission_result",
         sa.Column(
@@ -642,6 +645,7 @@ def _downgrade_fingerprint() -> None:
 
 def _downgrade_ingest() -> None:
     op.drop_table("submission_result")
+    op.drop_index(op.f("pending_submission_idx_created"), table_name="pending_submission")
     op.drop_table("pending_submission")
     op.drop_index(op.f("track_puid_source_idx_track_puid_id"), table_name="track_puid_source")
     op.drop_index(op.f("track_puid_source_idx_submission_id"), table_name="track_puid_source")

@@ -1,0 +1,130 @@
+"""Named data functions of the ``application`` table (app database): client API keys.
+
+A client key is valid only while its application is ``active`` (reference §6). Keys have the
+same shape as user keys (:func:`earmark.db.accounts.generate_api_key`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from earmark.db.accounts import generate_api_key
+from earmark.db.tables import application
+
+_KEY_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    id: int
+    name: str
+    version: str
+    apikey: str
+    active: bool
+    account_id: int
+    email: str | None
+    website: str | None
+    created: datetime
+
+
+def _application(row: sa.Row[Any]) -> Application:
+    return Application(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        apikey=row.apikey,
+        active=row.active,
+        account_id=row.account_id,
+        email=row.email,
+        website=row.website,
+        created=row.created,
+    )
+
+
+def create(
+    conn: Connection,
+    *,
+    name: str,
+    version: str,
+    account_id: int,
+    email: str | None = None,
+    website: str | None = None,
+) -> Application:
+    """A new, active application with a fresh client key."""
+    for _ in range(_KEY_ATTEMPTS):
+        key = generate_api_key()
+        try:
+            with conn.begin_nested():
+                new_id = conn.execute(
+                    sa.insert(application)
+                    .values(
+                        name=name,
+                        version=version,
+                        apikey=key,
+                        account_id=account_id,
+                        email=email,
+                        website=website,
+                    )
+                    .returning(application.c.id)
+                ).scalar_one()
+            break
+        except sa.exc.IntegrityError:
+            # Retry only a key collision; anything else (an unknown account) is the caller's.
+            if get_by_api_key(conn, key) is None:
+                raise
+    else:
+        raise RuntimeError("could not generate a unique application API key")
+    created = get(conn, int(new_id))
+    assert created is not None
+    return created
+
+
+def get(conn: Connection, application_id: int) -> Application | None:
+    row = conn.execute(sa.select(application).where(application.c.id == application_id)).first()
+    return None if row is None else _application(row)
+
+
+def get_by_api_key(conn: Connection, apikey: str) -> Application | None:
+    """The application of a client key, active or not (check :attr:`Application.active`)."""
+    row = conn.execute(sa.select(application).where(application.c.apikey == apikey)).first()
+    return None if row is None else _application(row)
+
+
+def list_by_account(conn: Connection, account_id: int) -> list[Application]:
+    rows = conn.execute(
+        sa.select(application)
+        .where(application.c.account_id == account_id)
+        .order_by(application.c.id)
+    ).all()
+    return [_application(r) for r in rows]
+
+
+def set_active(conn: Connection, application_id: int, active: bool) -> bool:
+    """Activate or deactivate an application's key; False when there is no such application."""
+    result = conn.execute(
+        sa.update(application).where(application.c.id == application_id).values(active=active)
+    )
+    return result.rowcount > 0
+
+
+def update(
+    conn: Connection,
+    application_id: int,
+    *,
+    name: str,
+    version: str,
+    email: str | None,
+    website: str | None,
+) -> bool:
+    """Change an application's descriptive fields; False when there is no such application."""
+    result = conn.execute(
+        sa.update(application)
+        .where(application.c.id == application_id)
+        .values(name=name, version=version, email=email, website=website)
+    )
+    return result.rowcount > 0

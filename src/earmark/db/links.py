@@ -1,0 +1,183 @@
+"""Named data functions of a track's links (fingerprint database): MBIDs, PUIDs, user
+metadata and foreign ids.
+
+Each link counts the submissions that vouched for it (``submission_count``). Adding a link that
+exists increments its count; a disabled MBID link stays disabled (reference §9.3.8). The
+provenance rows (``track_*_source``) are in the ingest database, see
+:func:`earmark.db.submissions.add_link_source`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from earmark.db import upsert
+from earmark.db.meta import Meta
+from earmark.db.tables import meta, track_foreignid, track_mbid, track_meta, track_puid
+
+LinkKind = Literal["mbid", "puid", "meta", "foreignid"]
+
+_TABLES: dict[LinkKind, tuple[sa.Table, str]] = {
+    "mbid": (track_mbid, "mbid"),
+    "puid": (track_puid, "puid"),
+    "meta": (track_meta, "meta_id"),
+    "foreignid": (track_foreignid, "foreignid_id"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MbidLink:
+    id: int
+    track_id: int
+    mbid: uuid.UUID
+    submission_count: int
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One link of any kind; ``value`` is the MBID, the PUID, the meta id or the foreign id id."""
+
+    id: int
+    track_id: int
+    value: Any
+    submission_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserMeta:
+    meta: Meta
+    submission_count: int
+
+
+def add(conn: Connection, kind: LinkKind, track_id: int, value: Any) -> int:
+    """Count one more submission for the link, inserting it with 1; returns the link id."""
+    table, column = _TABLES[kind]
+    return upsert.increment_or_insert(conn, table, {"track_id": track_id, column: value})
+
+
+def add_mbid(conn: Connection, track_id: int, mbid: uuid.UUID) -> int:
+    return add(conn, "mbid", track_id, mbid)
+
+
+def add_puid(conn: Connection, track_id: int, puid: uuid.UUID) -> int:
+    return add(conn, "puid", track_id, puid)
+
+
+def add_meta(conn: Connection, track_id: int, meta_id: int) -> int:
+    return add(conn, "meta", track_id, meta_id)
+
+
+def add_foreignid(conn: Connection, track_id: int, foreignid_id: int) -> int:
+    return add(conn, "foreignid", track_id, foreignid_id)
+
+
+def find(conn: Connection, kind: LinkKind, track_id: int, value: Any) -> Link | None:
+    """The link of ``kind`` between a track and ``value``, or None."""
+    table, column = _TABLES[kind]
+    row = conn.execute(
+        sa.select(table.c.id, table.c.submission_count).where(
+            table.c.track_id == track_id, table.c[column] == value
+        )
+    ).first()
+    return None if row is None else Link(row.id, track_id, value, row.submission_count)
+
+
+def mbid_link(conn: Connection, track_id: int, mbid: uuid.UUID) -> MbidLink | None:
+    row = conn.execute(
+        sa.select(track_mbid).where(track_mbid.c.track_id == track_id, track_mbid.c.mbid == mbid)
+    ).first()
+    return None if row is None else _mbid_link(row)
+
+
+def _mbid_link(row: sa.Row[Any]) -> MbidLink:
+    return MbidLink(row.id, row.track_id, row.mbid, row.submission_count, row.disabled)
+
+
+def set_mbid_disabled(conn: Connection, link_id: int, disabled: bool) -> bool:
+    """Disable or re-enable an MBID link (curation); False when there is no such link.
+
+    The caller records the change (``track_mbid_change``) in the ingest database.
+    """
+    result = conn.execute(
+        sa.update(track_mbid)
+        .where(track_mbid.c.id == link_id)
+        .values(disabled=disabled, updated=sa.func.now())
+    )
+    return result.rowcount > 0
+
+
+def mbids_for_tracks(
+    conn: Connection, track_ids: Iterable[int], *, include_disabled: bool = False
+) -> dict[int, list[MbidLink]]:
+    """The MBID links of each track (every asked track is a key), ordered by MBID text.
+
+    UUIDs sort like their lower-case text on both engines (PostgreSQL compares the bytes,
+    SQLite stores 32 hex digits), so ordering by the column is ordering by the text.
+    """
+    ids = list(dict.fromkeys(track_ids))
+    result: dict[int, list[MbidLink]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    query = (
+        sa.select(track_mbid)
+        .where(track_mbid.c.track_id.in_(ids))
+        .order_by(track_mbid.c.track_id, track_mbid.c.mbid)
+    )
+    if not include_disabled:
+        query = query.where(sa.not_(track_mbid.c.disabled))
+    for row in conn.execute(query):
+        result[row.track_id].append(_mbid_link(row))
+    return result
+
+
+def meta_for_tracks(
+    conn: Connection, track_ids: Iterable[int], *, limit_per_track: int = 10
+) -> dict[int, list[UserMeta]]:
+    """User-submitted metadata of each track, most submitted first (``usermeta``, §3.3)."""
+    ids = list(dict.fromkeys(track_ids))
+    result: dict[int, list[UserMeta]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = conn.execute(
+        sa.select(track_meta.c.track_id, track_meta.c.submission_count, meta)
+        .join(meta, meta.c.id == track_meta.c.meta_id)
+        .where(track_meta.c.track_id.in_(ids))
+        .order_by(track_meta.c.track_id, track_meta.c.submission_count.desc(), meta.c.id)
+    ).all()
+    for r in rows:
+        found = result[r.track_id]
+        if len(found) < limit_per_track:
+            found.append(
+                UserMeta(
+                    Meta(
+                        r.id,
+                        r.gid,
+                        r.track,
+                        r.artist,
+                        r.album,
+                        r.album_artist,
+                        r.track_no,
+                        r.disc_no,
+                        r.year,
+                    ),
+                    r.submission_count,
+                )
+            )
+    return result
+
+
+def puids_for_track(conn: Connection, track_id: int) -> list[Link]:
+    """The PUID links of a track, most submitted first."""
+    rows = conn.execute(
+        sa.select(track_puid)
+        .where(track_puid.c.track_id == track_id)
+        .order_by(track_puid.c.submission_count.desc(), track_puid.c.puid)
+    ).all()
+    return [Link(r.id, r.track_id, r.puid, r.submission_count) for r in rows]
