@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from earmark.cli.run_cron import cron
 from earmark.cli.run_index import index
 
 
 @click.group()
 def run() -> None:
-    """Run one production role (index; api, importer and cron arrive with later releases)."""
+    """Run one production role: index, importer or cron (api arrives with the web service)."""
 
 
+run.add_command(cron)
 run.add_command(index)

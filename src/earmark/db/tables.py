@@ -428,3 +428,53 @@ track_mbid_change = sa.Table(
 def tables_of(role: str) -> list[sa.Table]:
     """The tables of one logical database, in creation order."""
     return [t for t in metadata.sorted_tables if t.info.get("role") == role]
+
+
+# --- cron (revision 0002) -------------------------------------------------------------------
+#
+# Durable state of the background jobs (docs/cron.md). Drained counter batches make draining
+# idempotent; the MBID tables keep the unknown-MBID clock and the ingest side of MBID merges
+# across crashes and restarts, also in the embedded mode (no Redis).
+
+stats_drain = sa.Table(
+    "stats_drain",
+    metadata,
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    _created(),
+    sa.Index(None, "created"),
+    info={"role": "app"},
+)
+
+cron_state = sa.Table(
+    "cron_state",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    info={"role": "app"},
+)
+
+mbid_unknown = sa.Table(
+    "mbid_unknown",
+    metadata,
+    sa.Column("mbid", sa.Uuid, primary_key=True),
+    sa.Column("first_unknown", sa.DateTime(timezone=True), nullable=False),
+    _created(),
+    sa.Index(None, "first_unknown"),
+    info={"role": "fingerprint"},
+)
+
+track_mbid_outbox = sa.Table(
+    "track_mbid_outbox",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("track_mbid_id", sa.Integer, sa.ForeignKey("track_mbid.id"), nullable=False),
+    sa.Column("target_id", sa.Integer, sa.ForeignKey("track_mbid.id"), nullable=True),
+    sa.Column("account_id", sa.Integer, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    _created(),
+    sa.CheckConstraint("kind IN ('repoint', 'disable')", name="kind"),
+    info={"role": "fingerprint"},
+)

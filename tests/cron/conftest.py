@@ -1,0 +1,69 @@
+"""Fixtures of the cron tests: counter backends (memory, real Redis) and a MusicBrainz mirror."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from earmark.counters import CounterBackends, RedisCounters, RedisMissingMbids, open_backends
+from earmark.musicbrainz.schema import MusicBrainzDatabase
+from tests.cron import mb
+from tests.services import REDIS_URL, RUN_ID, require_redis
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix of this test alone (per run and per test)."""
+    return f"earmark-test:{RUN_ID}:{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+def redis_client(redis_prefix: str) -> Iterator[redis.Redis]:
+    """The real Redis server; every key under the test's prefix is deleted afterwards."""
+    require_redis()
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        yield client
+    finally:
+        keys = list(client.scan_iter(match=redis_prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backends(request: pytest.FixtureRequest, redis_prefix: str) -> Iterator[CounterBackends]:
+    """Counters and missing-MBID reports, in memory and in the real Redis."""
+    if request.param == "memory":
+        yield open_backends("")
+        return
+    client = request.getfixturevalue("redis_client")
+    yield CounterBackends(
+        RedisCounters(client, redis_prefix), RedisMissingMbids(client, redis_prefix), client
+    )
+
+
+@pytest.fixture(scope="session")
+def mirror_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("mirror") / "template.db"
+    mirror = MusicBrainzDatabase.from_url(f"sqlite:///{path}")
+    mirror.create_schema()
+    with mirror.write() as conn:
+        mb.add_artist_credit(conn)
+    mirror.dispose()
+    return path
+
+
+@pytest.fixture
+def mirror(mirror_template: Path, tmp_path: Path) -> Iterator[MusicBrainzDatabase]:
+    """An empty MusicBrainz mirror (the subset's tables, one artist credit) on SQLite."""
+    path = tmp_path / "musicbrainz.db"
+    shutil.copyfile(mirror_template, path)
+    database = MusicBrainzDatabase.from_url(f"sqlite:///{path}")
+    yield database
+    database.dispose()
