@@ -13,6 +13,7 @@ from earmark.cli.config_cmd import config
 from earmark.cli.db_cmd import db
 from earmark.cli.fingerprint_cmd import fingerprint
 from earmark.cli.index_cmd import index
+from earmark.cli.mb_cmd import mb
 from earmark.cli.run import run
 from earmark.errors import EarmarkError
 from earmark.process import tune_allocator
@@ -58,6 +59,7 @@ cli.add_command(config)
 cli.add_command(db)
 cli.add_command(fingerprint)
 cli.add_command(index)
+cli.add_command(mb)
 cli.add_command(run)
 
 
