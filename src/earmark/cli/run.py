@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from earmark.cli.run_cron import cron
+from earmark.cli.run_importer import importer
 from earmark.cli.run_index import index
 
 
@@ -14,4 +15,5 @@ def run() -> None:
 
 
 run.add_command(cron)
+run.add_command(importer)
 run.add_command(index)

@@ -1,0 +1,261 @@
+"""Benchmark of the data pipeline: lookup search latency and importer throughput.
+
+    .venv/bin/python bench/pipeline.py --db sqlite
+    .venv/bin/python bench/pipeline.py --db postgresql --catalogue 100000
+
+1. A catalogue of fingerprints is written straight into a fresh database (SQLite file in a
+   temporary directory, or a fresh PostgreSQL database) and indexed by an in-process index:
+   the 38 real default fingerprints of the dev corpus plus synthetic ones (see
+   `synthetic_fingerprints`).
+2. Lookup search without HTTP: `Searcher.search` (index candidates, database rows, compare2)
+   for the dev corpus's distorted re-encodings and for synthetic queries; p50/p99.
+3. Importer: submissions (a third exact repeats of catalogue fingerprints, a third bit-flipped
+   copies, a third new fingerprints; each with an MBID and user meta) are created, then the
+   worker imports them until the queue is empty; submissions per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VECTORS = Path(os.environ.get("EARMARK_SHARED_DIR", ROOT.parent / "shared")) / "vectors"
+PG_ADMIN = os.environ.get(
+    "EARMARK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
+)
+ITEMS = 950  # a 120 s fingerprint
+INDEX = "main"
+
+
+def corpus() -> dict[str, np.ndarray]:
+    data = json.loads((VECTORS / "dev-corpus-compare.json").read_text())
+    return {
+        name: np.array(fp["raw_unsigned"], dtype=np.uint32)
+        for name, fp in data["fingerprints"].items()
+    }
+
+
+def bit_probabilities(real: list[np.ndarray]) -> np.ndarray:
+    items = np.concatenate(real).astype(np.uint64)
+    return np.array([((items >> np.uint64(b)) & np.uint64(1)).mean() for b in range(32)])
+
+
+def synthetic_fingerprints(
+    count: int, p: np.ndarray, rng: np.random.Generator, chunk: int = 10_000
+) -> Iterator[np.ndarray]:
+    """Fingerprint-like item arrays: a first item drawn with the real per-bit frequencies, then
+    each item differs from the previous one in a few random bits (as real items do), so the
+    query terms of different fingerprints rarely collide."""
+    weights = (1 << np.arange(32, dtype=np.uint64)).astype(np.uint64)
+    for begin in range(0, count, chunk):
+        n = min(chunk, count - begin)
+        first = ((rng.random((n, 32)) < p) * weights).sum(axis=1).astype(np.uint32)
+        flips = np.zeros((n, ITEMS), dtype=np.uint32)
+        for _ in range(4):
+            bit = np.left_shift(np.uint32(1), rng.integers(0, 32, (n, ITEMS), dtype=np.uint32))
+            flips |= np.where(rng.random((n, ITEMS)) < 0.7, bit, np.uint32(0)).astype(np.uint32)
+        flips[:, 0] = first
+        yield from np.bitwise_xor.accumulate(flips, axis=1)
+
+
+def flip_bits(items: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    mask = rng.random((items.size, 32)) < rate
+    flips = (mask * (1 << np.arange(32, dtype=np.uint64))).sum(axis=1).astype(np.uint32)
+    return items ^ flips
+
+
+def fresh_database(kind: str, workdir: Path) -> tuple[str, Any]:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", None
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"earmark_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = sa.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+    return url, drop
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--catalogue", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--submissions", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    from earmark import indexsync
+    from earmark.db import migrate, tables
+    from earmark.db.engine import Databases, write_transaction
+    from earmark.index.client import LocalIndexClient
+    from earmark.index.engine import MultiIndex
+    from earmark.search import Searcher
+
+    rng = np.random.default_rng(args.seed)
+    real = corpus()
+    originals = {n: v for n, v in real.items() if n.endswith("#120")}
+    distorted = {n: v for n, v in real.items() if "#whole-" in n}
+    p = bit_probabilities(list(originals.values()))
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"database: {args.db}; catalogue: {args.catalogue} fingerprints"
+    )
+
+    with tempfile.TemporaryDirectory(prefix="earmark-bench-") as tmp:
+        workdir = Path(tmp)
+        url, drop = fresh_database(args.db, workdir)
+        dbs = Databases.single(url)
+        engine = MultiIndex(workdir / "index")
+        index = LocalIndexClient(engine)
+        try:
+            migrate.upgrade(dbs)
+            started = time.perf_counter()
+            catalogue: list[np.ndarray] = list(originals.values())
+            catalogue += synthetic_fingerprints(args.catalogue - len(catalogue), p, rng)
+            generated = time.perf_counter()
+            with write_transaction(dbs.fingerprint) as conn:
+                gids = [{"gid": uuid.uuid4()} for _ in catalogue]
+                conn.execute(sa.insert(tables.track), gids)
+                track_ids = (
+                    conn.execute(sa.select(tables.track.c.id).order_by(tables.track.c.id))
+                    .scalars()
+                    .all()
+                )
+                batch = 5000
+                for start in range(0, len(catalogue), batch):
+                    conn.execute(
+                        sa.insert(tables.fingerprint),
+                        [
+                            {
+                                "fingerprint": items,
+                                "length": 120,
+                                "track_id": tid,
+                                "submission_count": 1,
+                            }
+                            for items, tid in zip(
+                                catalogue[start : start + batch],
+                                track_ids[start : start + batch],
+                                strict=True,
+                            )
+                        ],
+                    )
+            stored = time.perf_counter()
+            indexed = indexsync.rebuild(dbs, index, INDEX)
+            done = time.perf_counter()
+            print(
+                f"catalogue: generated in {generated - started:.1f} s, stored in "
+                f"{stored - generated:.1f} s, {indexed} indexed in {done - stored:.1f} s"
+            )
+
+            searcher = Searcher(index, INDEX)
+            queries = list(distorted.values())
+            synthetic_queries = [
+                flip_bits(catalogue[i], 0.02, rng)
+                for i in rng.integers(0, len(catalogue), size=args.queries)
+            ]
+            with dbs.fingerprint.connect() as conn:
+                for q in queries[:5]:
+                    searcher.search(conn, q, 120)  # warm-up
+                for label, qs in (
+                    ("dev-corpus distorted", queries * max(1, args.queries // len(queries))),
+                    ("synthetic 2 % bit errors", synthetic_queries),
+                ):
+                    times = []
+                    found = 0
+                    for q in qs:
+                        t0 = time.perf_counter()
+                        matches = searcher.search(conn, q, 120)
+                        times.append((time.perf_counter() - t0) * 1000)
+                        found += bool(matches)
+                    p50, p99 = statistics.median(times), percentile(times, 0.99)
+                    print(
+                        f"lookup search ({label}, {len(qs)} queries): p50 {p50:.2f} ms, "
+                        f"p99 {p99:.2f} ms, matched {found}/{len(qs)}"
+                    )
+
+            if args.submissions:
+                run_importer_benchmark(dbs, index, catalogue, rng, args.submissions)
+        finally:
+            index.close()
+            engine.close()
+            dbs.dispose()
+            if drop is not None:
+                drop()
+
+
+def run_importer_benchmark(
+    dbs: Any, index: Any, catalogue: list[np.ndarray], rng: np.random.Generator, count: int
+) -> None:
+    from earmark.db import accounts, applications, submissions
+    from earmark.db.engine import write_transaction
+    from earmark.importer.table_queue import TableQueue
+    from earmark.importer.worker import Worker
+    from earmark.search import Searcher
+
+    with write_transaction(dbs.app) as conn:
+        account = accounts.create(conn, name="bench")
+        app = applications.create(conn, name="bench", version="1", account_id=account.id)
+    picks = rng.integers(0, len(catalogue), size=count)
+    fresh = iter(synthetic_fingerprints(count, np.full(32, 0.5), rng))
+    with write_transaction(dbs.ingest) as conn:
+        for n, pick in enumerate(picks):
+            kind = n % 3
+            if kind == 0:
+                items = catalogue[pick]  # an exact repeat: the fingerprint is reused
+            elif kind == 1:
+                items = flip_bits(catalogue[pick], 0.03, rng)  # same recording, new encoding
+            else:
+                items = next(fresh)  # never seen: a new track
+            submissions.create(
+                conn,
+                account_id=account.id,
+                application_id=app.id,
+                application_version="1.0",
+                fingerprint=items,
+                length=120,
+                bitrate=192,
+                format="MP3",
+                meta={"track": f"Track {n}", "artist": "Bench Artist"},
+                mbid=uuid.UUID(int=int(rng.integers(1, 2**62))),
+                puid=None,
+                foreignid=None,
+            )
+    worker = Worker(dbs, Searcher(index, INDEX), TableQueue(dbs), min_idle=0.05, max_idle=0.05)
+    started = time.perf_counter()
+    stats = asyncio.run(worker.drain(timeout=3600, wait=0.05))
+    elapsed = time.perf_counter() - started
+    print(
+        f"importer: {count} submissions in {elapsed:.1f} s = {count / elapsed:.0f} submissions/s "
+        f"({stats.as_dict()})"
+    )
+
+
+if __name__ == "__main__":
+    main()
