@@ -102,15 +102,13 @@ class Searcher:
             conn, candidate_ids, duration=duration, max_duration_diff=max_duration_diff
         )
         if params.scan_unindexed:
-            waiting = fingerprints.unindexed(
-                conn,
-                duration=duration,
-                max_duration_diff=max_duration_diff,
-                limit=MAX_UNINDEXED + 1,
-            )
-            if len(waiting) > MAX_UNINDEXED:
+            waiting_ids = fingerprints.unindexed_ids(conn, MAX_UNINDEXED + 1)
+            if len(waiting_ids) > MAX_UNINDEXED:
                 # Scanning more would be slow, and scanning part would miss matches.
                 raise SearchUnavailableError("the fingerprint index is too far behind")
+            waiting = fingerprints.get_many(
+                conn, waiting_ids, duration=duration, max_duration_diff=max_duration_diff
+            )
             seen = {s.id for s in stored}
             stored += [s for s in waiting if s.id not in seen and _shares_terms(s.items, terms)]
         matches = []

@@ -67,6 +67,17 @@ def get(conn: Connection, fingerprint_id: int) -> StoredFingerprint | None:
     return found[0] if found else None
 
 
+def unindexed_ids(conn: Connection, limit: int = 10_000) -> list[int]:
+    """Ids of fingerprints written but not yet confirmed by the index, oldest first."""
+    return list(
+        conn.execute(
+            sa.select(index_outbox.c.fingerprint_id)
+            .order_by(index_outbox.c.fingerprint_id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
 def unindexed(
     conn: Connection,
     *,
@@ -74,24 +85,26 @@ def unindexed(
     max_duration_diff: int = 7,
     limit: int = 10_000,
 ) -> list[StoredFingerprint]:
-    """Fingerprints written but not yet confirmed by the index (slow-mode search scans them)."""
-    query = _select_stored().join(index_outbox, index_outbox.c.fingerprint_id == fingerprint.c.id)
-    if duration is not None:
-        query = query.where(
-            fingerprint.c.length.between(duration - max_duration_diff, duration + max_duration_diff)
-        )
-    return _stored(conn.execute(query.order_by(fingerprint.c.id).limit(limit)).all())
+    """Fingerprints waiting for the index (slow-mode search scans them).
+
+    The outbox ids come first, in their own query: the outbox is small, and a join lets
+    SQLite's planner walk the whole fingerprint table instead.
+    """
+    ids = unindexed_ids(conn, limit)
+    return get_many(conn, ids, duration=duration, max_duration_diff=max_duration_diff)
 
 
 def outbox_batch(conn: Connection, limit: int) -> list[tuple[int, Int32Array]]:
     """The oldest fingerprints waiting for the index: (id, items)."""
+    ids = unindexed_ids(conn, limit)  # first, alone: see unindexed()
+    if not ids:
+        return []
     rows = conn.execute(
         sa.select(fingerprint.c.id, fingerprint.c.fingerprint)
-        .join(index_outbox, index_outbox.c.fingerprint_id == fingerprint.c.id)
+        .where(fingerprint.c.id.in_(ids))
         .order_by(fingerprint.c.id)
-        .limit(limit)
     ).all()
-    return [(r[0], r[1]) for r in rows]
+    return [(r.id, r.fingerprint) for r in rows]
 
 
 def outbox_add(conn: Connection, fingerprint_id: int) -> None:

@@ -20,6 +20,7 @@ again.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,3 +137,19 @@ class SubmissionQueue(ABC):
         """Re-announce submissions pending for long (an outbox sweep); returns how many
         messages were stored. The table backend has nothing to do: the table is the queue."""
         return 0
+
+
+def set_event_threadsafe(
+    loop: asyncio.AbstractEventLoop | None, event: asyncio.Event | None
+) -> None:
+    """Set ``event`` (bound to ``loop``) from any thread; nothing if the loop is gone."""
+    if loop is None or event is None or loop.is_closed():
+        return
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        event.set()
+    else:
+        loop.call_soon_threadsafe(event.set)

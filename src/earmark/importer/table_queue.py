@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from earmark.db import submissions
 from earmark.db.engine import Connections, Databases, read_connection
-from earmark.importer.queue import Delivery, QueueError, SubmissionQueue
+from earmark.importer.queue import Delivery, QueueError, SubmissionQueue, set_event_threadsafe
 
 
 class TableQueue(SubmissionQueue):
@@ -52,17 +52,7 @@ class TableQueue(SubmissionQueue):
 
     def notify(self) -> None:
         """Wake a waiting :meth:`fetch`; safe to call from any thread."""
-        loop, event = self._loop, self._event
-        if loop is None or event is None or loop.is_closed():
-            return
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            event.set()
-        else:
-            loop.call_soon_threadsafe(event.set)
+        set_event_threadsafe(self._loop, self._event)
 
     async def publish(self, ids: Sequence[int]) -> int:
         """The rows are already committed: only wake the importer of this process."""

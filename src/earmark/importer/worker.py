@@ -38,7 +38,13 @@ from earmark.db import submissions
 from earmark.db.engine import Databases, read_connection
 from earmark.importer.decide import import_submission
 from earmark.importer.outcome import ImportOutcome
-from earmark.importer.queue import Delivery, QueueError, RetryPolicy, SubmissionQueue
+from earmark.importer.queue import (
+    Delivery,
+    QueueError,
+    RetryPolicy,
+    SubmissionQueue,
+    set_event_threadsafe,
+)
 from earmark.indexsync import flush_outbox
 from earmark.search import Searcher, SearchUnavailableError
 
@@ -146,17 +152,7 @@ class Worker:
     def request_stop(self) -> None:
         """Ask :meth:`run` to return after the current submission; safe from any thread."""
         self._stop_requested = True
-        loop, event = self._loop, self._stop_event
-        if loop is None or event is None or loop.is_closed():
-            return
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            event.set()
-        else:
-            loop.call_soon_threadsafe(event.set)
+        set_event_threadsafe(self._loop, self._stop_event)
 
     def start(self) -> asyncio.Task[ImporterStats]:
         """Run in the background of the current event loop (``earmark serve``)."""
