@@ -27,7 +27,13 @@ def ensure_index(index: IndexClient, name: str) -> None:
         index.create_index(name)
 
 
-def flush_outbox(dbs: Databases, index: IndexClient, name: str, batch: int = FLUSH_BATCH) -> int:
+def flush_outbox(
+    dbs: Databases,
+    index: IndexClient,
+    name: str,
+    batch: int = FLUSH_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Send every waiting fingerprint to the index; returns how many were sent."""
     sent = 0
     ensure_index(index, name)
@@ -40,6 +46,8 @@ def flush_outbox(dbs: Databases, index: IndexClient, name: str, batch: int = FLU
         with write_transaction(dbs.fingerprint) as conn:
             fingerprints.outbox_remove(conn, [fp_id for fp_id, _ in waiting])
         sent += len(waiting)
+        if progress is not None:
+            progress(len(waiting))
         if len(waiting) < batch:
             return sent
 
@@ -52,21 +60,15 @@ def rebuild(
     batch: int = REBUILD_BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Drop ``name`` and index every fingerprint of the database again; returns the count."""
+    """Drop ``name`` and index every fingerprint of the database again; returns the count.
+
+    Every fingerprint goes into the outbox first, in one transaction, so until it is indexed
+    again the importer's slow search still sees it (or, with a large outbox, waits): a running
+    importer never creates a duplicate track during a rebuild, and a rebuild that stops half
+    way is finished by `earmark index sync` or the importer.
+    """
+    with write_transaction(dbs.fingerprint) as conn:
+        fingerprints.outbox_add_all(conn)
     index.delete_index(name)
     index.create_index(name)
-    last_id = 0
-    total = 0
-    while True:
-        with read_connection(dbs.fingerprint) as conn:
-            rows = fingerprints.batch_after(conn, last_id, batch)
-        if not rows:
-            break
-        index.update(name, [Insert(fp_id, extract_query(items)) for fp_id, items in rows])
-        with write_transaction(dbs.fingerprint) as conn:
-            fingerprints.outbox_remove(conn, [fp_id for fp_id, _ in rows])
-        last_id = rows[-1][0]
-        total += len(rows)
-        if progress is not None:
-            progress(len(rows))
-    return total
+    return flush_outbox(dbs, index, name, batch=batch, progress=progress)

@@ -97,12 +97,16 @@ class Searcher:
         if terms.size == 0:
             return []
         params = MODES[mode]
+        # The outbox is read before the index is asked: a fingerprint flushed to the index (and
+        # dropped from the outbox) by another importer in between is then found in the index.
+        waiting_ids = (
+            fingerprints.unindexed_ids(conn, MAX_UNINDEXED + 1) if params.scan_unindexed else []
+        )
         candidate_ids = self._candidates(conn, terms, params, mode)
         stored = fingerprints.get_many(
             conn, candidate_ids, duration=duration, max_duration_diff=max_duration_diff
         )
         if params.scan_unindexed:
-            waiting_ids = fingerprints.unindexed_ids(conn, MAX_UNINDEXED + 1)
             if len(waiting_ids) > MAX_UNINDEXED:
                 # Scanning more would be slow, and scanning part would miss matches.
                 raise SearchUnavailableError("the fingerprint index is too far behind")

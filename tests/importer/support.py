@@ -201,3 +201,14 @@ class StopDuringSearch(Searcher):
         if self.worker is not None:
             self.worker.request_stop()
         return super().search(*args, **kwargs)
+
+
+class FaultySearcher(Searcher):
+    """A searcher that fails with an error of the submission's own (not an outage)."""
+
+    def search(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("this fingerprint breaks the matcher")
+
+
+def faulty_searcher(harness: Harness) -> FaultySearcher:
+    return FaultySearcher(harness.searcher.index, INDEX_NAME)

@@ -29,7 +29,7 @@ from tests.importer.support import (
     age_pending,
     assert_all_imported,
     corpus_recordings,
-    dead_index_searcher,
+    faulty_searcher,
     ledger,
     make_worker,
     submit_batch,
@@ -92,30 +92,27 @@ def test_published_submissions_are_imported_and_acknowledged(
     assert asyncio.run(publish(nats_stream, batch.ids)) == 0  # a re-publish is a no-op
 
 
-def test_last_delivery_marks_the_submission_failed_and_drops_it(
+def test_deliveries_are_not_attempts(
     harness: Harness, recordings: list[np.ndarray], nats_stream: str
 ) -> None:
-    """The queue gives up before the attempt limit: the submission must not stay pending."""
+    """The stream gives up after 3 deliveries, the submission has 4 attempts: on its last
+    delivery the message is published anew, and the submission fails on its 4th error only."""
     sid = harness.submit(recordings[0], 120, mbid=uuid.uuid4())
     asyncio.run(publish(nats_stream, [sid]))
-    searcher = dead_index_searcher()
-    try:
-        w = Worker(
-            harness.dbs,
-            searcher,
-            nats_queue(nats_stream, max_deliveries=3),
-            max_attempts=10,
-            retry=FAST_RETRY,
-            min_idle=0.05,
-            pause_max=0.05,
-        )
-        stats = asyncio.run(run(w))
-    finally:
-        searcher.index.close()
-    assert (stats.errors, stats.failed, stats.redelivered) == (3, 1, 0)
+    w = Worker(
+        harness.dbs,
+        faulty_searcher(harness),
+        nats_queue(nats_stream, max_deliveries=3),
+        max_attempts=4,
+        retry=FAST_RETRY,
+        min_idle=0.05,
+        pause_max=0.05,
+    )
+    stats = asyncio.run(run(w))
+    assert (stats.errors, stats.failed) == (4, 1)
     failed = harness.submission(sid)
-    assert (failed.status, failed.attempts) == ("failed", 3)
-    assert str(failed.reason).startswith("SearchUnavailableError: fingerprint index unavailable")
+    assert (failed.status, failed.attempts) == ("failed", 4)
+    assert str(failed.reason).startswith("ValueError: this fingerprint breaks the matcher")
     assert asyncio.run(stream_messages(nats_stream, 0)) == 0  # terminated, not left behind
 
 

@@ -30,6 +30,8 @@ Role = Literal["app", "fingerprint", "ingest"]
 ROLES: tuple[Role, ...] = ("app", "fingerprint", "ingest")
 
 _BUSY_TIMEOUT_MS = 30_000
+#: PostgreSQL statement timeout inside `Databases.write()` transactions (reference §9.2: 60 s).
+WRITE_STATEMENT_TIMEOUT_MS = 60_000
 _WRITE_OPTION = "earmark_write"
 
 
@@ -222,6 +224,14 @@ class Databases:
                 order.append(engine)
         opener = write_transaction if write else read_connection
         with _nested(opener, order) as opened:
+            if write:
+                for conn in opened:
+                    if not is_sqlite(conn):
+                        # As the reference's importer: a hung statement must not hold row and
+                        # advisory locks for ever (it fails, rolls back, and is retried).
+                        conn.exec_driver_sql(
+                            f"SET LOCAL statement_timeout = {WRITE_STATEMENT_TIMEOUT_MS}"
+                        )
             by_engine = dict(zip(order, opened, strict=True))
             yield Connections(
                 app=by_engine[self.app],

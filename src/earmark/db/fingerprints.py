@@ -111,6 +111,18 @@ def outbox_add(conn: Connection, fingerprint_id: int) -> None:
     conn.execute(sa.insert(index_outbox).values(fingerprint_id=fingerprint_id))
 
 
+def outbox_add_all(conn: Connection) -> int:
+    """Put every fingerprint in the outbox (before rebuilding the index); returns how many."""
+    waiting = sa.select(index_outbox.c.fingerprint_id)
+    result = conn.execute(
+        sa.insert(index_outbox).from_select(
+            ["fingerprint_id"],
+            sa.select(fingerprint.c.id).where(fingerprint.c.id.not_in(waiting)),
+        )
+    )
+    return int(result.rowcount)
+
+
 def outbox_remove(conn: Connection, ids: Sequence[int]) -> None:
     if ids:
         conn.execute(sa.delete(index_outbox).where(index_outbox.c.fingerprint_id.in_(list(ids))))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from earmark.db import upsert
 from earmark.db.tables import meta
 
 #: The namespace of meta gids (reference §9.3.8).
@@ -86,12 +87,10 @@ def find_or_insert(conn: Connection, values: Mapping[str, object]) -> tuple[int,
     """The id and gid of the ``meta`` row for ``values`` (normalised first), inserted if new."""
     normal = normalize(values)
     gid = gid_of(normal)
-    found = conn.execute(sa.select(meta.c.id).where(meta.c.gid == gid)).scalar_one_or_none()
-    if found is not None:
-        return int(found), gid
+    # Not covered by the importer's advisory locks (two different fingerprints may carry the
+    # same new metadata at once), so the insert must tolerate a concurrent twin.
     row = {name: normal.get(name) for name in FIELDS}
-    new_id = conn.execute(sa.insert(meta).values(gid=gid, **row).returning(meta.c.id)).scalar_one()
-    return int(new_id), gid
+    return upsert.find_or_insert(conn, meta, {"gid": gid}, extra=row), gid
 
 
 def get_many(conn: Connection, ids: list[int]) -> list[Meta]:

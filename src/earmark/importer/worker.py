@@ -9,10 +9,11 @@ transaction: claim the submission (the table backend locks its row), run
   delay, not counted as an attempt;
 - an exception: the transaction rolled back; the error is counted on the submission
   (:func:`~earmark.db.submissions.record_error`, in a new transaction) and the submission is
-  retried with backoff, until ``max_attempts`` errors — or the queue's last delivery — make it
-  ``failed`` with the error as its reason, and the message is dropped. A *transient* error (the
-  database or the index unreachable, a timeout) also pauses the worker: the rest of the batch
-  is handed back untouched, so an outage costs one attempt, not a whole batch of them.
+  retried with backoff, until ``max_attempts`` errors make it ``failed`` with the error as its
+  reason, and the message is dropped. Deliveries are not attempts: a NATS message on its last
+  delivery is re-published. A *transient* error (the database or the index unreachable, a
+  timeout) costs no attempt at all: the submission is retried and the worker pauses, handing
+  the rest of the batch back untouched, so an outage never fails a submission.
 
 After each batch, new fingerprints are sent to the index (:func:`earmark.indexsync.flush_outbox`).
 Between passes the worker waits for work between ``min_idle`` and ``max_idle`` seconds (times
@@ -321,10 +322,14 @@ class Worker:
         self.stats.errors += 1
         self._log_error(submission_id, exc)
         reason = describe(exc)
+        if is_transient(exc):
+            # An outage (index down, database busy) is not the submission's fault: retry it
+            # without spending an attempt, as the reference does (§9.2). A NATS message on its
+            # last delivery is re-published by retry(), so it is not lost either.
+            await self._settle(delivery.retry(self.retry.after_attempt(1)))
+            return
         try:
-            state, attempts = await asyncio.to_thread(
-                self._record_error, submission_id, reason, delivery.last
-            )
+            state, attempts = await asyncio.to_thread(self._record_error, submission_id, reason)
         except Exception as record_exc:
             log.warning(
                 "submission %d: could not record the error: %s", submission_id, describe(record_exc)
@@ -343,8 +348,12 @@ class Worker:
         else:
             await self._settle(delivery.retry(self.retry.after_attempt(attempts)))
 
-    def _record_error(self, submission_id: int, reason: str, last: bool) -> tuple[ErrorState, int]:
-        """Count the failed attempt; give up at ``max_attempts`` or on the last delivery."""
+    def _record_error(self, submission_id: int, reason: str) -> tuple[ErrorState, int]:
+        """Count the failed attempt; give up at ``max_attempts``.
+
+        Only attempts count, never deliveries: a NATS delivery count also grows when a busy or
+        unprocessed message is handed back, which says nothing about the submission.
+        """
         with self.dbs.write() as conns:
             conn = conns.ingest
             if submissions.record_error(conn, submission_id, reason, self.max_attempts):
@@ -352,9 +361,6 @@ class Worker:
             sub = submissions.get(conn, submission_id)
             if sub is None or sub.status != "pending":
                 return "done", 0  # gone, or finished by a concurrent delivery
-            if last:
-                submissions.mark_failed(conn, submission_id, reason)
-                return "failed", sub.attempts
             return "retry", sub.attempts
 
     def _log_error(self, submission_id: int | None, exc: Exception) -> None:
