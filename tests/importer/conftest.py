@@ -1,4 +1,4 @@
-"""Fixtures of the importer tests: a per-test JetStream stream on the real NATS server."""
+"""Fixtures of the importer tests: a harness over a fresh database, a per-test JetStream stream."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import nats
 import pytest
 from nats.js.errors import NotFoundError
 
+from earmark.db.engine import Databases
+from tests.importer.harness import Harness
 from tests.services import NATS_URL, RUN_ID, require_nats
 
 _streams = itertools.count()
@@ -32,3 +35,11 @@ def nats_stream() -> Iterator[str]:
     name = f"EARMARK_TEST_{RUN_ID}_{next(_streams)}"
     yield name
     asyncio.run(_delete_stream(name))
+
+
+@pytest.fixture
+def harness(dbs: Databases, tmp_path: Path) -> Iterator[Harness]:
+    """Earmark's databases (SQLite and PostgreSQL), an index and a searcher over them."""
+    h = Harness(dbs, tmp_path / "index")
+    yield h
+    h.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from earmark.db import fingerprints, foreignids, formats, links, sources, submissions, tracks
-from earmark.db.engine import Databases
 from earmark.db.tables import fingerprint as fingerprint_table
 from earmark.db.tables import track as track_table
 from earmark.importer.decide import (
@@ -26,13 +23,6 @@ MBID = uuid.UUID("b81f83ee-4da4-11e0-9ed8-0025225356f3")
 MBID2 = uuid.UUID("6d1e2d2f-5f3b-4b65-8bba-4e6d8d0c8a6b")
 PUID = uuid.UUID("40a8d26e-0a1b-4b4b-9c2f-6d1a8b4f3a11")
 NIL = uuid.UUID(int=0)
-
-
-@pytest.fixture
-def harness(dbs: Databases, tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(dbs, tmp_path / "index")
-    yield h
-    h.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,6 @@ from tests.importer.support import (
     submit_batch,
 )
 from tests.services import PostgresDatabases
-
-
-@pytest.fixture
-def harness(dbs: Databases, tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(dbs, tmp_path / "index")
-    yield h
-    h.close()
 
 
 @pytest.fixture(scope="module")

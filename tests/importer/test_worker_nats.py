@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +35,6 @@ from tests.importer.support import (
 )
 from tests.services import NATS_URL, PostgresDatabases
 from tests.support import ROOT
-
-
-@pytest.fixture
-def harness(dbs: Databases, tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(dbs, tmp_path / "index")
-    yield h
-    h.close()
 
 
 @pytest.fixture(scope="module")

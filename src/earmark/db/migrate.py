@@ -8,6 +8,7 @@ role's tables.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,16 @@ def has_role(role: Role) -> bool:
     """Inside a revision: does the database being migrated hold ``role``'s tables?"""
     roles = context.config.attributes.get("roles", ROLES)
     return role in roles
+
+
+def run_roles(steps: Mapping[str, Callable[[], None]], *, reverse: bool = False) -> None:
+    """Inside a revision: run each role's step for the roles of this database.
+
+    Upgrades go app, fingerprint, ingest; downgrades (``reverse``) the other way round.
+    """
+    for role in reversed(ROLES) if reverse else ROLES:
+        if has_role(role):
+            steps[role]()
 
 
 def _config(connection: Connection | None = None, roles: tuple[Role, ...] = ROLES) -> Config:

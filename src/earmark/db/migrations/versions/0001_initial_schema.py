@@ -12,8 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import earmark.db.types
-from earmark.db.engine import ROLES
-from earmark.db.migrate import has_role
+from earmark.db.migrate import run_roles
 
 revision = "0001"
 down_revision = None
@@ -22,15 +21,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    for role in ROLES:
-        if has_role(role):
-            _UPGRADES[role]()
+    run_roles(_UPGRADES)
 
 
 def downgrade() -> None:
-    for role in reversed(ROLES):
-        if has_role(role):
-            _DOWNGRADES[role]()
+    run_roles(_DOWNGRADES, reverse=True)
 
 
 def _upgrade_app() -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from earmark.db.engine import ROLES
-from earmark.db.migrate import has_role
+from earmark.db.migrate import run_roles
 
 revision = "0002"
 down_revision = "0001"
@@ -20,15 +19,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    for role in ROLES:
-        if has_role(role):
-            _UPGRADES[role]()
+    run_roles(_UPGRADES)
 
 
 def downgrade() -> None:
-    for role in reversed(ROLES):
-        if has_role(role):
-            _DOWNGRADES[role]()
+    run_roles(_DOWNGRADES, reverse=True)
 
 
 def _upgrade_app() -> None:
