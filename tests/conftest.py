@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from earmark.db.engine import Databases
+from tests.mirrors import mirror, postgres_mirror, sqlite_mirror
 from tests.services import PostgresDatabases, SqliteDatabases, postgres_databases
 from tests.support import load_vectors, require_music
+
+__all__ = ["mirror", "postgres_mirror", "sqlite_mirror"]
 
 
 @pytest.fixture(scope="session")

@@ -132,6 +132,61 @@ class Settings:
         secret=True,
     )
     redis_prefix: str = setting("earmark:", "Prefix of every Redis key Earmark writes.")
+    api_host: str = setting(
+        "127.0.0.1", "Address `earmark serve` and `earmark run api` listen on (0.0.0.0: all)."
+    )
+    api_port: int = setting(8080, "TCP port of `earmark serve` and `earmark run api`.", minimum=0)
+    api_workers: int = setting(
+        1, "Worker processes of `earmark run api` (each with its own connections).", minimum=1
+    )
+    forwarded_allow_ips: str = setting(
+        "127.0.0.1",
+        "Comma-separated proxy addresses (or *) whose X-Forwarded-For and X-Forwarded-Proto "
+        "headers are trusted for the client address and HTTPS.",
+    )
+    shutdown_delay: float = setting(
+        2.0,
+        "Seconds between SIGTERM and the server stopping, during which /_health answers 503 "
+        "so load balancers move traffic away first.",
+        minimum=0,
+    )
+    cluster_secret: Secret = setting(
+        "",
+        "Shared secret of the /v2/internal/* endpoints; a request carrying it as `secret` also "
+        "bypasses rate limits. Empty: the internal endpoints answer `not allowed`.",
+        secret=True,
+    )
+    musicbrainz_userinfo_url: str = setting(
+        "https://musicbrainz.org/oauth2/userinfo",
+        "MusicBrainz OAuth userinfo URL /v2/user/create_musicbrainz checks access tokens with.",
+    )
+    key_cache_ttl: float = setting(
+        10.0,
+        "Seconds a valid client or user API key is remembered per process; a deactivated "
+        "application is refused at most this long after (0: no cache).",
+        minimum=0,
+    )
+    rate_limit_application: float = setting(
+        10.0, "Requests per second allowed per application key (0: unlimited).", minimum=0
+    )
+    rate_limit_global: float = setting(
+        100.0, "Requests per second allowed for the whole service (0: unlimited).", minimum=0
+    )
+    rate_limit_ip: float = setting(
+        4.0, "Requests per second allowed per client IP address (0: unlimited).", minimum=0
+    )
+    rate_limit_user: float = setting(
+        0.0,
+        "Requests per second allowed per user key. When above 0, a request carrying a user key "
+        "is charged to its user instead of its application, so the users of one popular "
+        "application do not starve each other (0: off).",
+        minimum=0,
+    )
+    rate_limit_overrides: str = setting(
+        "",
+        "Per-key rates, space-separated `application.<id>=<rate>` or `ip.<address>=<rate>` "
+        "(0: unlimited). An application with its own rate skips the per-IP limit.",
+    )
 
 
 @dataclass(frozen=True)

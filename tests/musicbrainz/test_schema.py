@@ -18,7 +18,7 @@ from earmark.musicbrainz.schema import (
     models,
     tables,
 )
-from tests.musicbrainz.conftest import PG_SCHEMA
+from tests.mirrors import PG_SCHEMA
 from tests.musicbrainz.support import Mirror
 from tests.services import SqliteDatabases
 

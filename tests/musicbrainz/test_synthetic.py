@@ -18,7 +18,7 @@ from earmark.musicbrainz.synthetic import (
     generate,
     synthetic_gid,
 )
-from tests.musicbrainz.conftest import SYNTHETIC_COUNT
+from tests.mirrors import SYNTHETIC_COUNT
 from tests.musicbrainz.support import Mirror, row_counts, table_rows
 from tests.services import SqliteDatabases
 

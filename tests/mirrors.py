@@ -1,4 +1,7 @@
-"""One MusicBrainz mirror per engine and test session: mbdata's sample plus synthetic data."""
+"""One MusicBrainz mirror per engine and test session: mbdata's sample plus synthetic data.
+
+The fixtures are registered in tests/conftest.py (the MusicBrainz and API tests use them).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""The web service's Starlette application: routes, transport rules, lifespan.
+
+:func:`create_app` takes services built by the composition root (:mod:`earmark.app`) and
+optional background tasks (the in-process importer and cron of ``earmark serve``) that start
+with the app and stop with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
+
+from earmark.api import errors, internal, lookup, operations, submit, tracks, user
+from earmark.api.call import endpoint, error_response
+from earmark.api.services import ApiServices
+from earmark.api.transport import Transport, error_format
+
+log = logging.getLogger(__name__)
+
+#: Modules whose ``ROUTES`` list (path, endpoint name, handler) envelope endpoints; the
+#: ``LEGACY_ROUTES`` of lookup and submit are the v1 paths, answered in XML.
+ENVELOPE_MODULES = (lookup, submit, tracks, user, internal)
+
+
+class Background(Protocol):
+    """Work that lives as long as the app (the in-process importer, the cron)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def routes() -> list[BaseRoute]:
+    found: list[BaseRoute] = []
+    for module in ENVELOPE_MODULES:
+        for path, name, handler in module.ROUTES:
+            found.append(Route(path, endpoint(name, handler), methods=None, name=name))
+    for path, name, handler in [*lookup.LEGACY_ROUTES, *submit.LEGACY_ROUTES]:
+        found.append(Route(path, endpoint(name, handler, legacy=True), methods=None, name=name))
+    found += operations.routes()
+    return found
+
+
+def create_app(services: ApiServices, background: Sequence[Background] = ()) -> ASGIApp:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.queue.start()
+        started: list[Background] = []
+        try:
+            for task in background:
+                await task.start()
+                started.append(task)
+            yield
+        finally:
+            services.health.begin_shutdown()
+            for task in reversed(started):
+                try:
+                    await task.stop()
+                except Exception:
+                    log.exception("stopping %r failed", task)
+            await services.queue.close()
+            await services.limits.close()
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={404: _not_found, 405: _not_found},
+    )
+    app.state.services = services
+    return Transport(app)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """Unknown paths get the error envelope (code 21, HTTP 404), not an HTML page."""
+    fmt = error_format(request.scope)
+    return error_response(fmt, errors.unknown_endpoint(request.url.path))

@@ -1,0 +1,50 @@
+"""What the web service's handlers use, built by the composition root (:mod:`earmark.app`)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from earmark.api.metrics import ApiMetrics
+from earmark.auth import KeyCache
+from earmark.counters import CounterBackends
+from earmark.db.engine import Databases
+from earmark.importer.queue import SubmissionQueue
+from earmark.musicbrainz.schema import MusicBrainzDatabase
+from earmark.ratelimit import RateLimits
+from earmark.search import Searcher
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """The settings the handlers read."""
+
+    cluster_secret: str = ""
+    musicbrainz_userinfo_url: str = "https://musicbrainz.org/oauth2/userinfo"
+
+
+@dataclass
+class Health:
+    """Turns ``/_health`` to 503 once a shutdown has begun (load balancers drain first)."""
+
+    shutting_down: threading.Event = field(default_factory=threading.Event)
+
+    def begin_shutdown(self) -> None:
+        self.shutting_down.set()
+
+
+@dataclass
+class ApiServices:
+    """Handles of one API process. Whoever builds them closes them (the app's lifespan does
+    not own ``dbs``, ``mirror``, ``counters``: they may be shared with the importer and cron)."""
+
+    dbs: Databases
+    searcher: Searcher
+    mirror: MusicBrainzDatabase | None
+    keys: KeyCache
+    limits: RateLimits
+    counters: CounterBackends
+    queue: SubmissionQueue
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    config: ApiConfig = field(default_factory=ApiConfig)
+    health: Health = field(default_factory=Health)
