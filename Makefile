@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install deps test test-fast lint format bench bench-large acceptance clean
+.PHONY: install deps test test-fast lint format bench bench-large acceptance clean serve
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Earmark needs Python 3.11 or newer (apt-get install python3)"; exit 1; }
@@ -19,6 +19,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 ## install: create .venv and install Earmark with its test and lint tools
 install: $(STAMP)
+
+## serve: the all-in-one service on http://127.0.0.1:8080 (`make serve PORT=9000 HOST= DATA_DIR=`)
+# Only variables given on make's command line count: a shell's own HOST (tcsh sets it to the
+# machine's name) must not move the listening address.
+serve: install
+	exec $(BIN)/earmark serve \
+		$(if $(filter command line,$(origin HOST)),--host '$(HOST)') \
+		$(if $(filter command line,$(origin PORT)),--port '$(PORT)') \
+		$(if $(filter command line,$(origin DATA_DIR)),--data-dir '$(DATA_DIR)')
 
 ## deps: Debian packages the tests use (ffmpeg, fpcalc, real music); installed when root
 deps:

@@ -6,19 +6,34 @@ pass the handles down; whoever builds a handle closes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+from starlette.types import ASGIApp
+
+from earmark.api.app import Background, create_app
 from earmark.api.services import ApiConfig, ApiServices
 from earmark.auth import KeyCache
-from earmark.counters import CounterBackends
+from earmark.demokey import DemoKeys
+from earmark.counters import CounterBackends, open_backends
+from earmark.cron import Scheduler, build_scheduler
+from earmark.db import migrate
 from earmark.db.engine import Databases
+from earmark.errors import ConfigError, EarmarkError
+from earmark.importer.backends import open_queue
 from earmark.importer.queue import SubmissionQueue
+from earmark.importer.worker import ImporterStats, Worker
 from earmark.index.client import HttpIndexClient, IndexClient, LocalIndexClient
 from earmark.index.engine import MultiIndex
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import open_rate_limits
 from earmark.search import Searcher
 from earmark.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,7 +79,11 @@ def api_services(
         dbs=dbs,
         searcher=searcher(index),
         mirror=mirror,
-        keys=KeyCache(dbs, settings.key_cache_ttl),
+        keys=KeyCache(
+            dbs,
+            settings.key_cache_ttl,
+            demo=DemoKeys(str(settings.demo_key_secret), settings.demo_application_id),
+        ),
         limits=open_rate_limits(settings),
         counters=counters,
         queue=queue,
@@ -73,3 +92,180 @@ def api_services(
             musicbrainz_userinfo_url=settings.musicbrainz_userinfo_url,
         ),
     )
+
+
+# --- the web service's processes ---------------------------------------------------------
+
+
+class NotReadyError(EarmarkError):
+    """The databases are not at the newest migration (production never migrates by itself)."""
+
+    exit_code = 3
+
+
+@dataclass
+class ApiRuntime:
+    """One web-service process: the ASGI app and the handles it was built over.
+
+    The app's lifespan starts and stops the queue and the ``background`` work; :meth:`close`
+    (after the server stopped) releases the rest.
+    """
+
+    app: ASGIApp
+    services: ApiServices
+    background: list[Background] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.release(self.closers)
+
+    @staticmethod
+    def release(closers: list[Callable[[], None]]) -> None:
+        """Call the closers, newest first, each once, whatever the others do."""
+        while closers:
+            closer = closers.pop()
+            try:
+                closer()
+            except Exception:
+                log.exception("closing %r failed", closer)
+
+
+class ImporterTask:
+    """The in-process importer of ``earmark serve`` as background work of the app."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    async def start(self) -> None:
+        self.worker.start().add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[ImporterStats]) -> None:
+        if not task.cancelled() and task.exception() is not None and not self.worker.stopping:
+            log.error("the in-process importer stopped", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Finish the submission being imported; the rest stays pending for the next start."""
+        await self.worker.stop()
+
+
+class CronTask:
+    """The in-process cron of ``earmark serve`` (its own thread) as background work."""
+
+    def __init__(self, scheduler: Scheduler, timeout: float = 60.0) -> None:
+        self.scheduler = scheduler
+        self.timeout = timeout
+
+    async def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        # The last run drains the in-memory counters into the database: wait for it.
+        if not await asyncio.to_thread(self.scheduler.stop, self.timeout):
+            log.warning("the cron did not stop within %gs", self.timeout)
+
+
+def open_embedded(settings: Settings) -> ApiRuntime:
+    """``earmark serve``: the API, the importer and the cron in one process.
+
+    ``settings`` are :func:`earmark.embedded.embedded_settings` over an initialised data
+    directory (:func:`earmark.embedded.initialise`). One table queue is shared by the API
+    (``publish`` wakes the importer) and the importer; one set of in-memory counters by the
+    API (counting) and the cron (draining).
+    """
+    closers: list[Callable[[], None]] = []
+    try:
+        dbs = open_databases(settings)
+        closers.append(dbs.dispose)
+        index = open_index(settings)
+        closers.append(index.close)
+        mirror = MusicBrainzDatabase.from_settings(settings)
+        closers.append(mirror.dispose)
+        counters = open_backends()
+        closers.append(counters.close)
+        queue = open_queue(settings, dbs)
+        worker = Worker(
+            dbs,
+            searcher(index),
+            queue,
+            batch_size=settings.importer_batch_size,
+            max_attempts=settings.queue_max_deliveries,
+        )
+        background: list[Background] = [
+            ImporterTask(worker),
+            CronTask(build_scheduler(dbs, counters, mirror)),
+        ]
+        services = api_services(
+            settings, dbs=dbs, index=index, counters=counters, mirror=mirror, queue=queue
+        )
+        services.metrics.add_queue_collector(dbs)
+        services.metrics.add_importer_collector(worker)
+        return ApiRuntime(create_app(services, background), services, background, closers)
+    except BaseException:
+        ApiRuntime.release(closers)
+        raise
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse what would break a fleet: an in-process index, databases not migrated."""
+    if not settings.index_url:
+        raise ConfigError(
+            "earmark run api needs index_url (an `earmark run index` server): an index engine "
+            "inside each API process would not see the importer's writes. For one process "
+            "with everything inside, use `earmark serve`."
+        )
+    dbs = open_databases(settings)
+    try:
+        if not migrate.is_current(dbs):
+            raise NotReadyError(
+                "the databases are not at the newest revision: run `earmark db upgrade`"
+            )
+    except sa.exc.OperationalError as exc:
+        raise NotReadyError(
+            f"cannot reach the database: {' '.join(str(exc.orig).split())}"
+        ) from None
+    finally:
+        dbs.dispose()
+
+
+def open_production(settings: Settings) -> ApiRuntime:
+    """``earmark run api``: the API alone; the importer and cron run as their own processes.
+
+    Databases, index server, queue (``queue``), counters and rate limits (Redis when
+    ``redis_url`` is set) all come from ``settings``. Without the MusicBrainz tables the
+    lookups answer without MusicBrainz metadata (logged here).
+    """
+    closers: list[Callable[[], None]] = []
+    try:
+        dbs = open_databases(settings)
+        closers.append(dbs.dispose)
+        index = open_index(settings)
+        closers.append(index.close)
+        mirror = MusicBrainzDatabase.from_settings(settings)
+        closers.append(mirror.dispose)
+        ready = mirror_ready(mirror)
+        if not ready:
+            log.warning(
+                "no MusicBrainz tables at musicbrainz_database_url: lookups return no "
+                "MusicBrainz metadata (see `earmark mb init` and `earmark mb import`)"
+            )
+        counters = open_backends(str(settings.redis_url), settings.redis_prefix)
+        closers.append(counters.close)
+        services = api_services(
+            settings,
+            dbs=dbs,
+            index=index,
+            counters=counters,
+            mirror=mirror if ready else None,
+            queue=open_queue(settings, dbs),
+        )
+        services.metrics.add_queue_collector(dbs)
+        return ApiRuntime(create_app(services), services, closers=closers)
+    except BaseException:
+        ApiRuntime.release(closers)
+        raise
+
+
+def mirror_ready(mirror: MusicBrainzDatabase) -> bool:
+    """True when the MusicBrainz subset's tables exist (``earmark mb init`` ran)."""
+    schema = None if mirror.engine.dialect.name == "sqlite" else mirror.schema_name
+    return sa.inspect(mirror.engine).has_table("recording", schema=schema)

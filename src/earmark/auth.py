@@ -3,7 +3,8 @@
 Each process remembers valid keys for ``ttl`` seconds in two separate caches (the same string
 may be a client key and a user key). Unlike the reference, an unknown key is never cached, so a
 key created a moment ago works at once; a deactivated application is refused at most ``ttl``
-seconds later.
+seconds later. The daily demo key (:mod:`earmark.demokey`) names the configured demo
+application.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from earmark.db import accounts, applications
 from earmark.db.accounts import Account
 from earmark.db.applications import Application
 from earmark.db.engine import Databases, read_connection
+from earmark.demokey import DemoKeys
 
 V = TypeVar("V")
 
+#: Entries per cache, as the reference (least recently used ones leave first).
 CACHE_SIZE = 1000
 
 
@@ -56,6 +59,10 @@ class TtlCache(Generic[V]):
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
+    def __len__(self) -> int:
+        """Entries held, expired ones included until they are next asked for or pushed out."""
+        return len(self._entries)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -67,10 +74,19 @@ class KeyCache:
     The methods query the app database: call them from a worker thread in async code.
     """
 
-    def __init__(self, dbs: Databases, ttl: float) -> None:
+    def __init__(
+        self,
+        dbs: Databases,
+        ttl: float,
+        *,
+        size: int = CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+        demo: DemoKeys | None = None,
+    ) -> None:
         self.dbs = dbs
-        self._applications: TtlCache[Application] = TtlCache(ttl)
-        self._accounts: TtlCache[Account] = TtlCache(ttl)
+        self.demo = demo or DemoKeys()
+        self._applications: TtlCache[Application] = TtlCache(ttl, size, clock)
+        self._accounts: TtlCache[Account] = TtlCache(ttl, size, clock)
 
     def application(self, apikey: str) -> Application | None:
         """The *active* application of ``apikey``, or None."""
@@ -78,7 +94,10 @@ class KeyCache:
         if cached is not None:
             return cached
         with read_connection(self.dbs.app) as conn:
-            found = applications.get_by_api_key(conn, apikey)
+            if self.demo.accepts(apikey):
+                found = applications.get(conn, self.demo.application_id)
+            else:
+                found = applications.get_by_api_key(conn, apikey)
         if found is None or not found.active:
             return None
         self._applications.put(apikey, found)

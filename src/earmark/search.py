@@ -69,7 +69,8 @@ class Match:
 
 
 class SearchUnavailableError(Exception):
-    """The index could not be asked (slow mode raises it; fast mode returns no candidates)."""
+    """The index could not be asked (slow mode raises it; fast mode returns no candidates
+    unless asked to be ``strict``)."""
 
 
 @dataclass
@@ -90,8 +91,14 @@ class Searcher:
         max_duration_diff: int = DEFAULT_MAX_DURATION_DIFF,
         min_score: float = LOOKUP_MIN_SCORE,
         limit: int | None = LOOKUP_LIMIT,
+        strict: bool = False,
     ) -> list[Match]:
-        """Stored fingerprints matching ``items`` (of a ``duration``-second recording)."""
+        """Stored fingerprints matching ``items`` (of a ``duration``-second recording).
+
+        ``strict``: raise :class:`SearchUnavailableError` in fast mode too when the index cannot
+        be asked, instead of answering from no candidates. The web service's lookups use it:
+        a false "no match" during an outage is worse for a client than "try again later".
+        """
         query_items = np.asarray(items)
         terms = extract_query(query_items)
         if terms.size == 0:
@@ -102,7 +109,7 @@ class Searcher:
         waiting_ids = (
             fingerprints.unindexed_ids(conn, MAX_UNINDEXED + 1) if params.scan_unindexed else []
         )
-        candidate_ids = self._candidates(conn, terms, params, mode)
+        candidate_ids = self._candidates(conn, terms, params, mode == "slow" or strict)
         stored = fingerprints.get_many(
             conn, candidate_ids, duration=duration, max_duration_diff=max_duration_diff
         )
@@ -132,7 +139,7 @@ class Searcher:
         return matches if limit is None else matches[:limit]
 
     def _candidates(
-        self, conn: Connection, terms: npt.NDArray[np.uint32], params: ModeParams, mode: SearchMode
+        self, conn: Connection, terms: npt.NDArray[np.uint32], params: ModeParams, strict: bool
     ) -> list[int]:
         try:
             hits = self.index.search(
@@ -145,13 +152,13 @@ class Searcher:
         except IndexNotFoundError:
             # Fine while nothing was ever indexed (the outbox holds every fingerprint). A lost
             # index must not make the importer create duplicate tracks: rebuild it first.
-            if mode == "slow" and fingerprints.count(conn) > fingerprints.outbox_size(conn):
+            if strict and fingerprints.count(conn) > fingerprints.outbox_size(conn):
                 raise SearchUnavailableError(
                     f"fingerprint index {self.index_name!r} not found; run `earmark index rebuild`"
                 ) from None
             return []
         except (EngineError, httpx.HTTPError) as exc:
-            if mode == "slow":
+            if strict:
                 raise SearchUnavailableError(f"fingerprint index unavailable: {exc}") from exc
             log.warning("fingerprint index unavailable, lookup answered without it: %s", exc)
             return []

@@ -166,6 +166,17 @@ class Settings:
         "application is refused at most this long after (0: no cache).",
         minimum=0,
     )
+    demo_key_secret: Secret = setting(
+        "",
+        "Secret the daily demo client key is derived from (reference §6); each key is valid for "
+        "7 days and names the application demo_application_id. Empty: no demo key.",
+        secret=True,
+    )
+    demo_application_id: int = setting(
+        0,
+        "Application the demo client key is counted and rate-limited as (0: no demo key).",
+        minimum=0,
+    )
     rate_limit_application: float = setting(
         10.0, "Requests per second allowed per application key (0: unlimited).", minimum=0
     )

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 import numpy.typing as npt
@@ -81,8 +82,12 @@ class ApiHarness:
     def call(
         self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, Any]] = (), **kw: Any
     ) -> Any:
-        """POST ``params`` as a form to ``path``; the response (any status)."""
-        return self.client.post(path, data=params, **kw)
+        """POST ``params`` as a form to ``path``; the response (any status). A sequence of
+        pairs keeps repeated keys in order."""
+        if isinstance(params, Mapping):
+            return self.client.post(path, data=params, **kw)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **kw.pop("headers", {})}
+        return self.client.post(path, content=urlencode(list(params)), headers=headers, **kw)
 
     def json(self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, Any]] = ()) -> Any:
         return self.call(path, params).json()

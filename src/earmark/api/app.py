@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Route, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from earmark.api import errors, internal, lookup, operations, submit, tracks, user
+from earmark.api import docs_routes, errors, internal, lookup, operations, submit, tracks, user
 from earmark.api.call import endpoint, error_response
 from earmark.api.services import ApiServices
 from earmark.api.transport import Transport, error_format
@@ -38,14 +38,27 @@ class Background(Protocol):
     async def stop(self) -> None: ...
 
 
+class AnyMethod:
+    """A request handler as an ASGI app: Starlette gives a *function* endpoint without
+    ``methods`` only GET, but the reference's rules declare no methods (§2), so GET, POST and
+    the rest must all reach the handler."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app = request_response(handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def routes() -> list[BaseRoute]:
     found: list[BaseRoute] = []
     for module in ENVELOPE_MODULES:
         for path, name, handler in module.ROUTES:
-            found.append(Route(path, endpoint(name, handler), methods=None, name=name))
+            found.append(Route(path, AnyMethod(endpoint(name, handler)), name=name))
     for path, name, handler in [*lookup.LEGACY_ROUTES, *submit.LEGACY_ROUTES]:
-        found.append(Route(path, endpoint(name, handler, legacy=True), methods=None, name=name))
+        found.append(Route(path, AnyMethod(endpoint(name, handler, legacy=True)), name=name))
     found += operations.routes()
+    found += docs_routes.routes()
     return found
 
 

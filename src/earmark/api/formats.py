@@ -83,7 +83,9 @@ def singular(tag: str) -> str:
 def to_xml(payload: Mapping[str, Any]) -> bytes:
     root = ET.Element("response")
     _fill(root, payload)
-    data: bytes = ET.tostring(root, encoding="UTF-8")
+    # The reference's declaration: ``<?xml version='1.0' encoding='UTF-8'?>`` and a newline
+    # (ElementTree leaves it out for UTF-8 unless asked).
+    data: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
     return data
 
 

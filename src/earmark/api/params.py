@@ -7,6 +7,7 @@ order; :meth:`Params.get` answers the first, as the reference's multi-dict does.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -60,7 +61,10 @@ class Params:
                 if key == base:
                     found.add(None)
                 elif key.startswith(base + ".") and key[len(base) + 1 :].isdigit():
-                    found.add(int(key[len(base) + 1 :]))
+                    # isdigit() admits "²" and 5000-digit runs, which int() refuses: such a
+                    # key is no suffix (the reference fails with error 5 there).
+                    with contextlib.suppress(ValueError):
+                        found.add(int(key[len(base) + 1 :]))
         numbered = sorted(s for s in found if s is not None)
         return ([None] if None in found else []) + list(numbered)
 
@@ -142,7 +146,10 @@ def parse_int(text: str | None) -> int | None:
     """``text`` as an integer, or None when it is absent or not one (as ``type=int`` does)."""
     if text is None or not _INT.fullmatch(text):
         return None
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (4300): not an int we could use
+        return None
 
 
 def is_foreign_id(text: str) -> bool:

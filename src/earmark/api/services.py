@@ -48,3 +48,8 @@ class ApiServices:
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     config: ApiConfig = field(default_factory=ApiConfig)
     health: Health = field(default_factory=Health)
+
+    def __post_init__(self) -> None:
+        # Requests let through while Redis is away show in /metrics, whoever built the limits.
+        if self.limits.on_unavailable is None:
+            self.limits.on_unavailable = self.metrics.unchecked

@@ -12,9 +12,13 @@ from earmark import __version__
 from earmark.cli.config_cmd import config
 from earmark.cli.db_cmd import db
 from earmark.cli.fingerprint_cmd import fingerprint
+from earmark.cli.identify_cmd import identify_cmd
+from earmark.cli.import_audio_cmd import import_audio
 from earmark.cli.index_cmd import index
+from earmark.cli.keys_cmd import keys
 from earmark.cli.mb_cmd import mb
 from earmark.cli.run import run
+from earmark.cli.serve_cmd import serve
 from earmark.errors import EarmarkError
 from earmark.process import tune_allocator
 from earmark.settings import load_settings
@@ -58,9 +62,13 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
 cli.add_command(config)
 cli.add_command(db)
 cli.add_command(fingerprint)
+cli.add_command(identify_cmd)
+cli.add_command(import_audio)
 cli.add_command(index)
 cli.add_command(mb)
 cli.add_command(run)
+cli.add_command(serve)
+cli.add_command(keys)
 
 
 def main() -> None:

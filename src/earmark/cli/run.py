@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from earmark.cli.run_api import api
 from earmark.cli.run_cron import cron
 from earmark.cli.run_importer import importer
 from earmark.cli.run_index import index
@@ -14,6 +15,7 @@ def run() -> None:
     """Run one production role: index, importer or cron (api arrives with the web service)."""
 
 
+run.add_command(api)
 run.add_command(cron)
 run.add_command(importer)
 run.add_command(index)

@@ -6,6 +6,7 @@ same shape as user keys (:func:`earmark.db.accounts.generate_api_key`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,3 +129,15 @@ def update(
         .values(name=name, version=version, email=email, website=website)
     )
     return result.rowcount > 0
+
+
+def ids_by_api_keys(conn: Connection, apikeys: Iterable[str]) -> dict[str, int]:
+    """The application id of each known client key among ``apikeys``, active or not
+    (``/v2/internal/lookup_stats`` reports the history of deactivated applications too)."""
+    keys = sorted(set(apikeys))
+    if not keys:
+        return {}
+    rows = conn.execute(
+        sa.select(application.c.apikey, application.c.id).where(application.c.apikey.in_(keys))
+    ).all()
+    return {r.apikey: int(r.id) for r in rows}

@@ -422,3 +422,32 @@ def counts_by_status(conn: Connection) -> dict[str, int]:
         sa.select(submission.c.status, sa.func.count()).group_by(submission.c.status)
     ).all()
     return {str(status): int(n) for status, n in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The importer's queue as ``/metrics`` shows it."""
+
+    #: Submissions waiting to be imported (``pending_submission`` rows).
+    pending: int
+    #: Age in seconds of the oldest of them (0 when none waits), by the database's clock.
+    oldest_age: float
+
+
+def backlog(conn: Connection) -> Backlog:
+    """How many submissions wait and for how long the oldest has (one indexed-table scan).
+
+    The age is computed by the database from its own clock, the one that stamped ``created``,
+    so a skewed API host clock cannot distort it.
+    """
+    oldest = sa.func.min(pending_submission.c.created)
+    age: sa.ColumnElement[Any]
+    if is_sqlite(conn):
+        # SQLite stores CURRENT_TIMESTAMP text (UTC, whole seconds); julianday() reads both.
+        age = (sa.func.julianday("now") - sa.func.julianday(oldest)) * 86400.0
+    else:
+        age = sa.extract("epoch", sa.func.now() - oldest)
+    pending, seconds = conn.execute(
+        sa.select(sa.func.count(), age).select_from(pending_submission)
+    ).one()
+    return Backlog(int(pending), max(0.0, float(seconds or 0.0)))

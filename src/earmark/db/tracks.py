@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from earmark.db.tables import fingerprint, track, track_mbid
+from earmark.db.tables import fingerprint, track, track_mbid, track_puid
 from earmark.db.types import Int32Array
 
 
@@ -120,3 +120,41 @@ def list_by_mbid(
 
 def count(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(track)).scalar_one())
+
+
+def list_by_puid(conn: Connection, puid: uuid.UUID) -> list[Track]:
+    """The tracks linked to a PUID, in track id order (``/v2/track/list_by_puid``).
+
+    The reference answers nothing here (its PUID data is retired, §5.2); Earmark keeps the
+    PUID links that submissions carry, so it can answer them.
+    """
+    rows = conn.execute(
+        sa.select(track.c.id, track.c.gid)
+        .join(track_puid, track_puid.c.track_id == track.c.id)
+        .where(track_puid.c.puid == puid)
+        .order_by(track.c.id)
+    ).all()
+    return [Track(int(r.id), r.gid) for r in rows]
+
+
+def get_many_by_gid(conn: Connection, gids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Track]:
+    """The track of each existing gid, or the track it was merged into; unknown gids are left
+    out. One statement for a whole batch of ``trackid`` lookups (up to 100 per request)."""
+    asked = list(dict.fromkeys(gids))
+    if not asked:
+        return {}
+    survivor = track.alias("survivor")
+    rows = conn.execute(
+        sa.select(
+            track.c.id, track.c.gid, survivor.c.id.label("new_id"), survivor.c.gid.label("new_gid")
+        )
+        .outerjoin(survivor, survivor.c.id == track.c.new_id)
+        .where(track.c.gid.in_(asked))
+    ).all()
+    found: dict[uuid.UUID, Track] = {}
+    for row in rows:
+        if row.new_id is not None:
+            found[row.gid] = Track(row.new_id, row.new_gid, merged=True)
+        else:
+            found[row.gid] = Track(row.id, row.gid)
+    return found

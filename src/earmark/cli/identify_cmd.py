@@ -1,0 +1,136 @@
+"""``earmark identify``: what are these audio files? Fingerprint here, look up on a server
+(``--server``) or in a data directory (in process), print the best track per file.
+
+Exit codes: 0 every file was looked up (matched or not), 2 some file could not be
+fingerprinted (the others are still shown), 1 the server failed (see docs/library.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from earmark.cli.context import loaded_settings
+from earmark.library.client import DEFAULT_RATE
+from earmark.library.connect import connect
+from earmark.library.fingerprints import default_jobs
+from earmark.library.identify import DEFAULT_META, Identified, identify
+from earmark.library.progress import progress_bar, quiet_libraries, show_progress
+from earmark.library.scan import find_audio_files
+from earmark.settings import Settings
+
+
+@click.command("identify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--server",
+    metavar="URL",
+    help="AcoustID-compatible server, e.g. http://127.0.0.1:8080 (/v2 is added). "
+    "Default: look up in the data directory, in this process.",
+)
+@click.option(
+    "--client",
+    "client_key",
+    metavar="KEY",
+    help="Application (client) API key. Required with --server; default: the data "
+    "directory's own key.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory to look up in without --server (default: setting data_dir).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@click.option(
+    "--meta",
+    default=DEFAULT_META,
+    show_default=True,
+    help="The lookup's meta flags (space-separated, e.g. 'recordings releases').",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Fingerprinting processes (default: setting fingerprint_jobs; 0 = one per CPU).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_RATE,
+    show_default=True,
+    help="Requests per second sent to --server at most (0: no pacing).",
+)
+@click.pass_context
+def identify_cmd(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    server: str | None,
+    client_key: str | None,
+    data_dir: Path | None,
+    as_json: bool,
+    meta: str,
+    jobs: int | None,
+    rate: float,
+) -> None:
+    """Identify audio FILEs and DIRectories: the best track and its recordings per file."""
+    settings = loaded_settings(ctx).settings
+    quiet_libraries()
+    if data_dir is not None:
+        settings = dataclasses.replace(settings, data_dir=data_dir)
+    files = list(dict.fromkeys(find_audio_files(paths)))
+    if not files:
+        click.echo("earmark: error: no audio files found", err=True)
+        ctx.exit(2)
+    shown = show_progress(len(files), enabled=not as_json)
+    failed = asyncio.run(
+        _identify(settings, files, server, client_key, meta, jobs, rate, as_json, shown)
+    )
+    ctx.exit(2 if failed else 0)
+
+
+async def _identify(
+    settings: Settings,
+    files: list[str],
+    server: str | None,
+    client_key: str | None,
+    meta: str,
+    jobs: int | None,
+    rate: float,
+    as_json: bool,
+    shown: bool,
+) -> bool:
+    failed = False
+    with progress_bar(len(files), "identifying", shown) as bar:
+
+        def emit(found: Identified) -> None:
+            nonlocal failed
+            bar.update(1)
+            if found.error is not None:
+                failed = True
+            elif found.warning:
+                _above(f"earmark: warning: {found.path}: {found.warning}", shown)
+            if shown:
+                click.echo("\r\033[K", nl=False, err=True)
+            click.echo(found.to_json() if as_json else found.to_text(), nl=as_json)
+            if as_json:
+                sys.stdout.flush()
+
+        async with connect(settings, server=server, client_key=client_key, rate=rate) as conn:
+            await identify(
+                conn.client,
+                files,
+                meta=meta,
+                jobs=default_jobs(settings.fingerprint_jobs if jobs is None else jobs),
+                length=float(settings.fingerprint_length),
+                emit=emit,
+            )
+    return failed
+
+
+def _above(message: str, shown: bool) -> None:
+    click.echo(("\r\033[K" if shown else "") + message, err=True)

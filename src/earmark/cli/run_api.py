@@ -1,0 +1,114 @@
+"""`earmark run api`: the web service alone, for production (uvicorn, one or more workers)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+import sys
+import tempfile
+
+import click
+from prometheus_client import multiprocess
+
+from earmark.api.metrics import prepare_multiprocess
+from earmark.app import check_production, open_production
+from earmark.cli.context import loaded_settings
+from earmark.server import STARTUP_FAILURE, ServerOptions, bind_socket, run_workers, serve
+from earmark.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Seconds a worker gets to stop beyond the drain delay before the supervisor kills it.
+_STOP_MARGIN_S = 10.0
+
+
+@click.command("api")
+@click.option("--host", default=None, help="Listen address (default: setting api_host).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="TCP port (default: api_port)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes sharing the port (default: setting api_workers).",
+)
+@click.option("--access-log", is_flag=True, help="Log every request (off by default).")
+@click.pass_context
+def api(
+    ctx: click.Context, host: str | None, port: int | None, workers: int | None, access_log: bool
+) -> None:
+    """Run the web service (the /v2 and /v1 APIs, health, metrics) until SIGTERM/SIGINT.
+
+    Databases, the index server, the queue, Redis and the rates all come from the settings;
+    the importer and the cron are their own processes (`earmark run importer`, `earmark run
+    cron`). The databases must be migrated (`earmark db upgrade`) and index_url set.
+    """
+    settings = loaded_settings(ctx).settings
+    options = ServerOptions.from_settings(settings, host=host, port=port, access_log=access_log)
+    count = workers or settings.api_workers
+    check_production(settings)
+    if count == 1:
+        status = _serve_here(settings, options)
+    else:
+        status = _serve_workers(settings, options, count)
+    if status:
+        ctx.exit(status)
+
+
+def _serve_here(settings: Settings, options: ServerOptions) -> int:
+    runtime = open_production(settings)
+    try:
+        return serve(runtime.app, options, on_drain=runtime.services.health.begin_shutdown)
+    finally:
+        runtime.close()
+
+
+def _serve_workers(settings: Settings, options: ServerOptions, count: int) -> int:
+    sock = bind_socket(options.host, options.port)
+    # The workers write their metrics to files here; any worker answering /metrics sums them.
+    with tempfile.TemporaryDirectory(prefix="earmark-metrics-") as metrics_dir:
+        prepare_multiprocess(metrics_dir)
+        try:
+            host, port = sock.getsockname()[:2]
+            log.info("listening on %s:%d with %d workers", host, port, count)
+            return run_workers(
+                functools.partial(_worker, settings, options),
+                sock,
+                count,
+                stop_timeout=options.shutdown_delay + options.graceful_timeout + _STOP_MARGIN_S,
+                on_worker_exit=functools.partial(_forget_worker, metrics_dir),
+            )
+        finally:
+            sock.close()
+
+
+def _forget_worker(metrics_dir: str, pid: int) -> None:
+    # Counters of a dead worker keep counting in the sums; its live gauges must go.
+    multiprocess.mark_process_dead(pid, metrics_dir)  # type: ignore[no-untyped-call]
+
+
+def _worker(settings: Settings, options: ServerOptions, sock: socket.socket, parent: int) -> int:
+    """One worker process (spawned): its own connections, the shared listening socket."""
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        runtime = open_production(settings)
+    except Exception:
+        # Exit 3 tells the supervisor that restarting this worker would fail the same way.
+        log.exception("the worker could not start")
+        return STARTUP_FAILURE
+    try:
+        return serve(
+            runtime.app,
+            options,
+            on_drain=runtime.services.health.begin_shutdown,
+            sockets=[sock],
+            parent_pid=parent,
+        )
+    finally:
+        runtime.close()

@@ -1,0 +1,91 @@
+"""`earmark serve`: the all-in-one service (API, importer, cron, index) in one process."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from earmark import embedded
+from earmark.app import open_embedded
+from earmark.cli.context import loaded_settings
+from earmark.embedded import LocalKeys
+from earmark.server import ServerOptions
+from earmark.server import serve as run_server
+
+log = logging.getLogger(__name__)
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Listen address (default: setting api_host, 127.0.0.1).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="TCP port (default: setting api_port, 8080; 0 picks a free one).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the databases and the index live, created on the first run "
+    "(default: setting data_dir).",
+)
+@click.option("--access-log", is_flag=True, help="Log every request (off by default).")
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None, access_log: bool
+) -> None:
+    """Run Earmark's web service with everything inside, on http://127.0.0.1:8080.
+
+    SQLite databases, the fingerprint index, the importer and the background jobs all run in
+    this process, with their data in the data directory. The first run creates the directory,
+    an administrator account and an application; every start prints their keys. SIGTERM or
+    Ctrl+C stops it gracefully (/_health answers 503 for shutdown_delay seconds first).
+    """
+    configured = loaded_settings(ctx).settings
+    ignored = embedded.overridden(configured)
+    if ignored:
+        log.warning(
+            "earmark serve keeps everything in its data directory and ignores: %s "
+            "(use `earmark run api` and friends for such a deployment)",
+            ", ".join(ignored),
+        )
+    settings = embedded.embedded_settings(configured, data_dir)
+    ready = embedded.initialise(settings)
+    if ready.created:
+        click.echo(f"Initialised {settings.data_dir.resolve()}: administrator account created.")
+    options = ServerOptions.from_settings(settings, host=host, port=port, access_log=access_log)
+    runtime = open_embedded(settings)
+    try:
+        status = run_server(
+            runtime.app,
+            options,
+            on_drain=runtime.services.health.begin_shutdown,
+            on_started=lambda bound: click.echo(banner(options.host, bound, ready.keys)),
+        )
+    finally:
+        runtime.close()
+    if status:
+        ctx.exit(status)
+
+
+def base_url(host: str, port: int) -> str:
+    """The URL to call the service at (a wildcard address is reached on the loopback)."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def banner(host: str, port: int, keys: LocalKeys) -> str:
+    url = base_url(host, port)
+    return (
+        f"Earmark is running at {url}\n"
+        f"  client key: {keys.client}\n"
+        f"  user key:   {keys.user}\n"
+        f"Try: curl '{url}/v2/lookup?client={keys.client}&trackid=<track id>'\n"
+        "Press Ctrl+C to stop."
+    )

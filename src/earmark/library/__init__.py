@@ -1,0 +1,1 @@
+"""Music libraries: tags, scanning, a web-service client, ``identify`` and ``import-audio``."""

@@ -1,0 +1,303 @@
+"""Runs Earmark's ASGI app under uvicorn, with a graceful shutdown load balancers can follow.
+
+uvicorn stops accepting connections the moment it gets SIGTERM. Behind a load balancer that
+still routes requests to the process for a few seconds, those requests fail. Earmark's shutdown
+is in three steps instead:
+
+1. SIGTERM or SIGINT: ``/_health`` answers 503 (``on_drain``), requests are still served;
+2. after ``shutdown_delay`` seconds uvicorn stops listening and lets in-flight requests finish
+   (at most ``graceful_timeout`` seconds);
+3. the app's lifespan stops its background work (importer, cron) and the caller closes the
+   databases. The process exits 0.
+
+During the delay a second SIGINT (Ctrl+C again) skips the rest of it; a SIGINT once the server
+is stopping abandons the requests still running. A repeated SIGTERM changes nothing, so a
+supervisor that forwards the signal a terminal already delivered does not cut the delay short.
+
+:func:`serve` runs one server in this process; :func:`run_workers` runs several processes on one
+listening socket (``earmark run api --workers N``), each doing its own graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from earmark.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Exit code of a worker whose app did not start (uvicorn's ``STARTUP_FAILURE``).
+STARTUP_FAILURE = 3
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: How often the supervisor looks at its workers and at the signals it received.
+_SUPERVISE_INTERVAL_S = 0.1
+#: A worker that dies is restarted, but not more often than this (a crash loop stays slow).
+_RESTART_PAUSE_S = 1.0
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How one web-service process listens and stops."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    forwarded_allow_ips: str = "127.0.0.1"
+    shutdown_delay: float = 2.0
+    log_level: str = "INFO"
+    access_log: bool = False
+    #: Seconds in-flight requests get to finish once the server stops listening.
+    graceful_timeout: int = 30
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        access_log: bool = False,
+    ) -> ServerOptions:
+        return cls(
+            host=settings.api_host if host is None else host,
+            port=settings.api_port if port is None else port,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            shutdown_delay=settings.shutdown_delay,
+            log_level=settings.log_level,
+            access_log=access_log,
+        )
+
+
+def uvicorn_config(app: ASGIApp, options: ServerOptions) -> uvicorn.Config:
+    """uvicorn's configuration: trusted proxy headers, Earmark's logging, no access log."""
+    return uvicorn.Config(
+        app,
+        host=options.host,
+        port=options.port,
+        # X-Forwarded-For / -Proto from these addresses set the client address and the scheme
+        # (rate limits per IP, the HTTPS-only /v2/user/create_musicbrainz).
+        proxy_headers=True,
+        forwarded_allow_ips=options.forwarded_allow_ips,
+        lifespan="on",
+        # The root logger is configured by the `earmark` command; uvicorn's loggers propagate.
+        log_config=None,
+        log_level=options.log_level.lower(),
+        access_log=options.access_log,
+        server_header=False,
+        timeout_graceful_shutdown=options.graceful_timeout,
+    )
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server with the delayed stop of the module docstring.
+
+    ``on_drain`` runs in the event loop when the first signal arrives; ``on_started`` gets the
+    bound port once the server listens (useful with port 0). With ``parent_pid`` the server
+    also drains when that process goes away (a worker whose supervisor was killed).
+    """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        on_drain: Callable[[], None],
+        delay: float,
+        on_started: Callable[[int], None] | None = None,
+        parent_pid: int | None = None,
+    ) -> None:
+        super().__init__(config)
+        self.on_drain = on_drain
+        self.delay = delay
+        self.on_started = on_started
+        self.parent_pid = parent_pid
+        self.drain_requested = False
+        self.skip_delay = False
+        self.drain_deadline: float | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Unlike uvicorn, the signal is not raised again afterwards: a requested stop that
+        # went well is a normal exit (status 0), not a death by signal.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Only flags here: the handler may interrupt the loop anywhere; on_tick acts on them.
+        if not self.drain_requested:
+            self.drain_requested = True
+            log.info("received %s: draining for %gs", signal.Signals(sig).name, self.delay)
+        elif sig == signal.SIGINT:
+            if self.should_exit:
+                self.force_exit = True
+            else:
+                self.skip_delay = True
+
+    def begin_drain(self) -> None:
+        """Start the shutdown as a signal would (tests, supervisors without signals)."""
+        self.drain_requested = True
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_started is not None:
+            self.on_started(bound_port(self.servers, self.config.port))
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            self.drain_requested = True
+        if self.drain_requested and self.drain_deadline is None:
+            self.on_drain()
+            self.drain_deadline = time.monotonic() + self.delay
+        if self.drain_deadline is not None and (
+            self.skip_delay or time.monotonic() >= self.drain_deadline
+        ):
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def bound_port(servers: Sequence[object], default: int) -> int:
+    """The TCP port the first listening socket is bound to (the real one for port 0)."""
+    for server in servers:
+        for sock in getattr(server, "sockets", None) or ():
+            name = sock.getsockname()
+            if isinstance(name, tuple) and len(name) >= 2:
+                return int(name[1])
+    return default
+
+
+def serve(
+    app: ASGIApp,
+    options: ServerOptions,
+    *,
+    on_drain: Callable[[], None],
+    on_started: Callable[[int], None] | None = None,
+    sockets: list[socket.socket] | None = None,
+    parent_pid: int | None = None,
+) -> int:
+    """Serve ``app`` until a signal; returns the exit status (0, or 3 when it did not start)."""
+    server = GracefulServer(
+        uvicorn_config(app, options),
+        on_drain=on_drain,
+        delay=options.shutdown_delay,
+        on_started=on_started,
+        parent_pid=parent_pid,
+    )
+    try:
+        server.run(sockets=sockets)
+    except SystemExit as exc:  # uvicorn exits when the lifespan or the bind fails
+        return exc.code if isinstance(exc.code, int) else STARTUP_FAILURE
+    return 0 if server.started else STARTUP_FAILURE
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket that several worker processes accept on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+#: One worker's body: serve on the socket, given the supervisor's pid; returns the exit status.
+WorkerTarget = Callable[[socket.socket, int], int]
+
+
+def _worker_main(target: WorkerTarget, sock: socket.socket, parent_pid: int) -> None:
+    # multiprocessing ignores a target's return value: the status must leave as SystemExit.
+    raise SystemExit(target(sock, parent_pid))
+
+
+def run_workers(
+    target: WorkerTarget,
+    sock: socket.socket,
+    workers: int,
+    *,
+    stop_timeout: float,
+    on_worker_exit: Callable[[int], None] | None = None,
+) -> int:
+    """Run ``workers`` processes of ``target(sock, parent_pid)`` until SIGTERM or SIGINT.
+
+    ``target`` must be picklable (a module-level function or a ``functools.partial`` of one):
+    workers are *spawned*, not forked, so no thread or connection of this process leaks into
+    them. A signal is passed on to the workers as SIGTERM (each drains on its own); a worker
+    that dies unexpectedly is replaced, unless its app could not start (exit 3), which stops
+    everything with status 3. Workers still running ``stop_timeout`` seconds after the signal
+    are killed. ``on_worker_exit`` gets the pid of every worker that ended (e.g. to mark it
+    dead in Prometheus' multiprocess directory).
+    """
+    context = multiprocessing.get_context("spawn")
+    parent = os.getpid()
+    received: list[int] = []
+
+    def _on_signal(sig: int, _frame: FrameType | None) -> None:
+        received.append(sig)
+
+    def _start() -> multiprocessing.process.BaseProcess:
+        process = context.Process(
+            target=_worker_main, args=(target, sock, parent), name="earmark-api-worker"
+        )
+        process.start()
+        return process
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in _SIGNALS}
+    processes: list[multiprocessing.process.BaseProcess] = []
+    status = 0
+    try:
+        processes = [_start() for _ in range(workers)]
+        log.info("started %d workers: %s", workers, ", ".join(str(p.pid) for p in processes))
+        while not received:
+            time.sleep(_SUPERVISE_INTERVAL_S)
+            for position, process in enumerate(processes):
+                if process.is_alive() or received:
+                    continue
+                code = process.exitcode
+                if code == STARTUP_FAILURE:
+                    log.error("worker %s could not start: stopping", process.pid)
+                    status = STARTUP_FAILURE
+                    received.append(signal.SIGTERM)
+                    break
+                _worker_ended(process, on_worker_exit)
+                log.warning("worker %s exited with %s: starting another", process.pid, code)
+                time.sleep(_RESTART_PAUSE_S)
+                processes[position] = _start()
+    finally:
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + stop_timeout
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                log.error("worker %s did not stop in time: killing it", process.pid)
+                process.kill()
+                process.join()
+                status = status or 1
+            _worker_ended(process, on_worker_exit)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return status
+
+
+def _worker_ended(
+    process: multiprocessing.process.BaseProcess, callback: Callable[[int], None] | None
+) -> None:
+    if callback is not None and process.pid is not None:
+        callback(process.pid)
