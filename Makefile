@@ -59,6 +59,8 @@ bench: install deps
 	$(BIN)/python bench/index.py --docs 100000 --mode http
 	$(BIN)/python bench/pipeline.py --db sqlite --catalogue 100000
 	$(BIN)/python bench/pipeline.py --db postgresql --catalogue 100000
+	$(BIN)/python bench/api.py --setup allinone --catalogue 100000
+	$(BIN)/python bench/api.py --setup production --catalogue 100000
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install

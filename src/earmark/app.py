@@ -7,6 +7,7 @@ pass the handles down; whoever builds a handle closes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,15 +18,15 @@ from starlette.types import ASGIApp
 from earmark.api.app import Background, create_app
 from earmark.api.services import ApiConfig, ApiServices
 from earmark.auth import KeyCache
-from earmark.demokey import DemoKeys
 from earmark.counters import CounterBackends, open_backends
 from earmark.cron import Scheduler, build_scheduler
 from earmark.db import migrate
 from earmark.db.engine import Databases
+from earmark.demokey import DemoKeys
 from earmark.errors import ConfigError, EarmarkError
 from earmark.importer.backends import open_queue
 from earmark.importer.queue import SubmissionQueue
-from earmark.importer.worker import ImporterStats, Worker
+from earmark.importer.worker import Worker
 from earmark.index.client import HttpIndexClient, IndexClient, LocalIndexClient
 from earmark.index.engine import MultiIndex
 from earmark.musicbrainz.schema import MusicBrainzDatabase
@@ -131,21 +132,52 @@ class ApiRuntime:
 
 
 class ImporterTask:
-    """The in-process importer of ``earmark serve`` as background work of the app."""
+    """The in-process importer of ``earmark serve`` as background work of the app.
 
-    def __init__(self, worker: Worker) -> None:
+    :meth:`Worker.run` waits out the outages it knows (queue, database, index); anything else
+    it raises (a pool timeout, a bug) would end the importer silently while submissions pile
+    up. So the loop is restarted after ``first_pause`` seconds, doubling up to ``max_pause``
+    while it keeps failing, each failure logged, until :meth:`stop`.
+    """
+
+    def __init__(
+        self, worker: Worker, *, first_pause: float = 1.0, max_pause: float = 60.0
+    ) -> None:
         self.worker = worker
+        self.first_pause = first_pause
+        self.max_pause = max_pause
+        #: Times the worker loop ended with an error and was restarted.
+        self.restarts = 0
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.worker.start().add_done_callback(self._ended)
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._supervise(), name="earmark-importer-supervisor")
 
-    def _ended(self, task: asyncio.Task[ImporterStats]) -> None:
-        if not task.cancelled() and task.exception() is not None and not self.worker.stopping:
-            log.error("the in-process importer stopped", exc_info=task.exception())
+    async def _supervise(self) -> None:
+        pause = self.first_pause
+        while not self._stopping.is_set():
+            try:
+                await self.worker.start()
+                return  # stopped on request
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                self.restarts += 1
+                log.exception("the in-process importer failed: restarting it in %gs", pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), pause)
+            pause = min(self.max_pause, pause * 2)
 
     async def stop(self) -> None:
         """Finish the submission being imported; the rest stays pending for the next start."""
-        await self.worker.stop()
+        self._stopping.set()
+        self.worker.request_stop()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self.worker.stop()
+            await self._task
 
 
 class CronTask:
@@ -206,12 +238,20 @@ def open_embedded(settings: Settings) -> ApiRuntime:
 
 
 def check_production(settings: Settings) -> None:
-    """Refuse what would break a fleet: an in-process index, databases not migrated."""
+    """Refuse what would break a fleet: an in-process index, no Redis, databases not migrated."""
     if not settings.index_url:
         raise ConfigError(
             "earmark run api needs index_url (an `earmark run index` server): an index engine "
             "inside each API process would not see the importer's writes. For one process "
             "with everything inside, use `earmark serve`."
+        )
+    if not settings.redis_url:
+        # Counters kept in an API process's memory are never drained by a separate cron, and
+        # each worker would enforce the rate limits on its own.
+        raise ConfigError(
+            "earmark run api needs redis_url: lookup statistics and rate limits are shared "
+            "through Redis between API processes and the cron. For one process with "
+            "everything inside, use `earmark serve`."
         )
     dbs = open_databases(settings)
     try:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
+from typing import Protocol
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -44,8 +45,10 @@ STARTUP_FAILURE = 3
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: How often the supervisor looks at its workers and at the signals it received.
 _SUPERVISE_INTERVAL_S = 0.1
-#: A worker that dies is restarted, but not more often than this (a crash loop stays slow).
+#: A worker that dies is restarted after this pause, doubled while the replacement keeps failing
+#: before it starts, up to the maximum (a crash loop stays slow, a short outage is ridden out).
 _RESTART_PAUSE_S = 1.0
+_RESTART_PAUSE_MAX_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -215,13 +218,40 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-#: One worker's body: serve on the socket, given the supervisor's pid; returns the exit status.
-WorkerTarget = Callable[[socket.socket, int], int]
+#: One worker's body: serve on the socket, given the supervisor's pid and a callback to call once
+#: the app has started and listens; returns the exit status.
+WorkerTarget = Callable[[socket.socket, int, Callable[[], None]], int]
 
 
-def _worker_main(target: WorkerTarget, sock: socket.socket, parent_pid: int) -> None:
+def _worker_main(
+    target: WorkerTarget, sock: socket.socket, parent_pid: int, ready: EventLike
+) -> None:
     # multiprocessing ignores a target's return value: the status must leave as SystemExit.
-    raise SystemExit(target(sock, parent_pid))
+    raise SystemExit(target(sock, parent_pid, ready.set))
+
+
+class EventLike(Protocol):
+    """The part of ``multiprocessing.Event`` a worker uses to say it has started."""
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+
+def restart_delay(failures: int, first: float, longest: float) -> float:
+    """Seconds before restarting a worker after ``failures`` failures in a row (doubling)."""
+    return min(longest, first * 2.0 ** max(0, failures - 1))
+
+
+@dataclass
+class _Slot:
+    """One worker position: its current process, whether it started, and its failures."""
+
+    process: multiprocessing.process.BaseProcess | None
+    ready: EventLike
+    started: bool = False
+    failures: int = 0
+    restart_at: float | None = None
 
 
 def run_workers(
@@ -231,16 +261,24 @@ def run_workers(
     *,
     stop_timeout: float,
     on_worker_exit: Callable[[int], None] | None = None,
+    restart_pause: float = _RESTART_PAUSE_S,
+    restart_pause_max: float = _RESTART_PAUSE_MAX_S,
 ) -> int:
-    """Run ``workers`` processes of ``target(sock, parent_pid)`` until SIGTERM or SIGINT.
+    """Run ``workers`` processes of ``target(sock, parent_pid, ready)`` until SIGTERM or SIGINT.
 
     ``target`` must be picklable (a module-level function or a ``functools.partial`` of one):
     workers are *spawned*, not forked, so no thread or connection of this process leaks into
-    them. A signal is passed on to the workers as SIGTERM (each drains on its own); a worker
-    that dies unexpectedly is replaced, unless its app could not start (exit 3), which stops
-    everything with status 3. Workers still running ``stop_timeout`` seconds after the signal
-    are killed. ``on_worker_exit`` gets the pid of every worker that ended (e.g. to mark it
-    dead in Prometheus' multiprocess directory).
+    them. A signal is passed on to the workers as SIGTERM (each drains on its own).
+
+    A worker whose app could not start (exit 3) during the initial spawn, before every worker
+    has called ``ready`` once, stops everything with status 3: the configuration or the
+    databases are wrong and restarting would fail the same way. Afterwards the service has
+    proved it can run, so a worker that dies, whatever its status (3 included: a database or
+    NATS blip while a replacement starts), is restarted after ``restart_pause`` seconds,
+    doubling up to ``restart_pause_max`` while it keeps failing before ``ready``; one bad
+    worker never takes the others down. Workers still running ``stop_timeout`` seconds after
+    the signal are killed. ``on_worker_exit`` gets the pid of every worker that ended (e.g. to
+    mark it dead in Prometheus' multiprocess directory).
     """
     context = multiprocessing.get_context("spawn")
     parent = os.getpid()
@@ -249,35 +287,65 @@ def run_workers(
     def _on_signal(sig: int, _frame: FrameType | None) -> None:
         received.append(sig)
 
-    def _start() -> multiprocessing.process.BaseProcess:
-        process = context.Process(
-            target=_worker_main, args=(target, sock, parent), name="earmark-api-worker"
+    def _start(slot: _Slot) -> None:
+        slot.ready = context.Event()
+        slot.started = False
+        slot.restart_at = None
+        slot.process = context.Process(
+            target=_worker_main,
+            args=(target, sock, parent, slot.ready),
+            name="earmark-api-worker",
         )
-        process.start()
-        return process
+        slot.process.start()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in _SIGNALS}
-    processes: list[multiprocessing.process.BaseProcess] = []
+    slots: list[_Slot] = []
     status = 0
+    initial = True
     try:
-        processes = [_start() for _ in range(workers)]
-        log.info("started %d workers: %s", workers, ", ".join(str(p.pid) for p in processes))
+        for _ in range(workers):
+            slot = _Slot(None, context.Event())
+            slots.append(slot)
+            _start(slot)
+        log.info(
+            "started %d workers: %s",
+            workers,
+            ", ".join(str(s.process.pid) for s in slots if s.process),
+        )
         while not received:
             time.sleep(_SUPERVISE_INTERVAL_S)
-            for position, process in enumerate(processes):
-                if process.is_alive() or received:
+            now = time.monotonic()
+            for slot in slots:
+                if received:
+                    break
+                process = slot.process
+                if process is None:
+                    if slot.restart_at is not None and now >= slot.restart_at:
+                        _start(slot)
+                    continue
+                if not slot.started and slot.ready.is_set():
+                    slot.started, slot.failures = True, 0
+                if process.is_alive():
                     continue
                 code = process.exitcode
-                if code == STARTUP_FAILURE:
+                _worker_ended(process, on_worker_exit)
+                slot.process = None
+                if code == STARTUP_FAILURE and initial:
                     log.error("worker %s could not start: stopping", process.pid)
                     status = STARTUP_FAILURE
                     received.append(signal.SIGTERM)
                     break
-                _worker_ended(process, on_worker_exit)
-                log.warning("worker %s exited with %s: starting another", process.pid, code)
-                time.sleep(_RESTART_PAUSE_S)
-                processes[position] = _start()
+                slot.failures = 1 if slot.started else slot.failures + 1
+                delay = restart_delay(slot.failures, restart_pause, restart_pause_max)
+                slot.restart_at = now + delay
+                log.warning(
+                    "worker %s exited with %s: starting another in %gs", process.pid, code, delay
+                )
+            if initial and all(slot.started for slot in slots):
+                initial = False
+                log.info("all %d workers started", workers)
     finally:
+        processes = [slot.process for slot in slots if slot.process is not None]
         for process in processes:
             if process.is_alive() and process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.api.harness import ApiHarness
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 def test_slashes_are_collapsed_and_a_trailing_one_tolerated(api: ApiHarness) -> None:
@@ -126,3 +126,34 @@ def test_v1_paths_get_xml_errors_from_the_transport(api: ApiHarness) -> None:
     assert response.status_code == 400
     assert response.headers["content-type"] == "text/xml; charset=UTF-8"
     assert b"<code>20</code>" in response.content
+
+
+def test_error_format_survives_thousands_of_query_fields(api: ApiHarness) -> None:
+    query = "&".join(f"a{i}=1" for i in range(3000)) + "&format=xml"
+    response = api.client.get(f"/nope?{query}")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "text/xml; charset=UTF-8"
+
+
+def test_control_characters_never_make_malformed_xml(api: ApiHarness) -> None:
+    import xml.etree.ElementTree as ET
+
+    response = api.client.get("/nope%01%02?format=xml")
+    assert response.status_code == 404
+    root = ET.fromstring(response.content)
+    assert root.findtext("error/code") == "21"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code"),
+    [
+        ("/v2/lookup", {"client": "ab\x00c", "duration": "1", "fingerprint": "x"}, 4),
+        ("/v2/user/lookup", {"user": "a\x00"}, 6),
+        ("/v2/lookup", {"client": "k" * 65, "duration": "1", "fingerprint": "x"}, 4),
+    ],
+)
+def test_implausible_keys_are_refused_without_a_query(
+    api: ApiHarness, path: str, params: dict[str, str], code: int
+) -> None:
+    response = api.call(path, params)
+    assert response.json()["error"]["code"] == code

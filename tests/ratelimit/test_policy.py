@@ -17,6 +17,7 @@ from earmark.ratelimit import (
     parse_overrides,
     rates_from_settings,
 )
+from earmark.ratelimit.policy import canonical_ip
 from earmark.ratelimit.redis_window import RedisWindow
 from earmark.settings import Secret, Settings
 from tests.ratelimit.clock import Clock
@@ -101,8 +102,24 @@ def test_ip_addresses_are_compared_canonically() -> None:
     rl = limits(Rates(ips=ips))
     assert rl.charges(application_id=None, account_id=None, ip="2001:db8::1") == [
         Charge("global", "", 100.0),
-        Charge("ip", "2001:db8::1", 9.0),
+        Charge("ip", "2001:db8::/64", 9.0),
     ]
+
+
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_ipv6_clients_share_a_bucket_per_64(address: str, bucket: str) -> None:
+    # One subscriber gets a whole /64; rotating addresses inside it must not escape the limit.
+    assert canonical_ip(address) == bucket
 
 
 def test_first_full_bucket_rejects_with_its_rate() -> None:
@@ -151,8 +168,8 @@ def test_retry_after_is_whole_seconds_at_least_one() -> None:
         ("", {}, {}),
         ("application.7=50", {7: 50.0}, {}),
         ("application.7=50 ip.10.0.0.1=0.5", {7: 50.0}, {"10.0.0.1": 0.5}),
-        ("application.7=0,ip.::1=.5 , application.12=3.", {7: 0.0, 12: 3.0}, {"::1": 0.5}),
-        ("ip.2001:DB8::0001=2", {}, {"2001:db8::1": 2.0}),
+        ("application.7=0,ip.::1=.5 , application.12=3.", {7: 0.0, 12: 3.0}, {"::/64": 0.5}),
+        ("ip.2001:DB8::0001=2", {}, {"2001:db8::/64": 2.0}),
     ],
 )
 def test_parse_overrides(text: str, apps: dict[int, float], ips: dict[str, float]) -> None:

@@ -223,7 +223,7 @@ def test_postgresql_redis_nats_index_server_and_two_api_workers(
 
 
 @pytest.mark.slow
-def test_run_api_refuses_an_in_process_index_and_unmigrated_databases(
+def test_run_api_refuses_an_in_process_index_no_redis_and_unmigrated_databases(
     pg_databases: PostgresDatabases, tmp_path: Path
 ) -> None:
     env = clean_environment(EARMARK_DATA_DIR=str(tmp_path / "data"))
@@ -231,9 +231,14 @@ def test_run_api_refuses_an_in_process_index_and_unmigrated_databases(
     assert process.wait(60) == 2
     assert "needs index_url" in process.stderr
 
+    env["EARMARK_INDEX_URL"] = "http://127.0.0.1:9"
+    process = Process([*earmark_command(), "run", "api", "--port", str(free_port())], env)
+    assert process.wait(60) == 2
+    assert "needs redis_url" in process.stderr
+
     fresh = pg_databases.create(migrated=False)
     env["EARMARK_DATABASE_URL"] = fresh
-    env["EARMARK_INDEX_URL"] = "http://127.0.0.1:9"
+    env["EARMARK_REDIS_URL"] = "redis://127.0.0.1:9/0"
     process = Process([*earmark_command(), "run", "api", "--port", str(free_port())], env)
     assert process.wait(60) == 3
     assert "earmark db upgrade" in process.stderr

@@ -82,6 +82,8 @@ class Call:
         """The active application of the client key ``name``: error 2 when missing, 4 when
         unknown or inactive."""
         key = self.required(name)
+        if not plausible_key(key):
+            raise errors.invalid_apikey()
         found = await run_in_threadpool(self.services.keys.application, key)
         if found is None:
             raise errors.invalid_apikey()
@@ -91,6 +93,8 @@ class Call:
     async def user(self, name: str = "user", *, cached: bool = True) -> Account:
         """The account of the user key ``name``: error 2 when missing, 6 when unknown."""
         key = self.required(name)
+        if not plausible_key(key):
+            raise errors.invalid_user_apikey()
         found = await run_in_threadpool(self.services.keys.account, key, cached=cached)
         if found is None:
             raise errors.invalid_user_apikey()
@@ -136,6 +140,14 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Payload]]
+
+#: Keys are 10 (11 for the demo key) letters, digits, ``-`` or ``_``; anything far from that is
+#: refused without a query (a NUL byte would even fail the query on PostgreSQL).
+MAX_KEY_LENGTH = 64
+
+
+def plausible_key(key: str) -> bool:
+    return len(key) <= MAX_KEY_LENGTH and key.isprintable()
 
 
 def endpoint(

@@ -20,6 +20,7 @@ from typing import Any, Literal
 FormatName = Literal["json", "jsonp", "xml"]
 FORMATS: tuple[FormatName, ...] = ("json", "jsonp", "xml")
 DEFAULT_CALLBACK = "jsonAcoustidApi"
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CALLBACK = re.compile(r"[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*", re.ASCII)
 
 CONTENT_TYPES: dict[FormatName, str] = {
@@ -102,4 +103,5 @@ def _fill(element: ET.Element, value: Any) -> None:
         for item in value:
             _fill(ET.SubElement(element, name), item)
     else:
-        element.text = str(value)
+        # XML 1.0 cannot carry most control characters (an echoed path or parameter may).
+        element.text = _XML_INVALID.sub("\ufffd", str(value))

@@ -219,9 +219,13 @@ async def update_application_status(call: Call) -> Payload:
             app = applications.get(conn, application_id)
         return app is not None and app.account_id == account_id
 
+    # Rate-limited before the ownership query, so nobody can probe ownership at will; 17 still
+    # comes before the secret check, as in the reference.
+    await call.admit()
     if not await call.thread(owned):
         raise errors.unknown_application()
-    await _guard(call)
+    if not call.has_cluster_secret():
+        raise errors.not_allowed()
 
     def write() -> bool:
         with write_transaction(call.services.dbs.app) as conn:

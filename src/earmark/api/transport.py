@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,8 +40,12 @@ def error_format(scope: Scope) -> Format:
     paths; else the query string's ``format`` when valid; else JSON."""
     if scope.get("path") in LEGACY_PATHS:
         return XML
-    query = scope.get("query_string", b"").decode("latin-1")
-    values = dict(parse_qsl(query, keep_blank_values=True, max_num_fields=2000))
+    values: dict[str, str] = {}
+    for part in scope.get("query_string", b"").decode("latin-1").split("&"):
+        # Only the two names matter: no limit on the field count can fail here.
+        name, _, value = part.partition("=")
+        if name in ("format", "jsoncallback") and name not in values:
+            values[name] = unquote_plus(value)
     return parse_format(values.get("format"), values.get("jsoncallback")) or JSON
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from earmark.api import errors
 from earmark.api.call import Call, Handler, Payload
+from earmark.api.submit_params import clean_label
 from earmark.db import accounts
 from earmark.db.accounts import Account
 from earmark.db.engine import write_transaction
@@ -48,7 +49,7 @@ async def create_anonymous(call: Call) -> Payload:
     """``client`` (2/4) → a new account named "Anonymous" with its own user key, recording the
     client's IP, application and ``clientversion``."""
     app = await call.application()
-    version = call.params.get("clientversion") or None
+    version = clean_label(call.params.get("clientversion"))
     await call.admit(application_id=app.id)
 
     def create() -> Account:

@@ -7,6 +7,7 @@ import logging
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 
 import click
 from prometheus_client import multiprocess
@@ -89,8 +90,18 @@ def _forget_worker(metrics_dir: str, pid: int) -> None:
     multiprocess.mark_process_dead(pid, metrics_dir)  # type: ignore[no-untyped-call]
 
 
-def _worker(settings: Settings, options: ServerOptions, sock: socket.socket, parent: int) -> int:
-    """One worker process (spawned): its own connections, the shared listening socket."""
+def _worker(
+    settings: Settings,
+    options: ServerOptions,
+    sock: socket.socket,
+    parent: int,
+    ready: Callable[[], None],
+) -> int:
+    """One worker process (spawned): its own connections, the shared listening socket.
+
+    ``ready`` tells the supervisor the app started: from then on an exit 3 of a replacement is
+    a passing outage (restarted with backoff), not a configuration that can never work.
+    """
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -99,7 +110,7 @@ def _worker(settings: Settings, options: ServerOptions, sock: socket.socket, par
     try:
         runtime = open_production(settings)
     except Exception:
-        # Exit 3 tells the supervisor that restarting this worker would fail the same way.
+        # Exit 3: fatal during the initial spawn, restarted with backoff once the service ran.
         log.exception("the worker could not start")
         return STARTUP_FAILURE
     try:
@@ -109,6 +120,7 @@ def _worker(settings: Settings, options: ServerOptions, sock: socket.socket, par
             on_drain=runtime.services.health.begin_shutdown,
             sockets=[sock],
             parent_pid=parent,
+            on_started=lambda _port: ready(),
         )
     finally:
         runtime.close()

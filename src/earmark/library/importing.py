@@ -126,6 +126,11 @@ class Importer:
 
     async def _take(self, key: FileKey, scanned: Scanned) -> None:
         reason = scanned.error if scanned.fingerprint is None else None
+        if reason is not None and scanned.transient:
+            # An I/O error, a permission, a file gone: reported, not journaled, so the next
+            # run (after the disk is back) tries the file again.
+            self.summary.failed.append((key.path, reason))
+            return
         if reason is None and not 1 <= int(scanned.duration) <= MAX_DURATION:
             reason = f"duration {scanned.duration:.0f} s is out of range (1-{MAX_DURATION})"
         if reason is not None:

@@ -52,12 +52,19 @@ class Rejection:
 
 
 def canonical_ip(text: str) -> str:
-    """The canonical text of an IP address (``2001:DB8::1`` → ``2001:db8::1``); anything else
-    unchanged, so an odd client address still gets a bucket of its own."""
+    """The bucket of a client address: an IPv4 address as is (also when IPv4-mapped), an IPv6
+    address by its /64 network (one subscriber gets a whole /64, so per-address buckets would
+    let one client rotate addresses past the limit); anything else unchanged, so an odd client
+    address still gets a bucket of its own."""
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return text
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def parse_overrides(text: str) -> tuple[dict[int, float], dict[str, float]]:
@@ -78,7 +85,8 @@ def parse_overrides(text: str) -> tuple[dict[int, float], dict[str, float]]:
             apps[int(key)] = rate
         elif kind == "ip":
             try:
-                address = str(ipaddress.ip_address(key))
+                ipaddress.ip_address(key)
+                address = canonical_ip(key)  # an IPv6 override covers the address's /64
             except ValueError:
                 raise ConfigError(
                     f"rate_limit_overrides: {key!r} in {item!r} is not an IP address"
