@@ -7,6 +7,7 @@ the index has acknowledged the document.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from earmark.db.tables import fingerprint, index_outbox, submission_import, track
@@ -54,12 +56,32 @@ def get_many(
     """Fingerprints by id with their track; with ``duration``, only those within the window."""
     if not ids:
         return []
-    query = _select_stored().where(fingerprint.c.id.in_(list(ids)))
+    parameters: dict[str, Any] = {"ids": list(ids)}
     if duration is not None:
+        parameters["shortest"] = duration - max_duration_diff
+        parameters["longest"] = duration + max_duration_diff
+    query = _get_many_query(conn.dialect.name, duration is not None)
+    return _stored(conn.execute(query, parameters).all())
+
+
+@functools.cache
+def _get_many_query(dialect: str, windowed: bool) -> sa.Select[Any]:
+    # Built once (every lookup runs it): a reused statement hits SQLAlchemy's compiled cache
+    # without building the statement and its cache key again.
+    query = _select_stored().where(_among(fingerprint.c.id, "ids", dialect))
+    if windowed:
         query = query.where(
-            fingerprint.c.length.between(duration - max_duration_diff, duration + max_duration_diff)
+            fingerprint.c.length.between(sa.bindparam("shortest"), sa.bindparam("longest"))
         )
-    return _stored(conn.execute(query.order_by(fingerprint.c.id)).all())
+    return query.order_by(fingerprint.c.id)
+
+
+def _among(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
+    # PostgreSQL: one array parameter, so the statement's text does not depend on the number of
+    # values and psycopg prepares it after a few executions (no parsing and planning).
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
 
 
 def get(conn: Connection, fingerprint_id: int) -> StoredFingerprint | None:

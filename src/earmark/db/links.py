@@ -9,12 +9,14 @@ provenance rows (``track_*_source``) are in the ingest database, see
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from earmark.db import upsert
@@ -125,16 +127,31 @@ def mbids_for_tracks(
     result: dict[int, list[MbidLink]] = {i: [] for i in ids}
     if not ids:
         return result
+    for row in conn.execute(_mbids_query(conn.dialect.name, include_disabled), {"track_ids": ids}):
+        result[row.track_id].append(_mbid_link(row))
+    return result
+
+
+@functools.cache
+def _mbids_query(dialect: str, include_disabled: bool) -> sa.Select[Any]:
+    # Built once (every lookup with meta runs it): a reused statement hits SQLAlchemy's
+    # compiled cache without building the statement and its cache key again.
     query = (
         sa.select(track_mbid)
-        .where(track_mbid.c.track_id.in_(ids))
+        .where(_among(track_mbid.c.track_id, "track_ids", dialect))
         .order_by(track_mbid.c.track_id, track_mbid.c.mbid)
     )
     if not include_disabled:
         query = query.where(sa.not_(track_mbid.c.disabled))
-    for row in conn.execute(query):
-        result[row.track_id].append(_mbid_link(row))
-    return result
+    return query
+
+
+def _among(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
+    # PostgreSQL: one array parameter, so the statement's text does not depend on the number of
+    # values and psycopg prepares it after a few executions (no parsing and planning).
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
 
 
 def meta_for_tracks(

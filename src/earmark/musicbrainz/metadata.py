@@ -1,31 +1,35 @@
 """``lookup_metadata``: MusicBrainz data for recording MBIDs in a bounded number of queries.
 
 As in the reference (musicbrainz.md §1.3) there is one main query, recording joined to its
-tracks, mediums, formats and releases (one row per appearance of a recording on a medium), and
-then side queries keyed by the internal ids it found: release counts, release events, release
-groups, their secondary types, ISRCs and the artists of every artist credit seen. Two
-differences, both on purpose:
+tracks, mediums, formats and releases (one row per appearance of a recording on a medium; here
+it also carries each release's medium count and track total and, when asked, its release group
+with the group's primary and secondary types), then side queries keyed by the internal ids it
+found: release events, ISRCs and the artists of every artist credit seen. Two differences, both
+on purpose:
 
 * MBIDs missing from ``recording`` are looked up in ``recording_gid_redirect`` (one more query,
   only when something is missing) and answered with the recording they were merged into.
 * Recordings come back even when they have no track (a "standalone" recording), with no
   appearances; the callers decide what that means for their output format.
 
-So a lookup costs at most 8 statements whatever the number of MBIDs. The objects returned are
-plain values (MBIDs as lowercase dashed strings, durations in whole seconds).
+So a lookup costs at most 5 statements whatever the number of MBIDs (2 for ``recordings``
+alone), each built once per process (:mod:`earmark.musicbrainz.statements`): a lookup runs on
+the database, not on SQLAlchemy building statements. The objects returned are plain values
+(MBIDs as lowercase dashed strings, durations in whole seconds).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.base import Executable
 
-from earmark.musicbrainz.schema import MbTables, execute, tables
+from earmark.musicbrainz import statements
+from earmark.musicbrainz.schema import execute
 
 
 @dataclass(frozen=True)
@@ -158,144 +162,109 @@ def lookup_metadata(
 ) -> MetadataLookup:
     """Look the recording MBIDs up; ``releases``/``release_groups``/``isrcs`` say what to load.
 
-    ``release_groups`` implies ``releases``. Statements: 1 main query, 1 redirect query when
-    some MBIDs are not recordings, then at most 6 side queries, each over internal ids.
+    ``release_groups`` implies ``releases``. Statements: 1 main query (with the releases' sizes
+    and release groups), 1 redirect query when some MBIDs are not recordings, then at most 3
+    side queries (release events, ISRCs, artists), each over internal ids.
     """
-    wanted = sorted({normalize_mbid(mbid) for mbid in mbids})
-    if not wanted:
+    keys = {_uuid(mbid) for mbid in mbids}
+    if not keys:
         return MetadataLookup({}, {}, ())
+    wanted = sorted(str(key) for key in keys)
     releases = releases or release_groups
-    mb = tables()
-    rows = list(execute(conn, _main_query(mb, wanted, releases=releases, redirected=False)))
+    shape = {"releases": releases, "release_groups": release_groups}
+    query = statements.main_query(conn.dialect.name, **shape, redirected=False)
+    rows: list[Any] = list(execute(conn, query, {statements.MBIDS: sorted(keys)}))
     found = {str(row.recording_gid) for row in rows}
     redirects: dict[str, str] = {}
     misses = [mbid for mbid in wanted if mbid not in found]
     if misses and follow_redirects:
-        for row in execute(conn, _main_query(mb, misses, releases=releases, redirected=True)):
+        query = statements.main_query(conn.dialect.name, **shape, redirected=True)
+        asked = [uuid.UUID(mbid) for mbid in misses]
+        for row in execute(conn, query, {statements.MBIDS: asked}):
             redirects[str(row.requested_gid)] = str(row.recording_gid)
             if str(row.recording_gid) not in found:
                 rows.append(row)
         found.update(redirects.values())
     missing = tuple(mbid for mbid in misses if mbid not in redirects)
-    # Rows of a recording reached both directly and through a redirect appear once.
-    unique_rows = list(
-        {(str(r.recording_gid), r.track_gid if releases else None): r for r in rows}.values()
-    )
-    recordings = _assemble(conn, mb, unique_rows, releases, release_groups, isrcs)
+    if redirects:
+        # Rows of a recording reached both directly and through a redirect appear once.
+        rows = list(
+            {(r.recording_gid, r.track_gid if releases else None): r for r in rows}.values()
+        )
+    recordings = _assemble(conn, rows, releases, release_groups, isrcs)
     return MetadataLookup(recordings, redirects, missing)
 
 
-def _main_query(
-    mb: MbTables, mbids: Sequence[str], *, releases: bool, redirected: bool
-) -> sa.Select[Any]:
-    recording = mb.recording
-    columns: list[Any] = [
-        recording.c.id.label("recording_id"),
-        recording.c.gid.label("recording_gid"),
-        recording.c.name.label("recording_name"),
-        recording.c.artist_credit.label("recording_credit"),
-        recording.c.length.label("recording_length"),
-    ]
-    source: sa.FromClause = recording
-    keys = [uuid.UUID(mbid) for mbid in mbids]
-    if redirected:
-        redirect = mb.recording_gid_redirect
-        columns.append(redirect.c.gid.label("requested_gid"))
-        source = redirect.join(recording, recording.c.id == redirect.c.new_id)
-        condition = redirect.c.gid.in_(keys)
-    else:
-        condition = recording.c.gid.in_(keys)
-    order: list[Any] = [recording.c.gid]
-    if releases:
-        track, medium, release, medium_format = mb.track, mb.medium, mb.release, mb.medium_format
-        # Outer joins keep recordings without tracks; every track has a medium and a release.
-        source = (
-            source.outerjoin(track, track.c.recording == recording.c.id)
-            .outerjoin(medium, medium.c.id == track.c.medium)
-            .outerjoin(release, release.c.id == medium.c.release)
-            .outerjoin(medium_format, medium_format.c.id == medium.c.format)
-        )
-        columns += [
-            track.c.gid.label("track_gid"),
-            track.c.position.label("track_position"),
-            track.c.name.label("track_name"),
-            track.c.artist_credit.label("track_credit"),
-            track.c.length.label("track_length"),
-            medium.c.position.label("medium_position"),
-            medium.c.track_count.label("medium_track_count"),
-            medium.c.name.label("medium_name"),
-            medium_format.c.name.label("medium_format"),
-            release.c.id.label("release_id"),
-            release.c.gid.label("release_gid"),
-            release.c.name.label("release_name"),
-            release.c.artist_credit.label("release_credit"),
-            release.c.release_group.label("release_group_id"),
-        ]
-        order += [release.c.gid, medium.c.position, track.c.position, track.c.gid]
-    return sa.select(*columns).select_from(source).where(condition).order_by(*order)
+def _uuid(mbid: str | uuid.UUID) -> uuid.UUID:
+    return mbid if isinstance(mbid, uuid.UUID) else uuid.UUID(mbid)
 
 
-def _ids(name: str, values: Iterable[int]) -> sa.BindParameter[Any]:
-    # Internal ids are integers: rendered inline, so no driver limit on parameters applies.
-    return sa.bindparam(name, sorted(set(values)), expanding=True, literal_execute=True)
+def _ids(values: Iterable[int]) -> dict[str, list[int]]:
+    # Sorted: the same ids give the same statement text.
+    return {statements.IDS: sorted(set(values))}
+
+
+def _tuples(
+    conn: Connection, statement: Executable, parameters: dict[str, Any]
+) -> Iterable[tuple[Any, ...]]:
+    """The rows of a side query, unpacked by position (cheaper than by name)."""
+    return cast(Iterable[tuple[Any, ...]], execute(conn, statement, parameters))
 
 
 def _assemble(
     conn: Connection,
-    mb: MbTables,
     rows: list[Any],
     releases: bool,
     release_groups: bool,
     isrcs: bool,
 ) -> dict[str, Recording]:
-    with_tracks = [row for row in rows if releases and row.track_gid is not None]
-    release_ids = {row.release_id for row in with_tracks}
-    counts = _release_counts(conn, mb, release_ids)
-    events = _release_events(conn, mb, release_ids)
-    group_ids = {row.release_group_id for row in with_tracks} if release_groups else set()
-    groups = _release_groups(conn, mb, group_ids)
-    codes = _isrcs(conn, mb, {row.recording_id for row in rows}) if isrcs else {}
+    with_tracks = [row for row in rows if row.track_gid is not None] if releases else []
+    events = _release_events(conn, {row.release_id for row in with_tracks})
+    codes = _isrcs(conn, {row.recording_id for row in rows}) if isrcs else {}
     credit_ids = {row.recording_credit for row in rows}
     for row in with_tracks:
-        credit_ids.update((row.track_credit, row.release_credit))
-    credit_ids.update(group["artist_credit"] for group in groups.values())
-    credits = _credits(conn, mb, credit_ids)
+        credit_ids.add(row.track_credit)
+        credit_ids.add(row.release_credit)
+        if release_groups:
+            credit_ids.add(row.group_credit)
+    credits = _credits(conn, credit_ids)
 
     def credit(credit_id: int) -> Credit:
         # The reference fails on a credit without names; here it is simply no artists.
         return credits.get(credit_id, ())
 
-    release_groups_by_id = {
-        group_id: ReleaseGroup(
-            id=str(group["gid"]),
-            title=group["name"] or "",
-            type=group["type"],
-            secondary_types=group["secondary_types"],
-            artists=credit(group["artist_credit"]),
-        )
-        for group_id, group in groups.items()
-    }
     release_cache: dict[int, Release] = {}
+    group_cache: dict[int, ReleaseGroup] = {}
     appearances: dict[str, list[Appearance]] = {}
     recordings: dict[str, tuple[Any, list[Appearance]]] = {}
     for row in rows:
         mbid = str(row.recording_gid)
-        recordings.setdefault(mbid, (row, appearances.setdefault(mbid, [])))
+        if mbid not in recordings:
+            recordings[mbid] = (row, appearances.setdefault(mbid, []))
         if not releases or row.track_gid is None:
             continue
         release = release_cache.get(row.release_id)
         if release is None:
-            medium_count, track_count = counts.get(row.release_id, (None, None))
-            release = Release(
+            group = None
+            if release_groups and row.group_gid is not None:
+                group = group_cache.get(row.release_group_id)
+                if group is None:
+                    group = group_cache[row.release_group_id] = ReleaseGroup(
+                        id=str(row.group_gid),
+                        title=row.group_name or "",
+                        type=row.group_type,
+                        secondary_types=_names(row.group_secondary_types),
+                        artists=credit(row.group_credit),
+                    )
+            release = release_cache[row.release_id] = Release(
                 id=str(row.release_gid),
                 title=row.release_name or "",
-                medium_count=medium_count,
-                track_count=track_count,
+                medium_count=int(row.release_medium_count or 0),
+                track_count=int(row.release_track_count or 0),
                 artists=credit(row.release_credit),
                 events=events.get(row.release_id, ()),
-                release_group=release_groups_by_id.get(row.release_group_id),
+                release_group=group,
             )
-            release_cache[row.release_id] = release
         appearances[mbid].append(
             Appearance(
                 track=Track(
@@ -327,52 +296,25 @@ def _assemble(
     }
 
 
-def _release_counts(
-    conn: Connection, mb: MbTables, release_ids: set[int]
-) -> dict[int, tuple[int, int]]:
-    if not release_ids:
-        return {}
-    medium = mb.medium
-    query = (
-        sa.select(
-            medium.c.release,
-            sa.func.count(medium.c.id).label("mediums"),
-            sa.func.sum(medium.c.track_count).label("tracks"),
-        )
-        .where(medium.c.release.in_(_ids("release_ids", release_ids)))
-        .group_by(medium.c.release)
-    )
-    return {
-        row.release: (int(row.mediums or 0), int(row.tracks or 0)) for row in execute(conn, query)
-    }
+def _names(joined: str | None) -> tuple[str, ...]:
+    if not joined:
+        return ()
+    return tuple(sorted(set(joined.split(statements.SECONDARY_TYPE_SEPARATOR))))
 
 
-def _release_events(
-    conn: Connection, mb: MbTables, release_ids: set[int]
-) -> dict[int, tuple[ReleaseEvent, ...]]:
+def _release_events(conn: Connection, release_ids: set[int]) -> dict[int, tuple[ReleaseEvent, ...]]:
     if not release_ids:
         return {}
-    event, iso = mb.release_event, mb.iso_3166_1
-    query = (
-        sa.select(
-            event.c.release,
-            event.c.country,
-            iso.c.code,
-            event.c.date_year,
-            event.c.date_month,
-            event.c.date_day,
-        )
-        .select_from(event.outerjoin(iso, iso.c.area == event.c.country))
-        .where(event.c.release.in_(_ids("release_ids", release_ids)))
-    )
     # An area with two ISO codes would double its events: keep the smallest code per event.
     chosen: dict[tuple[Any, ...], ReleaseEvent] = {}
-    for row in execute(conn, query):
-        key = (row.release, row.country, row.date_year, row.date_month, row.date_day)
-        code = row.code.strip() if row.code else None
+    for release, country, code, year, month, day in _tuples(
+        conn, statements.release_events(conn.dialect.name), _ids(release_ids)
+    ):
+        key = (release, country, year, month, day)
+        code = code.strip() if code else None
         current = chosen.get(key)
         if current is None or (code or "~") < (current.country or "~"):
-            chosen[key] = ReleaseEvent(code, row.date_year, row.date_month, row.date_day)
+            chosen[key] = ReleaseEvent(code, year, month, day)
     by_release: dict[int, list[ReleaseEvent]] = {}
     for key, found in chosen.items():
         by_release.setdefault(key[0], []).append(found)
@@ -382,66 +324,23 @@ def _release_events(
     }
 
 
-def _release_groups(
-    conn: Connection, mb: MbTables, group_ids: set[int]
-) -> dict[int, dict[str, Any]]:
-    if not group_ids:
-        return {}
-    group, primary = mb.release_group, mb.release_group_primary_type
-    query = (
-        sa.select(
-            group.c.id,
-            group.c.gid,
-            group.c.name,
-            group.c.artist_credit,
-            primary.c.name.label("type"),
-        )
-        .select_from(group.outerjoin(primary, primary.c.id == group.c.type))
-        .where(group.c.id.in_(_ids("group_ids", group_ids)))
-    )
-    found = {row.id: dict(row._mapping) for row in execute(conn, query)}
-    join, secondary = mb.release_group_secondary_type_join, mb.release_group_secondary_type
-    query = (
-        sa.select(join.c.release_group, secondary.c.name)
-        .select_from(join.join(secondary, secondary.c.id == join.c.secondary_type))
-        .where(join.c.release_group.in_(_ids("group_ids", group_ids)))
-    )
-    names: dict[int, set[str]] = {}
-    for row in execute(conn, query):
-        names.setdefault(row.release_group, set()).add(row.name)
-    for group_id, values in found.items():
-        values["secondary_types"] = tuple(sorted(names.get(group_id, ())))
-    return found
-
-
-def _isrcs(conn: Connection, mb: MbTables, recording_ids: set[int]) -> dict[int, tuple[str, ...]]:
+def _isrcs(conn: Connection, recording_ids: set[int]) -> dict[int, tuple[str, ...]]:
     if not recording_ids:
         return {}
-    isrc = mb.isrc
-    query = sa.select(isrc.c.recording, isrc.c.isrc).where(
-        isrc.c.recording.in_(_ids("recording_ids", recording_ids))
-    )
     codes: dict[int, set[str]] = {}
-    for row in execute(conn, query):
-        codes.setdefault(row.recording, set()).add(row.isrc.strip())
+    for recording_id, code in _tuples(
+        conn, statements.isrcs(conn.dialect.name), _ids(recording_ids)
+    ):
+        codes.setdefault(recording_id, set()).add(code.strip())
     return {recording_id: tuple(sorted(found)) for recording_id, found in codes.items()}
 
 
-def _credits(conn: Connection, mb: MbTables, credit_ids: set[int]) -> dict[int, Credit]:
+def _credits(conn: Connection, credit_ids: set[int]) -> dict[int, Credit]:
     if not credit_ids:
         return {}
-    name, artist = mb.artist_credit_name, mb.artist
-    query = (
-        sa.select(
-            name.c.artist_credit, name.c.position, name.c.name, name.c.join_phrase, artist.c.gid
-        )
-        .select_from(name.join(artist, artist.c.id == name.c.artist))
-        .where(name.c.artist_credit.in_(_ids("credit_ids", credit_ids)))
-        .order_by(name.c.artist_credit, name.c.position)
-    )
     found: dict[int, list[CreditedArtist]] = {}
-    for row in execute(conn, query):
-        found.setdefault(row.artist_credit, []).append(
-            CreditedArtist(str(row.gid), row.name, row.join_phrase or "")
-        )
+    for credit_id, _position, name, join_phrase, gid in _tuples(
+        conn, statements.credits(conn.dialect.name), _ids(credit_ids)
+    ):
+        found.setdefault(credit_id, []).append(CreditedArtist(str(gid), name, join_phrase or ""))
     return {credit_id: tuple(names) for credit_id, names in found.items()}
