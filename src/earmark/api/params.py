@@ -160,3 +160,25 @@ def truthy_int(text: str | None) -> bool:
     """The reference's ``batch``/``disabled`` flags: an integer other than 0."""
     value = parse_int(text)
     return bool(value)
+
+
+# Free text (stored labels, metadata).
+
+MAX_LABEL_LENGTH = 255
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(text: str | None) -> str | None:
+    """Free text with control characters (NUL included) turned into spaces, runs of
+    whitespace collapsed and the ends stripped; None when nothing is left."""
+    if text is None:
+        return None
+    cleaned = _SPACES.sub(" ", CONTROL.sub(" ", text)).strip()
+    return cleaned or None
+
+
+def clean_label(text: str | None) -> str | None:
+    """:func:`clean_text`, cut to :data:`MAX_LABEL_LENGTH` characters."""
+    cleaned = clean_text(text)
+    return None if cleaned is None else cleaned[:MAX_LABEL_LENGTH].rstrip()

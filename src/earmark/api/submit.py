@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from earmark.api.call import Call, Handler, Payload
-from earmark.api.params import parse_int
+from earmark.api.params import clean_label, parse_int
 from earmark.api.services import ApiServices
 from earmark.api.submit_params import (
     V1,
@@ -34,7 +34,6 @@ from earmark.api.submit_params import (
     Dialect,
     FingerprintSubmission,
     bounded_int,
-    clean_label,
     parse_submissions,
 )
 from earmark.db import submissions

@@ -23,7 +23,17 @@ import numpy.typing as npt
 
 from earmark.api import errors
 from earmark.api.errors import ApiError
-from earmark.api.params import Params, Suffix, parse_int, parse_uuid, suffixed
+from earmark.api.params import (
+    CONTROL,
+    MAX_LABEL_LENGTH,
+    Params,
+    Suffix,
+    clean_label,
+    clean_text,
+    parse_int,
+    parse_uuid,
+    suffixed,
+)
 from earmark.chromaprint.codec import InvalidFingerprint, decode_fingerprint_base64
 from earmark.db import foreignids
 from earmark.db.meta import MetaValue
@@ -35,7 +45,6 @@ MAX_INT = 2**31 - 1
 #: Longest file format, client version and foreign id kept. They become keys of unique
 #: indexes in the importer (``format.name``, ``source.version``, ``foreignid.name``), and a
 #: PostgreSQL B-tree entry cannot exceed ~2.7 kB.
-MAX_LABEL_LENGTH = 255
 #: Stand-in for integers with more digits than Python converts (``sys.int_max_str_digits``):
 #: beyond every range checked here, so they fail or are dropped like any too-large value.
 _HUGE = 10**30
@@ -43,8 +52,6 @@ _HUGE = 10**30
 FINGERPRINT_VERSION = 1
 
 _INT_TEXT = re.compile(r"\s*[-+]?[0-9]+\s*", re.A)  # what parse_int accepts
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,21 +96,6 @@ def bounded_int(text: str | None) -> int | None:
     if text is not None and _INT_TEXT.fullmatch(text):
         return -_HUGE if text.strip().startswith("-") else _HUGE
     return None
-
-
-def clean_text(text: str | None) -> str | None:
-    """Free text with control characters (NUL included) turned into spaces, runs of
-    whitespace collapsed and the ends stripped; None when nothing is left."""
-    if text is None:
-        return None
-    cleaned = _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
-    return cleaned or None
-
-
-def clean_label(text: str | None) -> str | None:
-    """:func:`clean_text`, cut to :data:`MAX_LABEL_LENGTH` characters."""
-    cleaned = clean_text(text)
-    return None if cleaned is None else cleaned[:MAX_LABEL_LENGTH].rstrip()
 
 
 def parse_submissions(params: Params, dialect: Dialect = V2) -> list[FingerprintSubmission]:
@@ -174,7 +166,7 @@ def _foreignid(text: str | None, name: str) -> str | None:
         return None
     if (
         len(text) > MAX_LABEL_LENGTH
-        or _CONTROL.search(text) is not None
+        or CONTROL.search(text) is not None
         or not foreignids.is_valid(text)
     ):
         raise errors.invalid_foreignid(name)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from earmark.api import errors
 from earmark.api.call import Call, Handler, Payload
-from earmark.api.submit_params import clean_label
+from earmark.api.params import clean_label
 from earmark.db import accounts
 from earmark.db.accounts import Account
 from earmark.db.engine import write_transaction
