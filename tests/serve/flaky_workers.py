@@ -25,17 +25,31 @@ def _note(log: Path, event: str) -> None:
         out.write(f"{time.monotonic():.3f} {os.getpid()} {event}\n")
 
 
+def _starts(log: Path) -> int:
+    return sum(1 for line in log.read_text().splitlines() if line.endswith(" start"))
+
+
 def _step(log: Path, steps: tuple[str, ...]) -> str:
-    started = sum(1 for line in log.read_text().splitlines() if line.endswith(" start"))
-    return steps[min(started, len(steps) - 1)]
+    return steps[min(_starts(log), len(steps) - 1)]
 
 
 def scripted_worker(
-    log: Path, steps: tuple[str, ...], sock: socket.socket, parent: int, ready: Callable[[], None]
+    log: Path,
+    workers: int,
+    steps: tuple[str, ...],
+    sock: socket.socket,
+    parent: int,
+    ready: Callable[[], None],
 ) -> int:
     step = _step(log, steps)
     _note(log, "start")
     if step == "3":
+        # Fail only once every initial worker has started, so the test sees each spawn: the
+        # supervisor stops the others on this exit, and a worker still importing Python
+        # would otherwise never log its start.
+        deadline = time.monotonic() + 10
+        while _starts(log) < workers and time.monotonic() < deadline:
+            time.sleep(0.02)
         _note(log, "exit 3")
         return STARTUP_FAILURE
     ready()
@@ -56,7 +70,7 @@ def main(argv: list[str]) -> int:
     sock = bind_socket("127.0.0.1", 0)
     try:
         return run_workers(
-            functools.partial(scripted_worker, Path(log), tuple(steps)),
+            functools.partial(scripted_worker, Path(log), int(workers), tuple(steps)),
             sock,
             int(workers),
             stop_timeout=10.0,
