@@ -1,162 +1,48 @@
-"""The `/v2` web service described as data: endpoints, parameters, errors and ``meta`` flags.
+"""The `/v2` web service described as data: every endpoint and its parameters.
 
-This table is the single source of the OpenAPI document (:mod:`earmark.api.openapi`), hence of
-the docs page that renders it, and of the docs tests that compare it with the routes the app
-serves and the parameters the handlers read. Facts come from the reference
-(acoustid-server.md §2-§6, §17) and Earmark's own choices (docs/compatibility.md).
+This table (with the vocabulary, common parameters, errors and ``meta`` flags of
+:mod:`earmark.api.specterms`, re-exported here) is the single source of the OpenAPI document
+(:mod:`earmark.api.openapi`), hence of the docs page that renders it, and of the docs tests that
+compare it with the routes the app serves and the parameters the handlers read. Facts come from
+the reference (acoustid-server.md §2-§6, §17) and Earmark's own choices (docs/compatibility.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-from earmark.api import errors
-from earmark.api.formats import FORMATS
-
-#: What a parameter holds; :mod:`earmark.api.openapi` maps each kind to a JSON Schema.
-Kind = Literal["string", "integer", "uuid", "flag", "fingerprint", "foreignid", "date", "format"]
-#: Which key an endpoint needs: a client (application) key, a user key, the cluster secret.
-Auth = Literal["client", "user", "client+user", "secret", "none"]
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    kind: Kind
-    description: str
-    required: bool = False
-    #: Also accepted as ``name.N`` (``fingerprint.0``, ``fingerprint.1``, ...) for batches.
-    suffixed: bool = False
-    #: May be given several times (``mbid=...&mbid=...``); every value counts.
-    repeatable: bool = False
-    example: str | None = None
-    default: str | int | None = None
-    minimum: int | None = None
-    maximum: int | None = None
-    #: False for a parameter accepted for compatibility but without effect.
-    used: bool = True
-
-
-@dataclass(frozen=True)
-class Example:
-    """A request (query string, as a client would send it) and the JSON it gets back."""
-
-    summary: str
-    query: str
-    response: str
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    path: str
-    name: str
-    summary: str
-    description: str
-    tag: Literal["lookup", "submit", "tracks", "users", "internal"]
-    auth: Auth
-    params: tuple[Param, ...]
-    #: The component schema of the ``ok`` answer (see :data:`earmark.api.openapi.SCHEMAS`).
-    response: str
-    #: The error codes this endpoint can answer, besides the ones every endpoint can
-    #: (:data:`COMMON_ERRORS`).
-    errors: tuple[int, ...] = ()
-    examples: tuple[Example, ...] = ()
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    code: int
-    name: str
-    status: int
-    message: str
-    when: str
-
-
-@dataclass(frozen=True)
-class MetaFlag:
-    name: str
-    adds: str
-
-
-# Parameters every endpoint reads (in the call wrapper) before anything else.
-FORMAT = Param(
-    "format",
-    "format",
-    "Response format: `json` (default, keys sorted), `jsonp` or `xml`. Unknown → error 1.",
-    example="json",
-    default="json",
-)
-JSONCALLBACK = Param(
-    "jsoncallback",
-    "string",
-    "With `format=jsonp`: the callback, a dotted JavaScript identifier path; anything else "
-    "silently becomes the default `jsonAcoustidApi`.",
-    example="handleResult",
-    default="jsonAcoustidApi",
-)
-COMMON_PARAMS = (FORMAT, JSONCALLBACK)
-
-CLIENT = Param(
-    "client",
-    "string",
-    "Client key: the API key of your *application* (not your user key). Missing → 2, unknown "
-    "or inactive application → 4.",
-    required=True,
-    example="Xb4Tk9qLw2",
-)
-CLIENTVERSION = Param(
-    "clientversion",
-    "string",
-    "Version of your application, kept with submissions.",
-    example="1.2.0",
-)
-USER = Param(
-    "user",
-    "string",
-    "User key: the API key of the *person* submitting (from the account page or "
-    "`/v2/user/create_*`). Missing → 2, unknown → 6.",
-    required=True,
-    example="Ua7rG2pQx8",
-)
-SECRET = Param(
-    "secret",
-    "string",
-    "The cluster secret (setting `cluster_secret`); wrong or absent → 12. On any endpoint it "
-    "also bypasses the rate limits.",
-    required=True,
-)
-BATCH = Param(
-    "batch",
-    "flag",
-    "An integer other than 0 turns batch mode on: one answer per query instead of the first only.",
-    example="1",
+from earmark.api.specterms import (
+    BATCH,
+    CLIENT,
+    CLIENTVERSION,
+    COMMON_ERRORS,
+    COMMON_PARAMS,
+    ERRORS,
+    META_FLAGS,
+    META_SHORTCUTS,
+    RESPONSE_FORMATS,
+    SECRET,
+    USER,
+    Endpoint,
+    ErrorInfo,
+    Example,
+    MetaFlag,
+    Param,
+    suffixed_param,
 )
 
-
-def _suffixed(
-    name: str,
-    kind: Kind,
-    description: str,
-    *,
-    required: bool = False,
-    repeatable: bool = False,
-    example: str | None = None,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> Param:
-    return Param(
-        name,
-        kind,
-        description,
-        required=required,
-        suffixed=True,
-        repeatable=repeatable,
-        example=example,
-        minimum=minimum,
-        maximum=maximum,
-    )
-
+__all__ = [
+    "COMMON_ERRORS",
+    "COMMON_PARAMS",
+    "ENDPOINTS",
+    "ERRORS",
+    "META_FLAGS",
+    "META_SHORTCUTS",
+    "RESPONSE_FORMATS",
+    "Endpoint",
+    "ErrorInfo",
+    "Example",
+    "MetaFlag",
+    "Param",
+]
 
 MBID_EXAMPLE = "b81f83ee-4da4-11e0-a4ec-7f4d1a3e8a2b"
 TRACK_EXAMPLE = "9ff43b6a-4f16-427c-93c2-92307ca505e0"
@@ -204,21 +90,21 @@ LOOKUP = Endpoint(
             example="7",
         ),
         BATCH,
-        _suffixed(
+        suffixed_param(
             "fingerprint",
             "fingerprint",
             "Compressed Chromaprint fingerprint, URL-safe base64 as `fpcalc` prints it. "
             "Required for each query without `trackid`. Undecodable or empty → 3.",
             example="AQADtMmybfGO8NCNEESLnzHyXNOHeHnG...",
         ),
-        _suffixed(
+        suffixed_param(
             "duration",
             "integer",
             "Duration of the audio in whole seconds. Required with `fingerprint`; missing, 0 "
             "or not an integer (e.g. `641.5`) → 2.",
             example="641",
         ),
-        _suffixed(
+        suffixed_param(
             "trackid",
             "uuid",
             "Look up this AcoustID track instead of a fingerprint (score 1.0); wins over "
@@ -281,7 +167,7 @@ SUBMIT = Endpoint(
             "an integer: answer at once.",
             example="1",
         ),
-        _suffixed(
+        suffixed_param(
             "fingerprint",
             "fingerprint",
             "Compressed Chromaprint fingerprint (as `fpcalc` prints it). Missing → 2; "
@@ -289,7 +175,7 @@ SUBMIT = Endpoint(
             required=True,
             example="AQADtMmybfGO8NCNEESLnzHyXNOHeHnG...",
         ),
-        _suffixed(
+        suffixed_param(
             "duration",
             "integer",
             "Duration in whole seconds. Missing or not an integer → 2; ≤ 0 or > 32767 → 8.",
@@ -298,35 +184,39 @@ SUBMIT = Endpoint(
             maximum=32767,
             example="641",
         ),
-        _suffixed(
+        suffixed_param(
             "bitrate",
             "integer",
             "Bitrate in kbit/s. 0 or not an integer: ignored; negative → 9.",
             example="192",
         ),
-        _suffixed("fileformat", "string", "File format (`MP3`, `FLAC`, ...).", example="FLAC"),
-        _suffixed(
+        suffixed_param("fileformat", "string", "File format (`MP3`, `FLAC`, ...).", example="FLAC"),
+        suffixed_param(
             "mbid",
             "uuid",
             "MusicBrainz recording id(s); repeat the parameter for several. Any invalid → 7.",
             repeatable=True,
             example=MBID_EXAMPLE,
         ),
-        _suffixed("puid", "uuid", "MusicIP PUID (retired data). Not a UUID → 7."),
-        _suffixed(
+        suffixed_param("puid", "uuid", "MusicIP PUID (retired data). Not a UUID → 7."),
+        suffixed_param(
             "foreignid",
             "foreignid",
             "An id in another catalogue, `vendor:id` (vendor: lowercase letters and digits). "
             "Otherwise → 10.",
             example="discogs:12345",
         ),
-        _suffixed("track", "string", "Track title.", example="Lower Your Eyelids to Die"),
-        _suffixed("artist", "string", "Track artist.", example="M83"),
-        _suffixed("album", "string", "Album title.", example="Before the Dawn Heals Us"),
-        _suffixed("albumartist", "string", "Album artist.", example="M83"),
-        _suffixed("trackno", "integer", "Track number (not an integer: dropped).", example="1"),
-        _suffixed("discno", "integer", "Disc number (not an integer: dropped).", example="1"),
-        _suffixed("year", "integer", "Release year (not an integer: dropped).", example="2005"),
+        suffixed_param("track", "string", "Track title.", example="Lower Your Eyelids to Die"),
+        suffixed_param("artist", "string", "Track artist.", example="M83"),
+        suffixed_param("album", "string", "Album title.", example="Before the Dawn Heals Us"),
+        suffixed_param("albumartist", "string", "Album artist.", example="M83"),
+        suffixed_param(
+            "trackno", "integer", "Track number (not an integer: dropped).", example="1"
+        ),
+        suffixed_param("discno", "integer", "Disc number (not an integer: dropped).", example="1"),
+        suffixed_param(
+            "year", "integer", "Release year (not an integer: dropped).", example="2005"
+        ),
     ),
     response="SubmitResponse",
     errors=(2, 3, 4, 6, 7, 8, 9, 10, 14),
@@ -679,112 +569,3 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     USER_CREATE_MUSICBRAINZ,
     *INTERNAL,
 )
-
-#: Codes any endpoint may answer: bad format, internal error, too large or unreadable body.
-COMMON_ERRORS = (1, 5, 19, 20)
-
-_WHEN = {
-    1: "`format` is not json, jsonp or xml (the message echoes the value)",
-    2: "a required parameter is missing or empty (or not an integer where one is required)",
-    3: "the fingerprint cannot be decoded, is empty or is not algorithm 1",
-    4: "the client key is unknown or its application inactive",
-    5: "an unexpected failure (logged; no details leak)",
-    6: "the user key is unknown",
-    7: "a parameter that must be a UUID is not one",
-    8: "a submitted duration is ≤ 0 or > 32767",
-    9: "a submitted bitrate is negative",
-    10: "a foreign id is not `vendor:id`",
-    11: "`maxdurationdiff` is not between 1 and 30",
-    12: "an internal endpoint without the right `secret`",
-    13: "the fingerprint index or a database is unavailable; retry after `Retry-After` seconds",
-    14: "a rate limit is exceeded; retry after `Retry-After` seconds",
-    15: "MusicBrainz refused the access token",
-    16: "`/v2/user/create_musicbrainz` over plain HTTP",
-    17: "`update_application_status` names no application of that account",
-    18: "`/v2/fingerprint`: no fingerprint with that id",
-    19: "body over 1 MiB (after inflating), over 1000 parameters, or too many batch queries",
-    20: "corrupt gzip/deflate body, unsupported Content-Encoding, bad Content-Length",
-    21: "no endpoint at this path",
-}
-
-#: Each message as clients see it (from the constructors), placeholders in angle brackets.
-_MESSAGES: dict[int, str] = {
-    e.code: e.message
-    for e in (
-        errors.unknown_format("<format>"),
-        errors.missing_parameter("<name>"),
-        errors.invalid_fingerprint(),
-        errors.invalid_apikey(),
-        errors.internal(),
-        errors.invalid_user_apikey(),
-        errors.invalid_uuid("<name>"),
-        errors.invalid_duration("<name>"),
-        errors.invalid_bitrate("<name>"),
-        errors.invalid_foreignid("<name>"),
-        errors.invalid_max_duration_diff("<name>"),
-        errors.not_allowed(),
-        errors.service_unavailable(),
-        errors.too_many_requests(10.0, 1),
-        errors.invalid_musicbrainz_access_token(),
-        errors.insecure_request(),
-        errors.unknown_application(),
-        errors.fingerprint_not_found(),
-        errors.request_too_large(),
-        errors.invalid_request_body("<detail>"),
-        errors.unknown_endpoint("<path>"),
-    )
-}
-
-ERRORS: tuple[ErrorInfo, ...] = tuple(
-    ErrorInfo(c.code, c.name, c.status, _MESSAGES[c.code], _WHEN[c.code]) for c in errors.ALL_CODES
-)
-
-META_FLAGS: tuple[MetaFlag, ...] = (
-    MetaFlag(
-        "recordings",
-        "`recordings[]` on each result: `id` (MBID), `title`, `duration` (seconds), "
-        "`artists[]` (`id`, `name`, `joinphrase`).",
-    ),
-    MetaFlag("recordingids", "`recordings[]` with `id` only (wins over `recordings`)."),
-    MetaFlag(
-        "releasegroups",
-        "`releasegroups[]` (`id`, `title`, `type`, `secondarytypes`, `artists`) inside each "
-        "recording, or on the result when no recording flag is given.",
-    ),
-    MetaFlag("releasegroupids", "Release groups with `id` only."),
-    MetaFlag(
-        "releases",
-        "`releases[]` (`id`, `title`, `country`, `date`, `medium_count`, `track_count`, "
-        "`artists`, `releaseevents[]`) inside each release group when both are asked, else "
-        "inside each recording, else on the result.",
-    ),
-    MetaFlag("releaseids", "Releases with `id` only."),
-    MetaFlag(
-        "tracks",
-        "`mediums[]` on each release: `position`, `format`, `title`, `track_count` and "
-        "`tracks[]` (`id` of the MusicBrainz track, `position`, `title`, `artists`).",
-    ),
-    MetaFlag(
-        "compress",
-        "Leaves out titles and artists equal to their parent's (release vs release group, "
-        "track vs release or recording).",
-    ),
-    MetaFlag(
-        "usermeta",
-        "When MusicBrainz knows nothing for the whole response: up to 10 user-submitted "
-        "metadata entries per result, as recordings without `id` (artists as plain strings).",
-    ),
-    MetaFlag("sources", "`sources` on each recording: how many submissions link it."),
-    MetaFlag("isrcs", "`isrcs[]` (sorted) on each recording; alone, it implies `recordings`."),
-    MetaFlag(
-        "m2",
-        "Legacy format (`meta=2`): `recordings[]` with `tracks[]` each carrying its medium "
-        "and release. Exclusive: other flags are ignored.",
-    ),
-)
-
-#: Shortcuts that are accepted only as the whole ``meta`` value.
-META_SHORTCUTS = {"0": "no metadata", "1": "`recordingids`", "2": "`m2`"}
-
-#: The response formats; each is one media type of every answer.
-RESPONSE_FORMATS = FORMATS
