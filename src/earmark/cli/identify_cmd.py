@@ -8,18 +8,22 @@ fingerprinted (the others are still shown), 1 the server failed (see docs/librar
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 from pathlib import Path
 
 import click
 
-from earmark.cli.context import loaded_settings
-from earmark.library.client import DEFAULT_RATE
+from earmark.cli.library_options import (
+    client_option,
+    data_dir_option,
+    jobs_option,
+    library_settings,
+    rate_option,
+)
 from earmark.library.connect import connect
 from earmark.library.fingerprints import default_jobs
 from earmark.library.identify import DEFAULT_META, Identified, identify
-from earmark.library.progress import progress_bar, quiet_libraries, show_progress
+from earmark.library.progress import progress_bar, show_progress
 from earmark.library.scan import find_audio_files
 from earmark.settings import Settings
 
@@ -32,18 +36,8 @@ from earmark.settings import Settings
     help="AcoustID-compatible server, e.g. http://127.0.0.1:8080 (/v2 is added). "
     "Default: look up in the data directory, in this process.",
 )
-@click.option(
-    "--client",
-    "client_key",
-    metavar="KEY",
-    help="Application (client) API key. Required with --server; default: the data "
-    "directory's own key.",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Data directory to look up in without --server (default: setting data_dir).",
-)
+@client_option
+@data_dir_option("look up in")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
 @click.option(
     "--meta",
@@ -51,20 +45,8 @@ from earmark.settings import Settings
     show_default=True,
     help="The lookup's meta flags (space-separated, e.g. 'recordings releases').",
 )
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Fingerprinting processes (default: setting fingerprint_jobs; 0 = one per CPU).",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    default=DEFAULT_RATE,
-    show_default=True,
-    help="Requests per second sent to --server at most (0: no pacing).",
-)
+@jobs_option
+@rate_option
 @click.pass_context
 def identify_cmd(
     ctx: click.Context,
@@ -78,10 +60,7 @@ def identify_cmd(
     rate: float,
 ) -> None:
     """Identify audio FILEs and DIRectories: the best track and its recordings per file."""
-    settings = loaded_settings(ctx).settings
-    quiet_libraries()
-    if data_dir is not None:
-        settings = dataclasses.replace(settings, data_dir=data_dir)
+    settings = library_settings(ctx, data_dir)
     files = list(dict.fromkeys(find_audio_files(paths)))
     if not files:
         click.echo("earmark: error: no audio files found", err=True)

@@ -10,17 +10,21 @@ the server failed (the journal keeps everything done before).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from pathlib import Path
 
 import click
 
-from earmark.cli.context import loaded_settings
-from earmark.library.client import DEFAULT_RATE
+from earmark.cli.library_options import (
+    client_option,
+    data_dir_option,
+    jobs_option,
+    library_settings,
+    rate_option,
+)
 from earmark.library.connect import KeyRefusedError, connect
 from earmark.library.fingerprints import default_jobs
 from earmark.library.importing import Importer, ImportSummary, default_state_path
-from earmark.library.progress import progress_bar, quiet_libraries, show_progress
+from earmark.library.progress import progress_bar, show_progress
 from earmark.library.scan import find_audio_files
 from earmark.library.state import Journal
 from earmark.settings import Settings
@@ -34,13 +38,7 @@ from earmark.settings import Settings
     help="AcoustID-compatible server to submit to, e.g. http://127.0.0.1:8080. "
     "Default: the data directory's service, in this process.",
 )
-@click.option(
-    "--client",
-    "client_key",
-    metavar="KEY",
-    help="Application (client) API key. Required with --server; default: the data "
-    "directory's own key.",
-)
+@client_option
 @click.option(
     "--user",
     "user_key",
@@ -48,11 +46,7 @@ from earmark.settings import Settings
     help="User API key the submissions are made as. Required with --server; default: the "
     "data directory's admin user.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Data directory to submit to without --server (default: setting data_dir).",
-)
+@data_dir_option("submit to")
 @click.option(
     "--state",
     "state_file",
@@ -60,20 +54,8 @@ from earmark.settings import Settings
     help="Resume journal (JSON lines). Default: one per server and library under "
     "$XDG_STATE_HOME/earmark/import-audio/.",
 )
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Fingerprinting processes (default: setting fingerprint_jobs; 0 = one per CPU).",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    default=DEFAULT_RATE,
-    show_default=True,
-    help="Requests per second sent to --server at most (0: no pacing).",
-)
+@jobs_option
+@rate_option
 @click.pass_context
 def import_audio(
     ctx: click.Context,
@@ -87,10 +69,7 @@ def import_audio(
     rate: float,
 ) -> None:
     """Fingerprint the audio files under DIRECTORY and submit them with their tags."""
-    settings = loaded_settings(ctx).settings
-    quiet_libraries()
-    if data_dir is not None:
-        settings = dataclasses.replace(settings, data_dir=data_dir)
+    settings = library_settings(ctx, data_dir)
     if server and not user_key:
         raise KeyRefusedError("--user KEY is required with --server (your user API key)")
     files = list(dict.fromkeys(find_audio_files([directory])))
