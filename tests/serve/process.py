@@ -20,6 +20,9 @@ from typing import IO, Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+
+from earmark.musicbrainz.schema import MusicBrainzDatabase, execute, tables
 
 #: What the banner of `earmark serve` prints (see earmark.cli.serve_cmd.banner).
 URL_LINE = re.compile(r"^Earmark is running at (http://\S+)$", re.MULTILINE)
@@ -211,3 +214,21 @@ def wait_imported(url: str, client: str, submission_id: int, timeout: float = 60
 
     track: str = wait_until(check, timeout, f"submission {submission_id} imported", interval=0.25)
     return track
+
+
+def load_musicbrainz_sample(env: Mapping[str, str], database_url: str) -> tuple[str, str]:
+    """Load mbdata's sample with the real `earmark mb load-sample` (configured by ``env``);
+    the (MBID, title) of its first recording, read from ``database_url``."""
+    loader = Process([*earmark_command(), "mb", "load-sample"], dict(env))
+    assert loader.wait(120) == 0, loader.describe()
+    mirror = MusicBrainzDatabase.from_url(database_url)
+    try:
+        recording = tables().recording
+        with mirror.read() as conn:
+            row = execute(
+                conn,
+                sa.select(recording.c.gid, recording.c.name).order_by(recording.c.id).limit(1),
+            ).one()
+    finally:
+        mirror.dispose()
+    return str(row.gid), str(row.name)

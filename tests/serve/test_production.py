@@ -26,7 +26,6 @@ from nats.js.errors import NotFoundError
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from earmark.db import accounts, applications
 from earmark.db.engine import Databases
-from earmark.musicbrainz.schema import MusicBrainzDatabase, execute, tables
 from tests.importer.support import corpus_recordings
 from tests.index.process import free_port
 from tests.serve.process import (
@@ -34,6 +33,7 @@ from tests.serve.process import (
     clean_environment,
     earmark_command,
     healthy,
+    load_musicbrainz_sample,
     wait_imported,
     wait_until,
 )
@@ -140,7 +140,7 @@ def test_postgresql_redis_nats_index_server_and_two_api_workers(
         EARMARK_REDIS_PREFIX=redis_prefix,
         EARMARK_SHUTDOWN_DELAY="0.5",
     )
-    mbid, title = _load_musicbrainz_sample(env, database_url)
+    mbid, title = load_musicbrainz_sample(env, database_url)
     client, user = client_key(database_url)
     fleet = Fleet(env)
     try:
@@ -249,22 +249,6 @@ def test_run_api_refuses_an_in_process_index_no_redis_and_unmigrated_databases(
     assert process.wait(60) == 3
     assert "cannot reach the database" in process.stderr
     assert "Traceback" not in process.stderr
-
-
-def _load_musicbrainz_sample(env: dict[str, str], database_url: str) -> tuple[str, str]:
-    loader = Process([*earmark_command(), "mb", "load-sample"], env)
-    assert loader.wait(120) == 0, loader.describe()
-    mirror = MusicBrainzDatabase.from_url(database_url)
-    try:
-        recording = tables().recording
-        with mirror.read() as conn:
-            row = execute(
-                conn,
-                sa.select(recording.c.gid, recording.c.name).order_by(recording.c.id).limit(1),
-            ).one()
-    finally:
-        mirror.dispose()
-    return str(row.gid), str(row.name)
 
 
 def api_workers(parent: int) -> list[int]:

@@ -8,17 +8,14 @@ a re-encoded copy comes back with the recording's title, artist and releases.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from earmark.musicbrainz.schema import MusicBrainzDatabase, execute, tables
-from tests.serve.process import Serve, clean_environment, earmark_command
+from tests.serve.process import Serve, clean_environment, load_musicbrainz_sample
 from tests.support import ffmpeg_convert, require_tool
 
 acoustid = pytest.importorskip("acoustid")
@@ -33,24 +30,10 @@ def base_url() -> Iterator[None]:
 
 def sample_recording(data_dir: Path) -> tuple[str, str]:
     """Load mbdata's sample with the real command; one recording's (MBID, title)."""
-    subprocess.run(
-        [*earmark_command(), "mb", "load-sample"],
-        env=clean_environment(EARMARK_DATA_DIR=str(data_dir)),
-        check=True,
-        capture_output=True,
-        timeout=120,
+    return load_musicbrainz_sample(
+        clean_environment(EARMARK_DATA_DIR=str(data_dir)),
+        f"sqlite:///{data_dir / 'musicbrainz.db'}",
     )
-    mirror = MusicBrainzDatabase.from_url(f"sqlite:///{data_dir / 'musicbrainz.db'}")
-    try:
-        recording = tables().recording
-        with mirror.read() as conn:
-            row = execute(
-                conn,
-                sa.select(recording.c.gid, recording.c.name).order_by(recording.c.id).limit(1),
-            ).one()
-    finally:
-        mirror.dispose()
-    return str(row.gid), str(row.name)
 
 
 def wait_imported(client: str, submission_id: int, timeout: float = 60.0) -> str:
