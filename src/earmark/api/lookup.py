@@ -17,18 +17,15 @@ from earmark.api.lookup_work import Json, LookupWork, Query, run_lookup
 from earmark.api.params import (
     Params,
     Suffix,
+    decode_fingerprint,
     parse_int,
     parse_uuid,
     suffixed,
     truthy_int,
 )
-from earmark.chromaprint.codec import decode_fingerprint_base64
 from earmark.musicbrainz.flags import Flag, MetaFlags, parse_meta
+from earmark.search import DEFAULT_MAX_DURATION_DIFF
 
-#: Chromaprint's default algorithm (``CHROMAPRINT_ALGORITHM_TEST2``); the only one AcoustID
-#: stores, so another one could never match.
-ALGORITHM = 1
-DEFAULT_MAX_DURATION_DIFF = 7
 MAX_DURATION_DIFF_RANGE = (1, 30)
 #: Per request, on the queries actually used (reference §3.1).
 MAX_FINGERPRINT_QUERIES = 20
@@ -122,13 +119,7 @@ def parse_query(params: Params, suffix: Suffix, duration_name: str = "duration")
     text = params.get(fingerprint_name)
     if text is None:
         raise errors.missing_parameter(fingerprint_name)
-    try:
-        items, algorithm = decode_fingerprint_base64(text)
-    except ValueError:  # InvalidFingerprint
-        raise errors.invalid_fingerprint() from None
-    if items.size == 0 or algorithm != ALGORITHM:
-        raise errors.invalid_fingerprint()
-    return Query(suffix, duration=duration, items=items)
+    return Query(suffix, duration=duration, items=decode_fingerprint(text))
 
 
 async def _handle(call: Call, *, legacy: bool) -> Payload:

@@ -13,9 +13,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from urllib.parse import parse_qsl
 
+import numpy as np
+import numpy.typing as npt
 from starlette.requests import Request
 
 from earmark.api import errors
+from earmark.chromaprint.codec import InvalidFingerprint, decode_fingerprint_base64
 
 #: The reference's limits: 1 MiB of body (after inflating) and 1000 form parts.
 MAX_BODY_BYTES = 1024 * 1024
@@ -182,3 +185,22 @@ def clean_label(text: str | None) -> str | None:
     """:func:`clean_text`, cut to :data:`MAX_LABEL_LENGTH` characters."""
     cleaned = clean_text(text)
     return None if cleaned is None else cleaned[:MAX_LABEL_LENGTH].rstrip()
+
+
+# Fingerprints.
+
+#: Chromaprint's default algorithm (``CHROMAPRINT_ALGORITHM_TEST2``): the only one AcoustID
+#: stores, so another one could never match.
+FINGERPRINT_ALGORITHM = 1
+
+
+def decode_fingerprint(text: str) -> npt.NDArray[np.uint32]:
+    """The items of a compressed base64 fingerprint; error 3 when it cannot be decoded, holds no
+    item or is not :data:`FINGERPRINT_ALGORITHM` (a missing one is the caller's error 2)."""
+    try:
+        items, algorithm = decode_fingerprint_base64(text)
+    except InvalidFingerprint:
+        raise errors.invalid_fingerprint() from None
+    if items.size == 0 or algorithm != FINGERPRINT_ALGORITHM:
+        raise errors.invalid_fingerprint()
+    return items

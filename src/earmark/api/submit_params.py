@@ -30,11 +30,11 @@ from earmark.api.params import (
     Suffix,
     clean_label,
     clean_text,
+    decode_fingerprint,
     parse_int,
     parse_uuid,
     suffixed,
 )
-from earmark.chromaprint.codec import InvalidFingerprint, decode_fingerprint_base64
 from earmark.db import foreignids
 from earmark.db.meta import MetaValue
 
@@ -48,8 +48,6 @@ MAX_INT = 2**31 - 1
 #: Stand-in for integers with more digits than Python converts (``sys.int_max_str_digits``):
 #: beyond every range checked here, so they fail or are dropped like any too-large value.
 _HUGE = 10**30
-#: The fingerprint format the server accepts (Chromaprint's default algorithm).
-FINGERPRINT_VERSION = 1
 
 _INT_TEXT = re.compile(r"\s*[-+]?[0-9]+\s*", re.A)  # what parse_int accepts
 
@@ -192,13 +190,7 @@ def _fingerprint(text: str | None, name: str) -> npt.NDArray[np.uint32]:
     """Missing → 2; undecodable, empty or not Chromaprint's version 1 → 3."""
     if not text:
         raise errors.missing_parameter(name)
-    try:
-        items, version = decode_fingerprint_base64(text)
-    except InvalidFingerprint:
-        raise errors.invalid_fingerprint() from None
-    if version != FINGERPRINT_VERSION or items.size == 0:
-        raise errors.invalid_fingerprint()
-    return items
+    return decode_fingerprint(text)
 
 
 def _bitrate(text: str | None, name: str) -> int | None:
