@@ -21,7 +21,7 @@ from earmark.auth import KeyCache
 from earmark.counters import CounterBackends, open_backends
 from earmark.cron import Scheduler, build_scheduler
 from earmark.db import migrate
-from earmark.db.engine import Databases
+from earmark.db.engine import Databases, musicbrainz_url, url_key
 from earmark.demokey import DemoKeys
 from earmark.errors import ConfigError, EarmarkError
 from earmark.importer.backends import open_queue
@@ -29,6 +29,7 @@ from earmark.importer.queue import SubmissionQueue
 from earmark.importer.worker import Worker
 from earmark.index.client import HttpIndexClient, IndexClient, LocalIndexClient
 from earmark.index.engine import MultiIndex
+from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import open_rate_limits
 from earmark.search import Searcher
@@ -59,7 +60,17 @@ def open_index(settings: Settings) -> IndexHandle:
 
 
 def open_databases(settings: Settings) -> Databases:
-    return Databases.from_settings(settings)
+    """The web service's databases (its PostgreSQL statements use generic plans: see
+    :func:`earmark.db.engine.create_engine`)."""
+    return Databases.from_settings(settings, generic_plans=True)
+
+
+def open_mirror(settings: Settings, dbs: Databases) -> MusicBrainzDatabase:
+    """The MusicBrainz mirror; on the fingerprint database's engine when both are one database,
+    so that a lookup needs one connection, not two."""
+    if url_key(musicbrainz_url(settings)) == url_key(dbs.urls["fingerprint"]):
+        return MusicBrainzDatabase(dbs.fingerprint, settings.musicbrainz_schema)
+    return MusicBrainzDatabase.from_settings(settings, generic_plans=True)
 
 
 def searcher(index: IndexHandle) -> Searcher:
@@ -88,9 +99,15 @@ def api_services(
         limits=open_rate_limits(settings),
         counters=counters,
         queue=queue,
+        metadata_cache=(
+            MetadataCache(settings.musicbrainz_cache_ttl, settings.musicbrainz_cache_size)
+            if settings.musicbrainz_cache_ttl > 0
+            else None
+        ),
         config=ApiConfig(
             cluster_secret=str(settings.cluster_secret),
             musicbrainz_userinfo_url=settings.musicbrainz_userinfo_url,
+            threads=settings.api_threads,
         ),
     )
 
@@ -210,7 +227,7 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         closers.append(dbs.dispose)
         index = open_index(settings)
         closers.append(index.close)
-        mirror = MusicBrainzDatabase.from_settings(settings)
+        mirror = open_mirror(settings, dbs)
         closers.append(mirror.dispose)
         counters = open_backends()
         closers.append(counters.close)
@@ -280,7 +297,7 @@ def open_production(settings: Settings) -> ApiRuntime:
         closers.append(dbs.dispose)
         index = open_index(settings)
         closers.append(index.close)
-        mirror = MusicBrainzDatabase.from_settings(settings)
+        mirror = open_mirror(settings, dbs)
         closers.append(mirror.dispose)
         ready = mirror_ready(mirror)
         if not ready:

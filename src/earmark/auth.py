@@ -9,63 +9,20 @@ application.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
 
 from earmark.db import accounts, applications
 from earmark.db.accounts import Account
 from earmark.db.applications import Application
 from earmark.db.engine import Databases, read_connection
 from earmark.demokey import DemoKeys
+from earmark.ttlcache import TtlCache
 
-V = TypeVar("V")
+__all__ = ["CACHE_SIZE", "KeyCache", "TtlCache"]
 
 #: Entries per cache, as the reference (least recently used ones leave first).
 CACHE_SIZE = 1000
-
-
-class TtlCache(Generic[V]):
-    """A small thread-safe LRU cache whose entries expire ``ttl`` seconds after being stored."""
-
-    def __init__(
-        self, ttl: float, size: int = CACHE_SIZE, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> V | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= self._clock():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
-
-    def put(self, key: str, value: V) -> None:
-        if self.ttl <= 0:
-            return
-        with self._lock:
-            self._entries[key] = (self._clock() + self.ttl, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        """Entries held, expired ones included until they are next asked for or pushed out."""
-        return len(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 class KeyCache:
@@ -87,6 +44,10 @@ class KeyCache:
         self.demo = demo or DemoKeys()
         self._applications: TtlCache[Application] = TtlCache(ttl, size, clock)
         self._accounts: TtlCache[Account] = TtlCache(ttl, size, clock)
+
+    def cached_application(self, apikey: str) -> Application | None:
+        """The application of ``apikey`` if it is in the cache (no query: safe in async code)."""
+        return self._applications.get(apikey)
 
     def application(self, apikey: str) -> Application | None:
         """The *active* application of ``apikey``, or None."""

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy.engine import Connection
@@ -157,7 +156,7 @@ class Searcher:
                     f"fingerprint index {self.index_name!r} not found; run `earmark index rebuild`"
                 ) from None
             return []
-        except (EngineError, httpx.HTTPError) as exc:
+        except EngineError as exc:  # the server's errors, and IndexConnectionError
             if strict:
                 raise SearchUnavailableError(f"fingerprint index unavailable: {exc}") from exc
             log.warning("fingerprint index unavailable, lookup answered without it: %s", exc)

@@ -15,7 +15,8 @@ is stopping abandons the requests still running. A repeated SIGTERM changes noth
 supervisor that forwards the signal a terminal already delivered does not cut the delay short.
 
 :func:`serve` runs one server in this process; :func:`run_workers` runs several processes on one
-listening socket (``earmark run api --workers N``), each doing its own graceful shutdown.
+address (``earmark run api --workers N``; see :func:`bind_socket`), each doing its own graceful
+shutdown.
 """
 
 from __future__ import annotations
@@ -210,11 +211,56 @@ def serve(
     return 0 if server.started else STARTUP_FAILURE
 
 
+#: Connections waiting to be accepted, per listening socket.
+_BACKLOG = 2048
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket that several worker processes accept on."""
+    """The address the worker processes serve; each turns it into its own listening socket
+    with :func:`worker_socket`.
+
+    Where the kernel can spread connections over several listening sockets (SO_REUSEPORT, on
+    Linux), this socket only holds the address (bound, never listening) for as long as the
+    supervisor runs, and every worker listens on a socket of its own: new connections are
+    dealt out evenly. One listening socket shared by the workers lets the first worker to wake
+    up accept a whole burst (a benchmark saw one of three workers take all 16 keep-alive
+    connections and the others none); elsewhere the workers share it all the same.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=2048)
+    if not hasattr(socket, "SO_REUSEPORT"):
+        shared = socket.create_server((host, port), family=family, backlog=_BACKLOG)
+        shared.set_inheritable(True)
+        return shared
+    sock = _reuseport_socket(family)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(True)
+    return sock
+
+
+def worker_socket(sock: socket.socket) -> socket.socket:
+    """The listening socket of one worker for the address :func:`bind_socket` holds."""
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        return sock  # shared (no SO_REUSEPORT here)
+    own = _reuseport_socket(sock.family)
+    try:
+        own.bind(sock.getsockname())
+        own.listen(_BACKLOG)
+    except OSError:
+        own.close()
+        raise
+    return own
+
+
+def _reuseport_socket(family: socket.AddressFamily) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as socket.create_server
     return sock
 
 

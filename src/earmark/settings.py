@@ -93,9 +93,29 @@ class Settings:
         "Empty: the SQLite file <data_dir>/musicbrainz.db.",
         secret=True,
     )
+    database_pool_size: int = setting(
+        10,
+        "Connections each process keeps open to each database; a burst beyond them opens as "
+        "many again for the moment. Size it to api_threads (and mind PostgreSQL's "
+        "max_connections across every process).",
+        minimum=1,
+    )
     musicbrainz_schema: str = setting(
         "musicbrainz",
         "PostgreSQL schema holding the MusicBrainz tables (ignored on SQLite).",
+    )
+    musicbrainz_cache_ttl: float = setting(
+        300.0,
+        "Seconds the web service remembers the MusicBrainz metadata of a recording it looked "
+        "up (per process), so popular recordings skip the mirror; answers may be this much "
+        "older than the mirror (0: no cache).",
+        minimum=0,
+    )
+    musicbrainz_cache_size: int = setting(
+        10_000,
+        "Recordings (per kind of lookup) each web-service process remembers at most; the least "
+        "recently used leave first. A few KiB each.",
+        minimum=1,
     )
     index_url: str = setting(
         "",
@@ -138,6 +158,12 @@ class Settings:
     api_port: int = setting(8080, "TCP port of `earmark serve` and `earmark run api`.", minimum=0)
     api_workers: int = setting(
         1, "Worker processes of `earmark run api` (each with its own connections).", minimum=1
+    )
+    api_threads: int = setting(
+        10,
+        "Requests each API process works on at once (database and index calls run in this "
+        "many threads); keep database_pool_size at least this large.",
+        minimum=1,
     )
     forwarded_allow_ips: str = setting(
         "127.0.0.1",

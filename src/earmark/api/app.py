@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -65,6 +66,9 @@ def routes() -> list[BaseRoute]:
 def create_app(services: ApiServices, background: Sequence[Background] = ()) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # As many blocking calls at once as the connection pools hold: a thread beyond them
+        # would wait for a connection, or open one beyond the pool and close it after.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = services.config.threads
         await services.queue.start()
         started: list[Background] = []
         try:

@@ -84,7 +84,9 @@ class Call:
         key = self.required(name)
         if not plausible_key(key):
             raise errors.invalid_apikey()
-        found = await run_in_threadpool(self.services.keys.application, key)
+        keys = self.services.keys
+        # A cached key is answered here: a thread hop per request costs more than the lookup.
+        found = keys.cached_application(key) or await run_in_threadpool(keys.application, key)
         if found is None:
             raise errors.invalid_apikey()
         self.application_id = found.id
@@ -121,12 +123,15 @@ class Call:
 
     async def count(self, *, hits: int = 0, misses: int = 0) -> None:
         """Count the request for the statistics (lookups and user agents, reference §3.5)."""
+        await run_in_threadpool(self.count_blocking, hits=hits, misses=misses)
+
+    def count_blocking(self, *, hits: int = 0, misses: int = 0) -> None:
+        """:meth:`count` from a worker thread (the lookup counts in the thread of its work)."""
         self.counted = True
         if self.application_id is None:
             return
         self.services.metrics.lookup(hits, misses)
-        await run_in_threadpool(
-            self.services.counters.counters.count_request,
+        self.services.counters.counters.count_request(
             self.application_id,
             hits=hits,
             misses=misses,

@@ -125,15 +125,8 @@ def parse_query(params: Params, suffix: Suffix, duration_name: str = "duration")
 async def _handle(call: Call, *, legacy: bool) -> Payload:
     request = await parse_request(call, legacy=legacy)
     await call.admit(application_id=request.application_id)
-    services = call.services
     work = LookupWork(request.queries, request.flags, request.max_duration_diff)
-    per_query = await call.thread(run_lookup, services, work)
-    if request.batch:
-        hits = sum(1 for results in per_query if results)
-        await call.count(hits=hits, misses=len(per_query) - hits)
-    else:
-        hit = bool(per_query[0])
-        await call.count(hits=int(hit), misses=int(not hit))
+    per_query = await call.thread(_run_and_count, call, work)
     if legacy:
         for results in per_query:
             _rename_recordings(results)
@@ -145,6 +138,14 @@ async def _handle(call: Call, *, legacy: bool) -> Payload:
             for query, results in zip(request.queries, per_query, strict=True)
         ]
     }
+
+
+def _run_and_count(call: Call, work: LookupWork) -> list[list[Json]]:
+    """The lookup, then its count (a hit or miss per query), in one worker thread."""
+    per_query = run_lookup(call.services, work)
+    hits = sum(1 for results in per_query if results)
+    call.count_blocking(hits=hits, misses=len(per_query) - hits)
+    return per_query
 
 
 def _rename_recordings(results: list[Json]) -> None:

@@ -93,20 +93,32 @@ class _Hit:
 
 
 def run_lookup(services: ApiServices, work: LookupWork) -> list[list[Json]]:
-    """The results of each query, in query order, with the metadata ``work.flags`` ask for."""
-    try:
-        return _run(services, work)
-    except OUTAGES as exc:
-        log.warning("lookup answered 13 (service unavailable): %s", exc)
-        raise errors.service_unavailable() from None
+    """The results of each query, in query order, with the metadata ``work.flags`` ask for.
+
+    A pooled connection found broken (the database restarted since it was opened) is retried
+    once on a fresh one: the pool has replaced its connections by then.
+    """
+    for attempt in (1, 2):
+        try:
+            return _run(services, work)
+        except OUTAGES as exc:
+            if attempt == 1 and getattr(exc, "connection_invalidated", False):
+                continue
+            log.warning("lookup answered 13 (service unavailable): %s", exc)
+            raise errors.service_unavailable() from None
+    raise AssertionError("unreachable")
 
 
 def _run(services: ApiServices, work: LookupWork) -> list[list[Json]]:
     mode = work.flags.mode
+    mirror = services.mirror
     with read_connection(services.dbs.fingerprint) as conn:
         per_query = _find(conn, services.searcher, work)
         flat = [hit for hits in per_query for hit in hits]
         result_links = _links(conn, flat, work.flags) if flat and mode is not Mode.NONE else None
+        if result_links is not None and mirror is not None and mirror.engine is conn.engine:
+            _enrich(services, [hit.result for hit in flat], result_links, work.flags, conn)
+            result_links = None
     if result_links is not None:
         _enrich(services, [hit.result for hit in flat], result_links, work.flags)
     return [[hit.result for hit in hits] for hits in per_query]
@@ -193,13 +205,24 @@ def _user_meta(meta: Meta) -> UserMeta:
 
 
 def _enrich(
-    services: ApiServices, results: list[Json], result_links: list[ResultLinks], flags: MetaFlags
+    services: ApiServices,
+    results: list[Json],
+    result_links: list[ResultLinks],
+    flags: MetaFlags,
+    shared: Connection | None = None,
 ) -> None:
-    if services.mirror is None:
+    """MusicBrainz metadata into ``results``; on the lookup's own connection (``shared``) when
+    the mirror lives in the fingerprint database."""
+    mirror = services.mirror
+    if mirror is None:
         without_mirror(results, result_links, flags)
         return
-    with services.mirror.read() as conn:
-        enrichment = inject_metadata(conn, results, result_links, flags)
+    cache = services.metadata_cache
+    if shared is not None:
+        enrichment = inject_metadata(mirror.on(shared), results, result_links, flags, cache)
+    else:
+        with mirror.read() as conn:
+            enrichment = inject_metadata(conn, results, result_links, flags, cache)
     # Both kinds need the cron: a redirect's links are merged, an unknown MBID's clock starts.
     reported = set(enrichment.missing) | set(enrichment.redirects)
     if reported:

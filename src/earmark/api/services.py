@@ -10,6 +10,7 @@ from earmark.auth import KeyCache
 from earmark.counters import CounterBackends
 from earmark.db.engine import Databases
 from earmark.importer.queue import SubmissionQueue
+from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import RateLimits
 from earmark.search import Searcher
@@ -21,6 +22,8 @@ class ApiConfig:
 
     cluster_secret: str = ""
     musicbrainz_userinfo_url: str = "https://musicbrainz.org/oauth2/userinfo"
+    #: Blocking calls (database, index) running at once in the process (setting api_threads).
+    threads: int = 10
 
 
 @dataclass
@@ -45,6 +48,8 @@ class ApiServices:
     limits: RateLimits
     counters: CounterBackends
     queue: SubmissionQueue
+    #: Recently looked-up MusicBrainz metadata (None: every lookup asks the mirror).
+    metadata_cache: MetadataCache | None = None
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     config: ApiConfig = field(default_factory=ApiConfig)
     health: Health = field(default_factory=Health)

@@ -15,7 +15,14 @@ from prometheus_client import multiprocess
 from earmark.api.metrics import prepare_multiprocess
 from earmark.app import check_production, open_production
 from earmark.cli.context import loaded_settings
-from earmark.server import STARTUP_FAILURE, ServerOptions, bind_socket, run_workers, serve
+from earmark.server import (
+    STARTUP_FAILURE,
+    ServerOptions,
+    bind_socket,
+    run_workers,
+    serve,
+    worker_socket,
+)
 from earmark.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,7 +104,8 @@ def _worker(
     parent: int,
     ready: Callable[[], None],
 ) -> int:
-    """One worker process (spawned): its own connections, the shared listening socket.
+    """One worker process (spawned): its own connections, and its listening socket on the
+    supervisor's address.
 
     ``ready`` tells the supervisor the app started: from then on an exit 3 of a replacement is
     a passing outage (restarted with backoff), not a configuration that can never work.
@@ -118,7 +126,7 @@ def _worker(
             runtime.app,
             options,
             on_drain=runtime.services.health.begin_shutdown,
-            sockets=[sock],
+            sockets=[worker_socket(sock)],
             parent_pid=parent,
             on_started=lambda _port: ready(),
         )

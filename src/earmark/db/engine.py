@@ -9,11 +9,23 @@ fourth database, read by :mod:`earmark.musicbrainz`.
 SQLite runs in WAL mode: readers never wait, and writes go through one writer at a time
 (``BEGIN IMMEDIATE`` under a per-engine lock), with ``synchronous=FULL`` so that a commit is on
 disk before it is acknowledged.
+
+PostgreSQL connections are pooled for the life of the process (``database_pool_size``; a burst
+beyond it opens as many again, closed when returned). A pooled connection idle for longer than
+:data:`PING_AFTER_IDLE_S` is pinged before use, so one the server or a firewall dropped in the
+meantime is replaced instead of failing a request; a busy connection is not pinged (a ping per
+checkout is a round trip per request). A connection that breaks in use fails its statement,
+and the pool then replaces every connection opened before the break (SQLAlchemy's
+invalidation), so a database restart costs each process one failed attempt; the lookup path
+retries that attempt once. Read connections run in autocommit on PostgreSQL: no BEGIN and
+ROLLBACK round trips, and psycopg keeps its prepared statements (a ROLLBACK discards them).
+At PostgreSQL's default READ COMMITTED each statement sees its own snapshot either way.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +45,9 @@ _BUSY_TIMEOUT_MS = 30_000
 #: PostgreSQL statement timeout inside `Databases.write()` transactions (reference §9.2: 60 s).
 WRITE_STATEMENT_TIMEOUT_MS = 60_000
 _WRITE_OPTION = "earmark_write"
+#: A pooled PostgreSQL connection idle for longer than this is pinged before it is used.
+PING_AFTER_IDLE_S = 30.0
+_IDLE_SINCE = "earmark_idle_since"
 
 
 def default_database_url(settings: Settings) -> str:
@@ -51,6 +66,11 @@ def role_urls(settings: Settings) -> dict[Role, str]:
         "fingerprint": str(settings.fingerprint_database_url) or main,
         "ingest": str(settings.ingest_database_url) or main,
     }
+
+
+def pool_options(settings: Settings) -> dict[str, Any]:
+    """The connection pool's size (setting ``database_pool_size``) as engine keyword arguments."""
+    return {"pool_size": settings.database_pool_size, "max_overflow": settings.database_pool_size}
 
 
 def musicbrainz_url(settings: Settings) -> str:
@@ -72,6 +92,11 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
+def url_key(url: str | URL) -> str:
+    """What tells two URLs of one database apart from URLs of two (driver names normalised)."""
+    return normalize_url(url).render_as_string(hide_password=False)
+
+
 def redact(url: str) -> str:
     """A URL with its password hidden, for messages and logs."""
     try:
@@ -80,12 +105,52 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def create_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with Earmark's connection rules (see the module docstring)."""
+def create_engine(url: str | URL, *, generic_plans: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with Earmark's connection rules (see the module docstring).
+
+    ``generic_plans`` (PostgreSQL; the web service's lookups): each connection plans a prepared
+    statement once (``plan_cache_mode = force_generic_plan``). PostgreSQL otherwise keeps
+    re-planning statements keyed by ``= ANY(array)``, whose generic plan it estimates
+    pessimistically; for the lookup's many-join MusicBrainz query planning costs more than
+    running it, and every lookup statement is an index lookup by a list of keys, which the
+    generic plan does as well.
+    """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
-    return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(parsed, **kwargs)
+    _ping_when_idle(engine)
+    if generic_plans:
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET plan_cache_mode = force_generic_plan")
+            dbapi_connection.commit()
+
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    dialect = engine.dialect
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()
+        except dialect.loaded_dbapi.Error as exc:
+            alive = not dialect.is_disconnect(exc, dbapi_connection, None)
+        if not alive:
+            # The pool replaces the connection and tries again (SQLAlchemy's documented way).
+            raise sa.exc.DisconnectionError("pooled connection found closed")
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -96,6 +161,9 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        # An in-memory database lives in one connection per thread: no pool to size.
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("pool_size", "max_overflow")}
     engine = sa.create_engine(url, **kwargs)
     engine.info_lock = threading.RLock()  # type: ignore[attr-defined]
 
@@ -134,8 +202,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection for reading (a plain transaction, never holding SQLite's write lock)."""
+    """A connection for reading: autocommit on PostgreSQL (see the module docstring), a plain
+    transaction on SQLite (never holding its write lock)."""
     with engine.connect() as conn:
+        if not is_sqlite(engine):
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
 
 
@@ -156,7 +227,7 @@ class Databases:
         by_url: dict[str, Engine] = {}
         self.engines: dict[Role, Engine] = {}
         for role in ROLES:
-            key = normalize_url(urls[role]).render_as_string(hide_password=False)
+            key = url_key(urls[role])
             if key not in by_url:
                 by_url[key] = create_engine(key, **engine_kwargs)
             self.engines[role] = by_url[key]
@@ -169,7 +240,7 @@ class Databases:
 
     @classmethod
     def from_settings(cls, settings: Settings, **engine_kwargs: Any) -> Databases:
-        return cls(role_urls(settings), **engine_kwargs)
+        return cls(role_urls(settings), **{**pool_options(settings), **engine_kwargs})
 
     @property
     def app(self) -> Engine:

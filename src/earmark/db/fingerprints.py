@@ -46,6 +46,10 @@ def _stored(rows: Sequence[sa.Row[Any]]) -> list[StoredFingerprint]:
     return [StoredFingerprint(r.id, r.track_id, r.gid, r.length, r.fingerprint) for r in rows]
 
 
+#: Up to this many ids, :func:`get_many` applies the duration window after fetching.
+FEW_IDS = 64
+
+
 def get_many(
     conn: Connection,
     ids: Sequence[int],
@@ -53,15 +57,26 @@ def get_many(
     duration: int | None = None,
     max_duration_diff: int = 7,
 ) -> list[StoredFingerprint]:
-    """Fingerprints by id with their track; with ``duration``, only those within the window."""
+    """Fingerprints by id with their track; with ``duration``, only those within the window.
+
+    A few ids (a lookup's candidates) are fetched by id alone and the window applied here: a
+    statement filtering on ``length`` too tempts PostgreSQL's generic plan (the web service's,
+    see :func:`earmark.db.engine.create_engine`) into scanning the ``length`` index, which
+    for a common duration means most of the table. Many ids (the importer's scan of unindexed
+    fingerprints) are windowed in the statement, sparing their transfer.
+    """
     if not ids:
         return []
     parameters: dict[str, Any] = {"ids": list(ids)}
-    if duration is not None:
+    windowed = duration is not None and len(ids) > FEW_IDS
+    if duration is not None and windowed:
         parameters["shortest"] = duration - max_duration_diff
         parameters["longest"] = duration + max_duration_diff
-    query = _get_many_query(conn.dialect.name, duration is not None)
-    return _stored(conn.execute(query, parameters).all())
+    query = _get_many_query(conn.dialect.name, windowed)
+    found = _stored(conn.execute(query, parameters).all())
+    if duration is None or windowed:
+        return found
+    return [f for f in found if abs(f.length - duration) <= max_duration_diff]
 
 
 @functools.cache

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-import httpx
 import msgpack
 import numpy as np
 
@@ -32,6 +31,7 @@ from earmark.index.engine import (
 )
 from earmark.index.engine.index import IndexStats, IndexStatus
 from earmark.index.engine.search import DEFAULT_LIMIT, DEFAULT_SCORE_PCT, DEFAULT_TIMEOUT_MS
+from earmark.index.keepalive import KeepAlivePool
 
 MSGPACK_TYPE = "application/vnd.msgpack"
 
@@ -183,39 +183,36 @@ def _encode_change(change: Change) -> dict[str, Any]:
 
 
 class HttpIndexClient:
-    """The client interface over HTTP (keep-alive connection pool, MessagePack bodies)."""
+    """The client interface over HTTP (keep-alive connection pool, MessagePack bodies).
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 30.0,
-        http: httpx.Client | None = None,
-    ) -> None:
-        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
-        self._owns_http = http is None
+    A server that cannot be reached or answers garbage raises
+    :class:`~earmark.index.keepalive.IndexConnectionError` (an :class:`EngineError`).
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        self._pool = KeepAlivePool(base_url, timeout=timeout)
         self._headers = {"Content-Type": MSGPACK_TYPE, "Accept": MSGPACK_TYPE}
 
     def _call(self, method: str, path: str, body: object = None) -> Any:
         content = None if body is None else msgpack.packb(body, use_bin_type=True)
-        r = self._http.request(method, path, content=content, headers=self._headers)
+        r = self._pool.request(method, path, content, self._headers)
         try:
-            data = msgpack.unpackb(r.content, raw=False) if r.content else {}
+            data = msgpack.unpackb(r.body, raw=False) if r.body else {}
         except (ValueError, msgpack.UnpackException) as exc:  # e.g. a proxy's HTML error page
-            raise IndexServerError(r.reason_phrase or "BadResponse", r.status_code) from exc
-        if r.status_code >= 400:
+            raise IndexServerError(r.reason or "BadResponse", r.status) from exc
+        if r.status >= 400:
             name = data.get("e", "") if isinstance(data, dict) else ""
             cls = _ERRORS.get(name)
             if cls is not None:
                 raise cls()
-            raise IndexServerError(name or r.reason_phrase, r.status_code)
+            raise IndexServerError(name or r.reason, r.status)
         return data
 
     def _head(self, path: str) -> bool:
-        r = self._http.request("HEAD", path)
-        if r.status_code >= 500:
-            raise IndexServerError(r.reason_phrase, r.status_code)
-        return r.status_code == 200
+        r = self._pool.request("HEAD", path, None, {})
+        if r.status >= 500:
+            raise IndexServerError(r.reason, r.status)
+        return r.status == 200
 
     def create_index(
         self, name: str, *, expect_does_not_exist: bool = False, generation: int | None = None
@@ -288,5 +285,4 @@ class HttpIndexClient:
         return [SearchResult(r["i"], r["s"]) for r in d["r"]]
 
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        self._pool.close()

@@ -34,6 +34,7 @@ from earmark.musicbrainz.assemble import (
     release_groups_json,
     releases_json,
 )
+from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.flags import Flag, MetaFlags, Mode
 from earmark.musicbrainz.metadata import (
     Appearance,
@@ -104,10 +105,12 @@ def inject_metadata(
     results: list[Json],
     links: Sequence[ResultLinks],
     flags: MetaFlags,
+    cache: MetadataCache | None = None,
 ) -> Enrichment:
     """Add the metadata ``flags`` ask for to ``results`` (in place) from one MusicBrainz lookup.
 
-    ``links[i]`` belongs to ``results[i]``. ``conn`` reads the MusicBrainz database.
+    ``links[i]`` belongs to ``results[i]``. ``conn`` reads the MusicBrainz database, through
+    ``cache`` when given (the web service's recently looked-up recordings).
     """
     if len(results) != len(links):
         raise ValueError(f"{len(results)} results but {len(links)} link lists")
@@ -115,7 +118,7 @@ def inject_metadata(
     if mode is Mode.NONE or not results:
         return Enrichment(results)
     mbids = {link.mbid for result_links in links for link in result_links.mbids}
-    lookup = lookup_metadata(
+    lookup = (cache.lookup if cache is not None else lookup_metadata)(
         conn,
         mbids,
         releases=flags.needs_releases,

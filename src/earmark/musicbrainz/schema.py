@@ -28,6 +28,7 @@ from earmark.db.engine import (
     create_engine,
     is_sqlite,
     musicbrainz_url,
+    pool_options,
     read_connection,
     write_transaction,
 )
@@ -166,17 +167,22 @@ def tables() -> MbTables:
     return MbTables(**{name: found[name] for name in names}, release_event=release_event)
 
 
-def translate_map(dialect_name: str, schema_name: str = SCHEMA) -> dict[str, str | None]:
-    """Where the ``musicbrainz`` schema of the statements really is on this kind of database."""
+def translate_map(dialect_name: str, schema_name: str = SCHEMA) -> dict[str, str | None] | None:
+    """Where the ``musicbrainz`` schema of the statements really is on this kind of database;
+    None when it is where the statements say (PostgreSQL's default): a map, even one changing
+    nothing, makes SQLAlchemy rewrite every statement's text at each execution."""
     if dialect_name == "sqlite":
         return {SCHEMA: None}
+    if schema_name == SCHEMA:
+        return None
     return {SCHEMA: schema_name}
 
 
 def _options(conn: Connection) -> dict[str, Any]:
     if "schema_translate_map" in conn.get_execution_options():
         return {}
-    return {"schema_translate_map": translate_map(conn.dialect.name)}
+    found = translate_map(conn.dialect.name)
+    return {} if found is None else {"schema_translate_map": found}
 
 
 def execute(conn: Connection, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
@@ -277,10 +283,25 @@ class MusicBrainzDatabase:
     @classmethod
     def from_settings(cls, settings: Settings, **engine_kwargs: Any) -> MusicBrainzDatabase:
         """``musicbrainz_database_url`` (default ``<data_dir>/musicbrainz.db``) and its schema."""
-        return cls.from_url(musicbrainz_url(settings), settings.musicbrainz_schema, **engine_kwargs)
+        return cls.from_url(
+            musicbrainz_url(settings),
+            settings.musicbrainz_schema,
+            **{**pool_options(settings), **engine_kwargs},
+        )
 
     def read(self) -> AbstractContextManager[Connection]:
         return connect(self.engine, self.schema_name)
+
+    def on(self, conn: Connection) -> Connection:
+        """``conn``, a connection of :attr:`engine` opened for other work, made to find the
+        subset in :attr:`schema_name` too (Earmark's own tables have no schema, so their
+        statements are unaffected): one connection serves a whole lookup when the mirror and
+        the fingerprints share a database."""
+        if conn.engine is not self.engine:
+            raise ValueError("the connection belongs to another database")
+        return conn.execution_options(
+            schema_translate_map=translate_map(self.engine.dialect.name, self.schema_name)
+        )
 
     def write(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, self.schema_name)
