@@ -12,6 +12,11 @@
    * ``production``: ``earmark run api --workers 2`` on PostgreSQL with Redis counters and a
      separate ``earmark run index`` server.
    Rate limits are off (the benchmark measures the service, not the limiter).
+   The service runs twice on the same data: with the per-process MusicBrainz metadata cache
+   (the default, ``musicbrainz_cache_ttl``) and without it (every hit runs the full metadata
+   lookup on the mirror). The catalogue links its tracks to a few thousand recordings, so with
+   the cache nearly every lookup finds its recording cached: that figure is the best case of
+   a popular catalogue, the figure without the cache its worst case.
 3. A load generator (this process: asyncio, raw HTTP/1.1 keep-alive, pre-built form bodies)
    keeps ``--concurrency`` lookups in flight for ``--seconds``; queries are the dev corpus's
    distorted re-encodings and catalogue fingerprints with 2 % of their bits flipped.
@@ -208,6 +213,20 @@ async def load(port: int, bodies: list[bytes], concurrency: int, seconds: float)
     }
 
 
+def settle(client: Any, name: str, quiet: float = 15.0, longest: float = 180.0) -> None:
+    """Wait for the index server to finish merging the segments of the rebuild (it merges when
+    writes stop): a deployed index is settled, and a merge would compete with the load."""
+    deadline = time.monotonic() + longest
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        segments = client.get_index(name).stats.num_segments
+        if segments != last:
+            last, since = segments, time.monotonic()
+        elif segments <= 1 or time.monotonic() - since >= quiet:
+            return
+        time.sleep(1.0)
+
+
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         args, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -232,6 +251,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="API processes (production)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--metadata-cache",
+        choices=["both", "on", "off"],
+        default="both",
+        help="run with the MusicBrainz metadata cache, without it, or both (default)",
+    )
     args = parser.parse_args()
 
     from earmark import indexsync
@@ -288,20 +313,14 @@ def main() -> None:
             store_catalogue(dbs, catalogue, mbids)
             key = application_key(dbs)
             dbs.dispose()
+            service_args: list[str]
             if args.setup == "allinone":
                 engine = MultiIndex(data / "index")
                 client = LocalIndexClient(engine)
                 indexsync.rebuild(Databases.single(url), client, "main")
                 client.close()
                 engine.close()
-                port = free_port()
-                procs.append(
-                    start(
-                        [EARMARK, "serve", "--data-dir", str(data), "--port", str(port)],
-                        env,
-                        work / "serve.log",
-                    )
-                )
+                service_args = ["serve", "--data-dir", str(data)]
             else:
                 index_port = free_port()
                 procs.append(
@@ -318,30 +337,33 @@ def main() -> None:
                 index_url = f"http://127.0.0.1:{index_port}"
                 client = HttpIndexClient(index_url)
                 indexsync.rebuild(Databases.single(url), client, "main")
+                settle(client, "main")
                 client.close()
                 env["EARMARK_INDEX_URL"] = index_url
-                port = free_port()
-                procs.append(
-                    start(
-                        [
-                            *(EARMARK, "run", "api", "--port", str(port)),
-                            *("--workers", str(args.workers)),
-                        ],
-                        env,
-                        work / "api.log",
-                    )
-                )
-            wait_http(port, "/_health", procs[-1])
+                service_args = ["run", "api", "--workers", str(args.workers)]
             print(f"set-up: {time.perf_counter() - t0:.0f} s")
             bodies = build_bodies(key, catalogue, rng, 2000)
-            asyncio.run(load(port, bodies[:200], 4, 3.0))  # warm-up
-            result = asyncio.run(load(port, bodies, args.concurrency, args.seconds))
-            print(
-                f"/v2/lookup ({args.setup}, {args.concurrency} connections, "
-                f"{args.seconds:.0f} s): {result['per_second']:.0f} lookups/s, "
-                f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                f"{result['with_metadata']:.0%} with recordings, {result['errors']} errors"
-            )
+            modes = ["on", "off"] if args.metadata_cache == "both" else [args.metadata_cache]
+            for mode in modes:
+                port = free_port()
+                ttl = {} if mode == "on" else {"EARMARK_MUSICBRAINZ_CACHE_TTL": "0"}
+                service = start(
+                    [EARMARK, *service_args, "--port", str(port)],
+                    {**env, **ttl},
+                    work / f"service-cache-{mode}.log",
+                )
+                procs.append(service)
+                wait_http(port, "/_health", service)
+                asyncio.run(load(port, bodies[:200], 4, 3.0))  # warm-up
+                result = asyncio.run(load(port, bodies, args.concurrency, args.seconds))
+                print(
+                    f"/v2/lookup ({args.setup}, metadata cache {mode}, {args.concurrency} "
+                    f"connections, {args.seconds:.0f} s): {result['per_second']:.0f} lookups/s, "
+                    f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+                    f"{result['with_metadata']:.0%} with recordings, {result['errors']} errors"
+                )
+                stop(service)
+                procs.remove(service)
         finally:
             for proc in reversed(procs):
                 stop(proc)

@@ -136,8 +136,10 @@ def mbids_for_tracks(
 def _mbids_query(dialect: str, include_disabled: bool) -> sa.Select[Any]:
     # Built once (every lookup with meta runs it): a reused statement hits SQLAlchemy's
     # compiled cache without building the statement and its cache key again.
+    c = track_mbid.c
+    # Only what an MbidLink holds: no timestamps to parse.
     query = (
-        sa.select(track_mbid)
+        sa.select(c.id, c.track_id, c.mbid, c.submission_count, c.disabled)
         .where(_among(track_mbid.c.track_id, "track_ids", dialect))
         .order_by(track_mbid.c.track_id, track_mbid.c.mbid)
     )
