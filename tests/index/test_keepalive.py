@@ -6,7 +6,6 @@ that pays for a new connection.
 
 from __future__ import annotations
 
-import http.client
 import socket
 import threading
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 from earmark.index.client import HttpIndexClient
 from earmark.index.engine import EngineError
 from earmark.index.keepalive import Answer, IndexConnectionError, KeepAlivePool
+from earmark.index.wire import WireError
 
 WAIT_S = 5.0
 
@@ -213,7 +213,7 @@ def test_a_garbage_answer_is_an_index_connection_error(reply: bytes) -> None:
         thread.start()
         error = _request_fails(listener.getsockname()[1])
         thread.join(WAIT_S)
-    assert isinstance(error.__cause__, http.client.HTTPException)
+    assert isinstance(error.__cause__, WireError)
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """HTTP/1.1 keep-alive connections to an index server, for the HTTP index client.
 
-The standard library's ``http.client`` over a small pool: a lookup asks the index once, and a
+:mod:`earmark.index.wire` connections in a small pool: a lookup asks the index once, and a
 general-purpose client (httpx) spent three times the CPU of the search itself on its request
-and response models. Connections are thread-safe to share through the pool (each request takes
+and response models (``http.client``, still more than the search, on parsing headers).
+Connections are thread-safe to share through the pool (each request takes
 one connection for itself), reused last-in first-out, and dropped when the server says it will
 close them. Before reuse an idle connection is checked for a close the server sent meanwhile
 (its socket readable while no answer is due), as httpx does, so a server restart or its idle
@@ -11,13 +12,14 @@ timeout does not fail the next request. Transport failures raise :class:`IndexCo
 
 from __future__ import annotations
 
-import http.client
 import select
+import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass
 
 from earmark.index.engine import EngineError
+from earmark.index.wire import Connection
 
 #: Idle connections kept per pool; more are closed when returned.
 MAX_IDLE = 32
@@ -43,12 +45,12 @@ class KeepAlivePool:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
-        self._https = parts.scheme == "https"
+        self._tls = ssl.create_default_context() if parts.scheme == "https" else None
         self._host = parts.hostname
-        self._port = parts.port
+        self._port = parts.port or (443 if self._tls else 80)
         self._prefix = parts.path.rstrip("/")
         self._timeout = timeout
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -57,17 +59,15 @@ class KeepAlivePool:
     ) -> Answer:
         conn = self._take()
         try:
-            conn.request(method, self._prefix + path, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-        except (http.client.HTTPException, OSError) as exc:
+            reply = conn.request(method, self._prefix + path, body, headers)
+        except OSError as exc:  # WireError, a timeout, a refused or reset connection
             conn.close()
             raise IndexConnectionError(f"index server at {self._where()}: {exc!r}") from exc
-        if response.will_close:
+        if reply.will_close:
             conn.close()
         else:
             self._give(conn)
-        return Answer(response.status, response.reason, data)
+        return Answer(reply.status, reply.reason, reply.body)
 
     def close(self) -> None:
         with self._lock:
@@ -76,7 +76,7 @@ class KeepAlivePool:
         for conn in idle:
             conn.close()
 
-    def _take(self) -> http.client.HTTPConnection:
+    def _take(self) -> Connection:
         while True:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
@@ -86,22 +86,21 @@ class KeepAlivePool:
                 return conn
             conn.close()
 
-    def _give(self, conn: http.client.HTTPConnection) -> None:
+    def _give(self, conn: Connection) -> None:
         with self._lock:
             if not self._closed and len(self._idle) < MAX_IDLE:
                 self._idle.append(conn)
                 return
         conn.close()
 
-    def _open(self) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        return cls(self._host, self._port, timeout=self._timeout)
+    def _open(self) -> Connection:
+        return Connection(self._host, self._port, timeout=self._timeout, tls=self._tls)
 
     def _where(self) -> str:
-        return f"{self._host}:{self._port}" if self._port else self._host
+        return f"{self._host}:{self._port}"
 
 
-def _usable(conn: http.client.HTTPConnection) -> bool:
+def _usable(conn: Connection) -> bool:
     """False when the server closed (or wrote to) an idle connection since its last answer."""
     sock = conn.sock
     if sock is None:
