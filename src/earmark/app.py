@@ -59,10 +59,10 @@ def open_index(settings: Settings) -> IndexHandle:
     return IndexHandle(LocalIndexClient(engine), settings.index_name, engine)
 
 
-def open_databases(settings: Settings) -> Databases:
-    """The web service's databases (its PostgreSQL statements use generic plans: see
-    :func:`earmark.db.engine.create_engine`)."""
-    return Databases.from_settings(settings, generic_plans=True)
+def open_databases(settings: Settings, *, web: bool = False) -> Databases:
+    """Earmark's databases; ``web``: the web service's, whose PostgreSQL statements use generic
+    plans (see :func:`earmark.db.engine.create_engine`)."""
+    return Databases.from_settings(settings, generic_plans=web)
 
 
 def open_mirror(settings: Settings, dbs: Databases) -> MusicBrainzDatabase:
@@ -223,7 +223,7 @@ def open_embedded(settings: Settings) -> ApiRuntime:
     """
     closers: list[Callable[[], None]] = []
     try:
-        dbs = open_databases(settings)
+        dbs = open_databases(settings, web=True)
         closers.append(dbs.dispose)
         index = open_index(settings)
         closers.append(index.close)
@@ -293,7 +293,7 @@ def open_production(settings: Settings) -> ApiRuntime:
     """
     closers: list[Callable[[], None]] = []
     try:
-        dbs = open_databases(settings)
+        dbs = open_databases(settings, web=True)
         closers.append(dbs.dispose)
         index = open_index(settings)
         closers.append(index.close)

@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -227,7 +228,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     connections and the others none); elsewhere the workers share it all the same.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    if not hasattr(socket, "SO_REUSEPORT"):
+    # Only Linux deals connections out over SO_REUSEPORT sockets (BSDs and macOS do not).
+    if not (sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")):
         shared = socket.create_server((host, port), family=family, backlog=_BACKLOG)
         shared.set_inheritable(True)
         return shared
@@ -242,13 +244,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def worker_socket(sock: socket.socket) -> socket.socket:
-    """The listening socket of one worker for the address :func:`bind_socket` holds."""
+    """The socket of one worker for the address :func:`bind_socket` holds: bound, not yet
+    listening. The server listens once the app has started, so the kernel sends a worker no
+    connection while it starts (or fails to)."""
     if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
         return sock  # shared (no SO_REUSEPORT here)
     own = _reuseport_socket(sock.family)
     try:
         own.bind(sock.getsockname())
-        own.listen(_BACKLOG)
     except OSError:
         own.close()
         raise

@@ -113,8 +113,9 @@ class Settings:
     )
     musicbrainz_cache_size: int = setting(
         10_000,
-        "Recordings (per kind of lookup) each web-service process remembers at most; the least "
-        "recently used leave first. A few KiB each.",
+        "MusicBrainz metadata entries (one per recording and kind of lookup) each web-service "
+        "process remembers at most; the least recently used leave first. A few KiB each, more "
+        "for recordings on many releases.",
         minimum=1,
     )
     index_url: str = setting(

@@ -134,3 +134,23 @@ def test_the_request_carries_host_length_and_headers() -> None:
     assert b"Content-Length: 4" in lines
     assert b"Content-Type: application/x" in lines
     assert body == b"\x81\xa1h\x90"
+
+
+def test_interim_answers_are_skipped_for_the_final_one() -> None:
+    pieces = [b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"]
+    pieces += [b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]
+    reply = _ask(pieces)
+    assert (reply.status, reply.body) == (200, b"ok")
+
+
+def test_a_connection_header_listing_close_is_not_kept() -> None:
+    reply = _ask([b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n"])
+    assert reply.will_close
+
+
+def test_bytes_beyond_the_answer_make_the_connection_unusable() -> None:
+    for port in _serve([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"], close=False):
+        conn = Connection("127.0.0.1", port, timeout=5)
+        assert conn.request("GET", "/", None, {}).body == b"ok"
+        assert conn.pending
+        conn.close()

@@ -47,7 +47,9 @@ def test_bind_socket_holds_the_address_without_listening(address: socket.socket)
         assert taken.value.errno == errno.EADDRINUSE
 
 
-def test_each_worker_gets_its_own_listening_socket(address: socket.socket) -> None:
+def test_each_worker_gets_its_own_socket_listening_only_once_started(
+    address: socket.socket,
+) -> None:
     first, second = worker_socket(address), worker_socket(address)
     try:
         assert first is not second
@@ -55,6 +57,12 @@ def test_each_worker_gets_its_own_listening_socket(address: socket.socket) -> No
         assert first is not address
         assert second is not address
         assert first.getsockname() == second.getsockname() == address.getsockname()
+        # Not before the server has started the app: no connection waits on a starting worker.
+        assert not _listening(first)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(address.getsockname(), timeout=WAIT_S).close()
+        first.listen()
+        second.listen()
         assert _listening(first)
         assert _listening(second)
         assert not _listening(address)
@@ -69,6 +77,7 @@ def test_connections_are_dealt_out_over_the_workers(address: socket.socket) -> N
     accepted = [0, 0]
     try:
         for sock in workers:
+            sock.listen()  # as the server does once its app started
             sock.setblocking(False)
         for _ in range(CONNECTIONS):
             clients.append(socket.create_connection(address.getsockname(), timeout=WAIT_S))

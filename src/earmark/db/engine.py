@@ -143,11 +143,17 @@ def _ping_when_idle(engine: Engine) -> None:
         idle_since = record.info.get(_IDLE_SINCE)
         if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
             return
+        # In autocommit: a ROLLBACK after the ping would make psycopg drop its prepared
+        # statements, and a failed ping must not leave the connection in a failed transaction.
+        autocommit = dbapi_connection.autocommit
         try:
+            dbapi_connection.autocommit = True
             alive = dialect.do_ping(dbapi_connection)
-            dbapi_connection.rollback()
         except dialect.loaded_dbapi.Error as exc:
             alive = not dialect.is_disconnect(exc, dbapi_connection, None)
+        finally:
+            if not dbapi_connection.closed:
+                dbapi_connection.autocommit = autocommit
         if not alive:
             # The pool replaces the connection and tries again (SQLAlchemy's documented way).
             raise sa.exc.DisconnectionError("pooled connection found closed")

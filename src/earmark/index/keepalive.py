@@ -102,6 +102,8 @@ class KeepAlivePool:
 
 def _usable(conn: Connection) -> bool:
     """False when the server closed (or wrote to) an idle connection since its last answer."""
+    if conn.pending:
+        return False
     sock = conn.sock
     if sock is None:
         return True  # never connected, or closed cleanly: the next request connects

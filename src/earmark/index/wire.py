@@ -18,6 +18,7 @@ from dataclasses import dataclass
 MAX_HEAD = 64 * 1024
 MAX_BODY = 256 * 1024 * 1024
 _READ = 64 * 1024
+_MAX_TRAILERS = 100
 
 
 class WireError(OSError):
@@ -62,6 +63,11 @@ class Connection:
         self.sock.sendall(head + body if body else head)
         return self._reply(method)
 
+    @property
+    def pending(self) -> bool:
+        """Bytes the server sent beyond its last answer (the connection is then unusable)."""
+        return bool(self._buffer)
+
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
@@ -76,20 +82,23 @@ class Connection:
         return sock
 
     def _reply(self, method: str) -> Reply:
-        head = self._read_head()
-        status_line, *header_lines = head.split(b"\r\n")
-        version, status, reason = _status(status_line)
+        while True:
+            head = self._read_head()
+            status_line, *header_lines = head.split(b"\r\n")
+            version, status, reason = _status(status_line)
+            # An interim answer (100 Continue, 103 Early Hints) comes before the real one.
+            if not 100 <= status < 200 or status == 101:
+                break
         headers: dict[bytes, bytes] = {}
         for line in header_lines:
             name, sep, value = line.partition(b":")
             if not sep:
                 raise WireError(f"malformed header line {line[:80]!r}")
             headers[name.strip().lower()] = value.strip()
-        connection = headers.get(b"connection", b"").lower()
-        will_close = connection == b"close" or (
-            version == b"HTTP/1.0" and connection != b"keep-alive"
-        )
-        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        tokens = {t.strip() for t in headers.get(b"connection", b"").lower().split(b",")}
+        old_http = version == b"HTTP/1.0" and b"keep-alive" not in tokens
+        will_close = b"close" in tokens or old_http or status == 101
+        if method == "HEAD" or status in (101, 204, 304):
             body = b""
         elif b"chunked" in headers.get(b"transfer-encoding", b"").lower():
             body = self._read_chunked()
@@ -150,9 +159,10 @@ class Connection:
             if size < 0:
                 raise WireError("negative chunk size")
             if size == 0:
-                while self._read_line():  # trailers, up to the empty line
-                    pass
-                return b"".join(parts)
+                for _ in range(_MAX_TRAILERS):  # trailers, up to the empty line
+                    if not self._read_line():
+                        return b"".join(parts)
+                raise WireError("too many trailer lines")
             total += size
             if total > MAX_BODY:
                 raise WireError(f"the answer's body is over {MAX_BODY} bytes")
