@@ -6,10 +6,13 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("EARMARK_SHARED_DIR", ROOT.parent / "shared"))
@@ -102,3 +105,21 @@ def bit_error_rate(a: list[int], b: list[int]) -> float:
     errors = sum(bin((x ^ y) & 0xFFFFFFFF).count("1") for x, y in zip(a[:n], b[:n], strict=True))
     errors += 32 * abs(len(a) - len(b))
     return errors / (32 * max(len(a), len(b), 1))
+
+
+@contextmanager
+def statements_run(
+    engine: sa.Engine, keep: Callable[[str], bool] = lambda _statement: True
+) -> Iterator[list[str]]:
+    """Every statement (those ``keep`` accepts) sent to the database inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if keep(statement):
+            seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)

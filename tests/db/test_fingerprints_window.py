@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from earmark.db import fingerprints, tracks
 from earmark.db.engine import Databases
 from earmark.db.fingerprints import FEW_IDS, StoredFingerprint, get_many
+from tests.support import statements_run
 
 DURATION = 120
 # Every length from 10 s below the duration to 10 s above, over and over.
@@ -36,20 +34,6 @@ def stored(dbs: Databases) -> list[int]:
                 )
             )
     return ids
-
-
-@contextmanager
-def statements_run(engine: sa.Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def _rows(found: list[StoredFingerprint]) -> list[tuple[Any, ...]]:

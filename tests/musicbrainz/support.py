@@ -7,8 +7,8 @@ import io
 import json
 import tarfile
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from earmark.musicbrainz.enrich import Enrichment, MbidLink, ResultLinks, inject
 from earmark.musicbrainz.flags import parse_meta
 from earmark.musicbrainz.schema import MusicBrainzDatabase, execute, tables
 from earmark.musicbrainz.synthetic import SyntheticData
+from tests.support import statements_run
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "musicbrainz"
 
@@ -60,20 +61,13 @@ def golden(name: str) -> Any:
     return json.loads((GOLDEN / name).read_text(encoding="utf-8"))
 
 
-@contextmanager
-def counted_selects(engine: sa.Engine) -> Iterator[list[str]]:
+def counted_selects(engine: sa.Engine) -> AbstractContextManager[list[str]]:
     """The SELECT statements sent to the database inside the block."""
-    seen: list[str] = []
+    return statements_run(engine, _is_select)
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            seen.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+def _is_select(statement: str) -> bool:
+    return statement.lstrip().upper().startswith(("SELECT", "WITH"))
 
 
 def table_rows(database: MusicBrainzDatabase, table_name: str) -> list[tuple[Any, ...]]:

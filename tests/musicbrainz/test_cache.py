@@ -23,6 +23,7 @@ from earmark.musicbrainz.flags import parse_meta
 from earmark.musicbrainz.metadata import lookup_metadata
 from tests.musicbrainz.cases import MISSING, MOON, SAMPLE_REQUEST
 from tests.musicbrainz.support import Mirror, links, result_id
+from tests.support import statements_run
 
 EVERYTHING = "recordings releasegroups releases tracks isrcs compress sources usermeta"
 SHAPES = [
@@ -42,21 +43,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@contextmanager
-def statements_run(engine: sa.Engine) -> Iterator[list[str]]:
-    """Every statement sent to the database inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager
