@@ -121,12 +121,9 @@ class Call:
             self.services.metrics.rate_limited.labels(rejection.bucket).inc()
             raise errors.too_many_requests(rejection.rate, rejection.retry_after)
 
-    async def count(self, *, hits: int = 0, misses: int = 0) -> None:
-        """Count the request for the statistics (lookups and user agents, reference §3.5)."""
-        await run_in_threadpool(self.count_blocking, hits=hits, misses=misses)
-
-    def count_blocking(self, *, hits: int = 0, misses: int = 0) -> None:
-        """:meth:`count` from a worker thread (the lookup counts in the thread of its work)."""
+    def count(self, *, hits: int = 0, misses: int = 0) -> None:
+        """Count the request for the statistics (lookups and user agents, reference §3.5).
+        Blocking (Redis): call it from a worker thread, as the lookup does after its work."""
         self.counted = True
         if self.application_id is None:
             return

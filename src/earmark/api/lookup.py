@@ -144,7 +144,7 @@ def _run_and_count(call: Call, work: LookupWork) -> list[list[Json]]:
     """The lookup, then its count (a hit or miss per query), in one worker thread."""
     per_query = run_lookup(call.services, work)
     hits = sum(1 for results in per_query if results)
-    call.count_blocking(hits=hits, misses=len(per_query) - hits)
+    call.count(hits=hits, misses=len(per_query) - hits)
     return per_query
 
 
