@@ -354,7 +354,10 @@ def main() -> None:
                 )
                 procs.append(service)
                 wait_http(port, "/_health", service)
-                asyncio.run(load(port, bodies[:200], 4, 3.0))  # warm-up
+                # Warm-up, in rounds of new connections: /_health answers once the first
+                # worker listens, and connections opened before the others listen stay there.
+                for _ in range(3):
+                    asyncio.run(load(port, bodies[:200], args.concurrency, 2.0))
                 result = asyncio.run(load(port, bodies, args.concurrency, args.seconds))
                 print(
                     f"/v2/lookup ({args.setup}, metadata cache {mode}, {args.concurrency} "

@@ -305,7 +305,11 @@ def open_production(settings: Settings) -> ApiRuntime:
                 "no MusicBrainz tables at musicbrainz_database_url: lookups return no "
                 "MusicBrainz metadata (see `earmark mb init` and `earmark mb import`)"
             )
-        counters = open_backends(str(settings.redis_url), settings.redis_prefix)
+        counters = open_backends(
+            str(settings.redis_url),
+            settings.redis_prefix,
+            flush_interval=settings.counters_flush_interval,
+        )
         closers.append(counters.close)
         services = api_services(
             settings,

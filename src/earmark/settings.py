@@ -153,6 +153,13 @@ class Settings:
         secret=True,
     )
     redis_prefix: str = setting("earmark:", "Prefix of every Redis key Earmark writes.")
+    counters_flush_interval: float = setting(
+        1.0,
+        "Seconds an API process sums its request counters before writing them to Redis in one "
+        "round trip; a process killed without its shutdown loses at most this much of the "
+        "statistics (0: one write per request).",
+        minimum=0,
+    )
     api_host: str = setting(
         "127.0.0.1", "Address `earmark serve` and `earmark run api` listen on (0.0.0.0: all)."
     )

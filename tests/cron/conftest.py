@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from earmark.counters import CounterBackends, RedisCounters, RedisMissingMbids, open_backends
+from earmark.counters import (
+    BufferedCounters,
+    CounterBackends,
+    RedisCounters,
+    RedisMissingMbids,
+    open_backends,
+)
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from tests.cron import mb
 from tests.services import REDIS_URL, RUN_ID, require_redis
@@ -36,16 +42,19 @@ def redis_client(redis_prefix: str) -> Iterator[redis.Redis]:
         client.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "buffered"])
 def backends(request: pytest.FixtureRequest, redis_prefix: str) -> Iterator[CounterBackends]:
-    """Counters and missing-MBID reports, in memory and in the real Redis."""
+    """Counters and missing-MBID reports: in memory, in the real Redis, and in the real Redis
+    through the web service's buffer (written by its thread or before a claim)."""
     if request.param == "memory":
         yield open_backends("")
         return
     client = request.getfixturevalue("redis_client")
-    yield CounterBackends(
-        RedisCounters(client, redis_prefix), RedisMissingMbids(client, redis_prefix), client
-    )
+    direct = RedisCounters(client, redis_prefix)
+    counters = BufferedCounters(direct, 0.05) if request.param == "buffered" else direct
+    yield CounterBackends(counters, RedisMissingMbids(client, redis_prefix), client)
+    if isinstance(counters, BufferedCounters):
+        counters.close()
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from earmark.api import docs_routes, errors, internal, lookup, operations, submi
 from earmark.api.call import endpoint, error_response
 from earmark.api.services import ApiServices
 from earmark.api.transport import Transport, error_format
+from earmark.musicbrainz import schema
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,11 @@ def create_app(services: ApiServices, background: Sequence[Background] = ()) -> 
         # As many blocking calls at once as the connection pools hold: a thread beyond them
         # would wait for a connection, or open one beyond the pool and close it after.
         anyio.to_thread.current_default_thread_limiter().total_tokens = services.config.threads
+        if services.mirror is not None:
+            # The MusicBrainz table models take about a second to import: here, before the
+            # process listens, rather than in the first lookup with metadata (every worker
+            # thread would wait for the import lock, and the requests behind them).
+            await anyio.to_thread.run_sync(schema.tables)
         await services.queue.start()
         started: list[Background] = []
         try:

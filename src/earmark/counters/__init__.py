@@ -15,12 +15,14 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from earmark.counters.base import Batch, Counters, LookupKey, UserAgentKey
+from earmark.counters.buffered import BufferedCounters
 from earmark.counters.memory import MemoryCounters
 from earmark.counters.redis_backend import RedisCounters
 from earmark.counters.reports import MemoryMissingMbids, MissingMbids, RedisMissingMbids
 
 __all__ = [
     "Batch",
+    "BufferedCounters",
     "CounterBackends",
     "Counters",
     "LookupKey",
@@ -54,12 +56,21 @@ class CounterBackends:
         return self.client is not None
 
     def close(self) -> None:
+        """Write what the counters hold (buffered), then close the Redis connections."""
+        if isinstance(self.counters, BufferedCounters):
+            self.counters.close()
         if self.client is not None:
             self.client.close()
 
 
-def open_backends(redis_url: str = "", prefix: str = "earmark:") -> CounterBackends:
-    """Redis backends for a ``redis_url`` (settings ``redis_url``/``redis_prefix``), else memory."""
+def open_backends(
+    redis_url: str = "", prefix: str = "earmark:", *, flush_interval: float = 0.0
+) -> CounterBackends:
+    """Redis backends for a ``redis_url`` (settings ``redis_url``/``redis_prefix``), else memory.
+
+    ``flush_interval`` > 0 (the web service: setting ``counters_flush_interval``) sums request
+    counts in the process and writes them that often (:class:`BufferedCounters`).
+    """
     if not redis_url:
         return CounterBackends(MemoryCounters(), MemoryMissingMbids())
     client = redis.Redis.from_url(
@@ -68,6 +79,6 @@ def open_backends(redis_url: str = "", prefix: str = "earmark:") -> CounterBacke
         socket_connect_timeout=_SOCKET_TIMEOUT_S,
         retry=Retry(NoBackoff(), _RETRIES),
     )
-    return CounterBackends(
-        RedisCounters(client, prefix), RedisMissingMbids(client, prefix), client=client
-    )
+    direct = RedisCounters(client, prefix)
+    counters: Counters = BufferedCounters(direct, flush_interval) if flush_interval > 0 else direct
+    return CounterBackends(counters, RedisMissingMbids(client, prefix), client=client)

@@ -8,7 +8,7 @@ Layout, after the reference (§13) with hash tags so a partition's keys share a 
 
 ``XX`` is one of :data:`PARTITIONS` partitions, chosen by a CRC-32 of the field, so each hash
 stays small enough to read without stalling Redis. Counting a request is one pipelined round
-trip of HINCRBYs.
+trip of HINCRBYs (:mod:`earmark.counters.buffered` sums a second of requests into one).
 
 A claim runs one Lua script per partition (all partitions in one pipeline): if the partition's
 draining key exists it is a batch left over by a failed or crashed drainer and is returned with
@@ -26,6 +26,7 @@ import urllib.parse
 import uuid
 import zlib
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import redis
@@ -136,19 +137,25 @@ class RedisCounters(Counters):
         lookups, agent = request_keys(
             application_id, hits=hits, misses=misses, user_agent=user_agent, ip=ip, at=at
         )
-        if not lookups and agent is None:
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for key, count in lookups:
+        if lookups or agent is not None:
+            self.add(dict(lookups), {agent: 1} if agent is not None else {})
+
+    def add(self, lookups: Mapping[LookupKey, int], agents: Mapping[UserAgentKey, int]) -> bool:
+        """Add counts in one round trip, all or none (MULTI/EXEC); False (logged) when Redis
+        could not take them."""
+        pipe = self.client.pipeline(transaction=True)
+        for key, count in lookups.items():
             field = lookup_field(key)
             pipe.hincrby(self.live_key("lookups", partition_of(field)), field, count)
-        if agent is not None:
+        for agent, count in agents.items():
             field = user_agent_field(agent)
-            pipe.hincrby(self.live_key("user_agents", partition_of(field)), field, 1)
+            pipe.hincrby(self.live_key("user_agents", partition_of(field)), field, count)
         try:
             pipe.execute()
         except redis.RedisError as exc:
-            self._warn(f"cannot count a request of application {application_id}: {exc}")
+            self._warn(f"cannot count {len(lookups) + len(agents)} request counter(s): {exc}")
+            return False
+        return True
 
     def _warn(self, message: str) -> None:
         # One line a minute is enough to say Redis is down; one per request would flood.
