@@ -38,6 +38,7 @@ from typing import Protocol
 import uvicorn
 from starlette.types import ASGIApp
 
+from earmark.http_protocol import protocol_class
 from earmark.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def uvicorn_config(app: ASGIApp, options: ServerOptions) -> uvicorn.Config:
         proxy_headers=True,
         forwarded_allow_ips=options.forwarded_allow_ips,
         lifespan="on",
+        http=protocol_class(),
         # The root logger is configured by the `earmark` command; uvicorn's loggers propagate.
         log_config=None,
         log_level=options.log_level.lower(),

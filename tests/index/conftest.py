@@ -44,10 +44,16 @@ def live_url(engine: MultiIndex):  # type: ignore[no-untyped-def]
 
     import uvicorn
 
+    from earmark.http_protocol import protocol_class
     from earmark.index.server import create_app
 
     config = uvicorn.Config(
-        create_app(engine), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        create_app(engine),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        http=protocol_class(),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -82,7 +82,8 @@ async def read_params(request: Request) -> Params:
 
     More than :data:`MAX_PARTS` parameters → error 19; an undecodable body → error 20.
     """
-    items = _parse_pairs(request.url.query)
+    # The raw query string, as Starlette's URL would give it (without building the URL).
+    items = _parse_pairs(request.scope.get("query_string", b"").decode("latin-1"))
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == _FORM:
         body = await request.body()

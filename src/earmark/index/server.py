@@ -20,6 +20,7 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
+from earmark.http_protocol import protocol_class
 from earmark.index.api import BODY_LIMIT, IndexApi
 from earmark.index.engine import IndexSettings, MultiIndex
 from earmark.index.legacy import serve_legacy
@@ -94,6 +95,7 @@ def serve(config: ServerConfig) -> None:
             app,
             host=config.host,
             port=config.port,
+            http=protocol_class(),
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=10,
