@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from earmark.db.tables import fingerprint, index_outbox, submission_import, track
-from earmark.db.types import Int32Array
+from earmark.db.types import Int32Array, fast_fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +32,13 @@ class StoredFingerprint:
     items: Int32Array
 
 
-def _select_stored() -> sa.Select[Any]:
+def _select_stored(dialect: str) -> sa.Select[Any]:
     return sa.select(
         fingerprint.c.id,
         fingerprint.c.track_id,
         track.c.gid,
         fingerprint.c.length,
-        fingerprint.c.fingerprint,
+        fast_fingerprint(fingerprint.c.fingerprint, dialect),
     ).join(track, track.c.id == fingerprint.c.track_id)
 
 
@@ -83,7 +83,7 @@ def get_many(
 def _get_many_query(dialect: str, windowed: bool) -> sa.Select[Any]:
     # Built once (every lookup runs it): a reused statement hits SQLAlchemy's compiled cache
     # without building the statement and its cache key again.
-    query = _select_stored().where(_among(fingerprint.c.id, "ids", dialect))
+    query = _select_stored(dialect).where(_among(fingerprint.c.id, "ids", dialect))
     if windowed:
         query = query.where(
             fingerprint.c.length.between(sa.bindparam("shortest"), sa.bindparam("longest"))
@@ -136,8 +136,9 @@ def outbox_batch(conn: Connection, limit: int) -> list[tuple[int, Int32Array]]:
     ids = unindexed_ids(conn, limit)  # first, alone: see unindexed()
     if not ids:
         return []
+    items = fast_fingerprint(fingerprint.c.fingerprint, conn.dialect.name)
     rows = conn.execute(
-        sa.select(fingerprint.c.id, fingerprint.c.fingerprint)
+        sa.select(fingerprint.c.id, items)
         .where(fingerprint.c.id.in_(ids))
         .order_by(fingerprint.c.id)
     ).all()
@@ -171,8 +172,9 @@ def outbox_size(conn: Connection) -> int:
 
 def batch_after(conn: Connection, after_id: int, limit: int) -> list[tuple[int, Int32Array]]:
     """Fingerprints with id > ``after_id`` in id order (for rebuilding the index)."""
+    items = fast_fingerprint(fingerprint.c.fingerprint, conn.dialect.name)
     rows = conn.execute(
-        sa.select(fingerprint.c.id, fingerprint.c.fingerprint)
+        sa.select(fingerprint.c.id, items)
         .where(fingerprint.c.id > after_id)
         .order_by(fingerprint.c.id)
         .limit(limit)

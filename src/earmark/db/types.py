@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,3 +69,45 @@ class IntArray(sa.types.TypeDecorator[Int32Array]):
         if isinstance(value, list):
             return np.array(value, dtype=np.int32)
         return np.frombuffer(bytes(value), dtype="<i4").astype(np.int32)
+
+
+class _BinaryInt32Array(sa.types.TypeDecorator[Int32Array]):
+    """Reads ``array_send(int4[])``: PostgreSQL's binary form of an int4 array (see
+    :func:`fast_fingerprint`)."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Int32Array | None:
+        return None if value is None else parse_array_send(bytes(value))
+
+
+#: ``array_send``'s header: dimensions, has-nulls flag, element type; then per dimension its
+#: length and lower bound; then per element its byte length and its bytes (big-endian).
+_ARRAY_HEADER = struct.Struct(">iiIii")
+
+
+def parse_array_send(data: bytes) -> Int32Array:
+    """The items of a one-dimensional int4 array without NULLs in ``array_send`` form."""
+    if len(data) >= 12 and struct.unpack_from(">i", data)[0] == 0:
+        return np.zeros(0, dtype=np.int32)  # an empty array has no dimension
+    if len(data) < _ARRAY_HEADER.size:
+        raise ValueError(f"not an int4 array: {len(data)} bytes")
+    ndim, has_nulls, _, count, _ = _ARRAY_HEADER.unpack_from(data)
+    if ndim != 1 or has_nulls or count < 0 or len(data) != _ARRAY_HEADER.size + 8 * count:
+        raise ValueError("not a one-dimensional int4 array without NULLs")
+    pairs = np.frombuffer(data, dtype=">i4", offset=_ARRAY_HEADER.size).reshape(count, 2)
+    if count and not (pairs[:, 0] == 4).all():
+        raise ValueError("an int4 array element is not 4 bytes")
+    return pairs[:, 1].astype(np.int32)
+
+
+def fast_fingerprint(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
+    """``column`` (an :class:`IntArray`) to select when reading many fingerprints, labelled
+    with its own name. On PostgreSQL its binary form (``array_send``): the server formats no
+    decimal text and the client parses no list of Python ints, about half the CPU of
+    fetching a fingerprint on either side."""
+    if dialect != "postgresql":
+        return column
+    name = getattr(column, "name", "fingerprint")
+    return sa.type_coerce(sa.func.array_send(column), _BinaryInt32Array()).label(name)
