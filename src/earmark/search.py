@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from earmark.chromaprint.compare import compare2, extract_query
 from earmark.db import fingerprints
+from earmark.db.links import MbidLink
 from earmark.index.client import IndexClient
 from earmark.index.engine import EngineError, IndexNotFoundError
 
@@ -65,6 +66,8 @@ class Match:
     track_gid: uuid.UUID
     score: float
     length: int
+    #: The track's enabled MBID links, when the search was asked for them.
+    links: list[MbidLink] | None = None
 
 
 class SearchUnavailableError(Exception):
@@ -91,12 +94,15 @@ class Searcher:
         min_score: float = LOOKUP_MIN_SCORE,
         limit: int | None = LOOKUP_LIMIT,
         strict: bool = False,
+        with_links: bool = False,
     ) -> list[Match]:
         """Stored fingerprints matching ``items`` (of a ``duration``-second recording).
 
         ``strict``: raise :class:`SearchUnavailableError` in fast mode too when the index cannot
         be asked, instead of answering from no candidates. The web service's lookups use it:
         a false "no match" during an outage is worse for a client than "try again later".
+        ``with_links``: each match with its track's enabled MBID links (read with the
+        candidates' fingerprints, no statement more).
         """
         query_items = np.asarray(items)
         terms = extract_query(query_items)
@@ -110,14 +116,22 @@ class Searcher:
         )
         candidate_ids = self._candidates(conn, terms, params, mode == "slow" or strict)
         stored = fingerprints.get_many(
-            conn, candidate_ids, duration=duration, max_duration_diff=max_duration_diff
+            conn,
+            candidate_ids,
+            duration=duration,
+            max_duration_diff=max_duration_diff,
+            with_links=with_links,
         )
         if params.scan_unindexed:
             if len(waiting_ids) > MAX_UNINDEXED:
                 # Scanning more would be slow, and scanning part would miss matches.
                 raise SearchUnavailableError("the fingerprint index is too far behind")
             waiting = fingerprints.get_many(
-                conn, waiting_ids, duration=duration, max_duration_diff=max_duration_diff
+                conn,
+                waiting_ids,
+                duration=duration,
+                max_duration_diff=max_duration_diff,
+                with_links=with_links,
             )
             seen = {s.id for s in stored}
             stored += [s for s in waiting if s.id not in seen and _shares_terms(s.items, terms)]
@@ -132,6 +146,7 @@ class Searcher:
                         candidate.track_gid,
                         score,
                         candidate.length,
+                        candidate.links,
                     )
                 )
         matches.sort(key=lambda m: (-m.score, m.fingerprint_id))

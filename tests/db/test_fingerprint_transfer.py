@@ -1,5 +1,6 @@
 """Fingerprints read in PostgreSQL's binary array form (``array_send``) are the stored items,
-on both engines and for every read path; malformed binary forms are refused."""
+on both engines and for every read path; malformed binary forms are refused. The MBID links
+read with a lookup's candidates are those :func:`links.mbids_for_tracks` reads."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from earmark.db import fingerprints, tables
+from earmark.db import fingerprints, links, tables
 from earmark.db.engine import Databases, write_transaction
 from earmark.db.types import parse_array_send
 
@@ -75,3 +76,44 @@ def test_the_binary_form_is_parsed() -> None:
 def test_a_malformed_binary_form_is_refused(data: bytes) -> None:
     with pytest.raises(ValueError, match="int4 array"):
         parse_array_send(data)
+
+
+def test_links_read_with_the_fingerprints_are_the_enabled_links(dbs: Databases) -> None:
+    ids = _store(dbs, [[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    mbids = sorted(uuid.uuid4() for _ in range(4))
+    with write_transaction(dbs.fingerprint) as conn:
+        track_ids = [f.track_id for f in fingerprints.get_many(conn, ids)]
+        # Added out of order, several submissions on one, one disabled, none on the last track.
+        for mbid in (mbids[2], mbids[0], mbids[3], mbids[0]):
+            links.add_mbid(conn, track_ids[0], mbid)
+        disabled = links.add_mbid(conn, track_ids[0], mbids[1])
+        links.set_mbid_disabled(conn, disabled, True)
+        links.add_mbid(conn, track_ids[1], mbids[1])
+    with dbs.fingerprint.connect() as conn:
+        found = fingerprints.get_many(conn, ids, with_links=True)
+        expected = links.mbids_for_tracks(conn, track_ids)
+        assert [f.links for f in found] == [expected[t] for t in track_ids]
+        assert [link.mbid for link in expected[track_ids[0]]] == [mbids[0], mbids[2], mbids[3]]
+        assert found[2].links == []
+        assert all(f.links is None for f in fingerprints.get_many(conn, ids))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, []),
+        ("[]", []),
+        (
+            '[[5, "00000000000000000000000000000002", 1], '
+            '[4, "00000000-0000-0000-0000-000000000001", 3]]',
+            [(4, 1, 3), (5, 2, 1)],
+        ),
+        ([[9, "00000000-0000-0000-0000-000000000003", 2]], [(9, 3, 2)]),
+    ],
+)
+def test_links_are_parsed_from_either_engine(
+    value: object, expected: list[tuple[int, int, int]]
+) -> None:
+    parsed = links.parse_mbid_links(value, 77)
+    assert [(link.id, link.mbid.int, link.submission_count) for link in parsed] == expected
+    assert all(link.track_id == 77 and not link.disabled for link in parsed)

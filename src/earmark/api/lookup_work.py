@@ -90,6 +90,8 @@ class LookupWork:
 class _Hit:
     result: Json
     track_id: int
+    #: The track's enabled MBID links when the search read them (fingerprint queries).
+    links: list[links.MbidLink] | None = None
 
 
 def run_lookup(services: ApiServices, work: LookupWork) -> list[list[Json]]:
@@ -148,10 +150,11 @@ def _find(conn: Connection, searcher: Searcher, work: LookupWork) -> list[list[_
             min_score=LOOKUP_MIN_SCORE,
             limit=LOOKUP_LIMIT,
             strict=True,
+            with_links=work.flags.mode is not Mode.NONE,
         )
         found.append(
             [
-                _Hit({"id": str(m.track_gid), "score": score_json(m.score)}, m.track_id)
+                _Hit({"id": str(m.track_gid), "score": score_json(m.score)}, m.track_id, m.links)
                 for m in best_per_track(matches)
             ]
         )
@@ -179,7 +182,10 @@ def score_json(score: float) -> float:
 
 def _links(conn: Connection, hits: Sequence[_Hit], flags: MetaFlags) -> list[ResultLinks]:
     track_ids = [hit.track_id for hit in hits]
-    mbids = links.mbids_for_tracks(conn, track_ids)
+    mbids = {hit.track_id: hit.links for hit in hits if hit.links is not None}
+    unread = [hit.track_id for hit in hits if hit.links is None]  # trackid queries
+    if unread:
+        mbids.update(links.mbids_for_tracks(conn, unread))
     user_meta: dict[int, list[links.UserMeta]] = {}
     if Flag.USERMETA in flags and flags.mode is Mode.RECORDINGS:
         user_meta = links.meta_for_tracks(conn, track_ids, limit_per_track=MAX_USER_META_PER_TRACK)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from earmark.db.links import MbidLink, enabled_mbids_column, parse_mbid_links
 from earmark.db.tables import fingerprint, index_outbox, submission_import, track
 from earmark.db.types import Int32Array, fast_fingerprint
 
@@ -30,19 +31,36 @@ class StoredFingerprint:
     track_gid: uuid.UUID
     length: int
     items: Int32Array
+    #: The track's enabled MBID links, when asked for (``with_links``).
+    links: list[MbidLink] | None = None
 
 
-def _select_stored(dialect: str) -> sa.Select[Any]:
-    return sa.select(
+def _select_stored(dialect: str, with_links: bool) -> sa.Select[Any]:
+    columns = [
         fingerprint.c.id,
         fingerprint.c.track_id,
         track.c.gid,
         fingerprint.c.length,
         fast_fingerprint(fingerprint.c.fingerprint, dialect),
-    ).join(track, track.c.id == fingerprint.c.track_id)
+    ]
+    if with_links:
+        columns.append(enabled_mbids_column(fingerprint.c.track_id, dialect))
+    return sa.select(*columns).join(track, track.c.id == fingerprint.c.track_id)
 
 
-def _stored(rows: Sequence[sa.Row[Any]]) -> list[StoredFingerprint]:
+def _stored(rows: Sequence[sa.Row[Any]], with_links: bool) -> list[StoredFingerprint]:
+    if with_links:
+        return [
+            StoredFingerprint(
+                r.id,
+                r.track_id,
+                r.gid,
+                r.length,
+                r.fingerprint,
+                parse_mbid_links(r.mbid_links, r.track_id),
+            )
+            for r in rows
+        ]
     return [StoredFingerprint(r.id, r.track_id, r.gid, r.length, r.fingerprint) for r in rows]
 
 
@@ -56,6 +74,7 @@ def get_many(
     *,
     duration: int | None = None,
     max_duration_diff: int = 7,
+    with_links: bool = False,
 ) -> list[StoredFingerprint]:
     """Fingerprints by id with their track; with ``duration``, only those within the window.
 
@@ -64,6 +83,9 @@ def get_many(
     see :func:`earmark.db.engine.create_engine`) into scanning the ``length`` index, which
     for a common duration means most of the table. Many ids (the importer's scan of unindexed
     fingerprints) are windowed in the statement, sparing their transfer.
+
+    ``with_links``: each with its track's enabled MBID links (a lookup asking for metadata),
+    in the same statement.
     """
     if not ids:
         return []
@@ -72,18 +94,18 @@ def get_many(
     if duration is not None and windowed:
         parameters["shortest"] = duration - max_duration_diff
         parameters["longest"] = duration + max_duration_diff
-    query = _get_many_query(conn.dialect.name, windowed)
-    found = _stored(conn.execute(query, parameters).all())
+    query = _get_many_query(conn.dialect.name, windowed, with_links)
+    found = _stored(conn.execute(query, parameters).all(), with_links)
     if duration is None or windowed:
         return found
     return [f for f in found if abs(f.length - duration) <= max_duration_diff]
 
 
 @functools.cache
-def _get_many_query(dialect: str, windowed: bool) -> sa.Select[Any]:
+def _get_many_query(dialect: str, windowed: bool, with_links: bool) -> sa.Select[Any]:
     # Built once (every lookup runs it): a reused statement hits SQLAlchemy's compiled cache
     # without building the statement and its cache key again.
-    query = _select_stored(dialect).where(_among(fingerprint.c.id, "ids", dialect))
+    query = _select_stored(dialect, with_links).where(_among(fingerprint.c.id, "ids", dialect))
     if windowed:
         query = query.where(
             fingerprint.c.length.between(sa.bindparam("shortest"), sa.bindparam("longest"))

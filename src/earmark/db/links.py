@@ -10,6 +10,7 @@ provenance rows (``track_*_source``) are in the ingest database, see
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -100,6 +101,38 @@ def mbid_link(conn: Connection, track_id: int, mbid: uuid.UUID) -> MbidLink | No
 
 def _mbid_link(row: sa.Row[Any]) -> MbidLink:
     return MbidLink(row.id, row.track_id, row.mbid, row.submission_count, row.disabled)
+
+
+def enabled_mbids_column(track_id: sa.ColumnElement[int], dialect: str) -> sa.ColumnElement[Any]:
+    """A column of the enabled MBID links of the track ``track_id`` names, for a statement that
+    reads tracks anyway (a lookup's candidates): one JSON array of ``[id, mbid,
+    submission_count]``, read by :func:`parse_mbid_links`. It spares the lookup the round trip
+    of :func:`mbids_for_tracks`."""
+    c = track_mbid.c
+    if dialect == "postgresql":
+        aggregate = sa.func.json_agg(sa.func.json_build_array(c.id, c.mbid, c.submission_count))
+    else:
+        aggregate = sa.func.json_group_array(sa.func.json_array(c.id, c.mbid, c.submission_count))
+    return (
+        sa.select(aggregate)
+        .where(c.track_id == track_id, sa.not_(c.disabled))
+        .scalar_subquery()
+        .label("mbid_links")
+    )
+
+
+def parse_mbid_links(value: Any, track_id: int) -> list[MbidLink]:
+    """The links of :func:`enabled_mbids_column`, ordered by MBID as :func:`mbids_for_tracks`
+    orders them."""
+    if value is None:
+        return []
+    entries = json.loads(value) if isinstance(value, str | bytes) else value
+    found = [
+        MbidLink(int(link_id), track_id, uuid.UUID(str(mbid)), int(count), False)
+        for link_id, mbid, count in entries
+    ]
+    found.sort(key=lambda link: link.mbid.hex)
+    return found
 
 
 def set_mbid_disabled(conn: Connection, link_id: int, disabled: bool) -> bool:
