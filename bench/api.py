@@ -20,7 +20,8 @@
 3. A load generator (this process: asyncio, raw HTTP/1.1 keep-alive, pre-built form bodies)
    keeps ``--concurrency`` lookups in flight for ``--seconds``; queries are the dev corpus's
    distorted re-encodings and catalogue fingerprints with 2 % of their bits flipped.
-   It reports lookups/s, p50/p99 latency and the share of lookups that found a track.
+   It reports lookups/s, p50/p99 latency and the share of lookups that found a track, for
+   each of ``--repeat`` runs (each on a freshly started service) and their median.
 
 The load generator shares the machine's CPUs with the service; the figures are a floor.
 """
@@ -243,6 +244,36 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def measure(
+    service_args: list[str],
+    env: dict[str, str],
+    mode: str,
+    bodies: list[bytes],
+    args: argparse.Namespace,
+    work: Path,
+    procs: list[subprocess.Popen[bytes]],
+) -> dict[str, Any]:
+    """One run on a freshly started service (its caches cold but for the warm-up)."""
+    port = free_port()
+    ttl = {} if mode == "on" else {"EARMARK_MUSICBRAINZ_CACHE_TTL": "0"}
+    service = start(
+        [EARMARK, *service_args, "--port", str(port)],
+        {**env, **ttl},
+        work / f"service-cache-{mode}.log",
+    )
+    procs.append(service)
+    try:
+        wait_http(port, "/_health", service)
+        # Warm-up, in rounds of new connections: /_health answers once the first worker
+        # listens, and connections opened before the others listen stay there.
+        for _ in range(3):
+            asyncio.run(load(port, bodies[:200], args.concurrency, 2.0))
+        return asyncio.run(load(port, bodies, args.concurrency, args.seconds))
+    finally:
+        stop(service)
+        procs.remove(service)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--setup", choices=["allinone", "production"], default="allinone")
@@ -251,6 +282,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="API processes (production)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="measured runs per mode (the median is reported: shared cores vary run to run)",
+    )
     parser.add_argument(
         "--metadata-cache",
         choices=["both", "on", "off"],
@@ -345,28 +382,26 @@ def main() -> None:
             bodies = build_bodies(key, catalogue, rng, 2000)
             modes = ["on", "off"] if args.metadata_cache == "both" else [args.metadata_cache]
             for mode in modes:
-                port = free_port()
-                ttl = {} if mode == "on" else {"EARMARK_MUSICBRAINZ_CACHE_TTL": "0"}
-                service = start(
-                    [EARMARK, *service_args, "--port", str(port)],
-                    {**env, **ttl},
-                    work / f"service-cache-{mode}.log",
-                )
-                procs.append(service)
-                wait_http(port, "/_health", service)
-                # Warm-up, in rounds of new connections: /_health answers once the first
-                # worker listens, and connections opened before the others listen stay there.
-                for _ in range(3):
-                    asyncio.run(load(port, bodies[:200], args.concurrency, 2.0))
-                result = asyncio.run(load(port, bodies, args.concurrency, args.seconds))
-                print(
-                    f"/v2/lookup ({args.setup}, metadata cache {mode}, {args.concurrency} "
-                    f"connections, {args.seconds:.0f} s): {result['per_second']:.0f} lookups/s, "
-                    f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                    f"{result['with_metadata']:.0%} with recordings, {result['errors']} errors"
-                )
-                stop(service)
-                procs.remove(service)
+                runs = []
+                for run in range(args.repeat):
+                    result = measure(service_args, env, mode, bodies, args, work, procs)
+                    runs.append(result)
+                    print(
+                        f"/v2/lookup ({args.setup}, metadata cache {mode}, {args.concurrency} "
+                        f"connections, {args.seconds:.0f} s, run {run + 1}/{args.repeat}): "
+                        f"{result['per_second']:.0f} lookups/s, "
+                        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+                        f"{result['with_metadata']:.0%} with recordings, {result['errors']} errors"
+                    )
+                if args.repeat > 1:
+                    middle = sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]
+                    print(
+                        f"/v2/lookup ({args.setup}, metadata cache {mode}): median of "
+                        f"{args.repeat} runs {middle['per_second']:.0f} lookups/s "
+                        f"(p50 {middle['p50_ms']:.1f} ms, p99 {middle['p99_ms']:.1f} ms); "
+                        f"range {min(r['per_second'] for r in runs):.0f}-"
+                        f"{max(r['per_second'] for r in runs):.0f}"
+                    )
         finally:
             for proc in reversed(procs):
                 stop(proc)
