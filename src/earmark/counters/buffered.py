@@ -104,7 +104,7 @@ class BufferedCounters(Counters):
                 return True
             if self.inner.add(lookups, agents):
                 return True
-            with self._lock:  # kept for the next flush, ahead of what came meanwhile
+            with self._lock:  # kept, added to what came meanwhile, for the next flush
                 for key, count in lookups.items():
                     self._add(self._lookups, key, count)
                 for agent, count in agents.items():
