@@ -49,19 +49,17 @@ def _select_stored(dialect: str, with_links: bool) -> sa.Select[Any]:
 
 
 def _stored(rows: Sequence[sa.Row[Any]], with_links: bool) -> list[StoredFingerprint]:
-    if with_links:
-        return [
-            StoredFingerprint(
-                r.id,
-                r.track_id,
-                r.gid,
-                r.length,
-                r.fingerprint,
-                parse_mbid_links(r.mbid_links, r.track_id),
-            )
-            for r in rows
-        ]
-    return [StoredFingerprint(r.id, r.track_id, r.gid, r.length, r.fingerprint) for r in rows]
+    return [
+        StoredFingerprint(
+            r.id,
+            r.track_id,
+            r.gid,
+            r.length,
+            r.fingerprint,
+            parse_mbid_links(r.mbid_links, r.track_id) if with_links else None,
+        )
+        for r in rows
+    ]
 
 
 #: Up to this many ids, :func:`get_many` applies the duration window after fetching.
