@@ -31,8 +31,8 @@ class CrashOnRelease(Counters):
         self.inner = inner
         self.crashes = 1
 
-    def count_request(self, application_id: int, **kwargs: Any) -> None:
-        self.inner.count_request(application_id, **kwargs)
+    def add(self, lookups: Any, agents: Any) -> bool:
+        return self.inner.add(lookups, agents)
 
     def claim_lookups(self) -> list[Batch[Any]]:
         return self.inner.claim_lookups()

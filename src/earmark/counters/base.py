@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
@@ -90,7 +91,6 @@ def clean_ip(ip: str) -> str:
 class Counters(ABC):
     """Where the web service counts lookups and user agents; the cron drains it."""
 
-    @abstractmethod
     def count_request(
         self,
         application_id: int,
@@ -108,6 +108,16 @@ class Counters(ABC):
         buckets are UTC hours and days. Backends never raise here: counting must not fail a
         request (a Redis outage is logged and the counts are lost).
         """
+        lookups, agent = request_keys(
+            application_id, hits=hits, misses=misses, user_agent=user_agent, ip=ip, at=at
+        )
+        if lookups or agent is not None:
+            self.add(dict(lookups), {agent: 1} if agent is not None else {})
+
+    @abstractmethod
+    def add(self, lookups: Mapping[LookupKey, int], agents: Mapping[UserAgentKey, int]) -> bool:
+        """Add counts (of one request, or summed over many); False when they could not be
+        stored (logged by the backend, never raised)."""
 
     def count_lookup(
         self, application_id: int, *, hit: bool, at: dt.datetime | None = None, count: int = 1

@@ -17,14 +17,14 @@ Claims (the cron's drain) go to Redis after a flush of what this process holds.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
-from earmark.counters.base import Batch, Counters, LookupKey, UserAgentKey, request_keys
+from earmark.counters.base import Batch, Counters, LookupKey, UserAgentKey
 from earmark.counters.redis_backend import RedisCounters
 
 log = logging.getLogger(__name__)
@@ -52,19 +52,8 @@ class BufferedCounters(Counters):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def count_request(
-        self,
-        application_id: int,
-        *,
-        hits: int = 0,
-        misses: int = 0,
-        user_agent: str | None = None,
-        ip: str | None = None,
-        at: dt.datetime | None = None,
-    ) -> None:
-        lookups, agent = request_keys(
-            application_id, hits=hits, misses=misses, user_agent=user_agent, ip=ip, at=at
-        )
+    def add(self, lookups: Mapping[LookupKey, int], agents: Mapping[UserAgentKey, int]) -> bool:
+        """Hold the counts for the next flush (always True: dropped ones are warned about)."""
         with self._lock:
             if self._thread is None and not self._stop.is_set():
                 # Started by the first count, so a process that never counts has no thread.
@@ -72,12 +61,16 @@ class BufferedCounters(Counters):
                     target=self._run, name="earmark-counters", daemon=True
                 )
                 self._thread.start()
-            for key, count in lookups:
-                self._add(self._lookups, key, count)
-            if agent is not None:
-                self._add(self._agents, agent, 1)
+            self._merge(lookups, agents)
         if self._stop.is_set():
             self.flush()  # counted after close(): nobody else will write it
+        return True
+
+    def _merge(self, lookups: Mapping[LookupKey, int], agents: Mapping[UserAgentKey, int]) -> None:
+        for key, count in lookups.items():
+            self._add(self._lookups, key, count)
+        for agent, count in agents.items():
+            self._add(self._agents, agent, count)
 
     def _add(self, counts: Counter[Any], key: Any, count: int) -> None:
         if key not in counts and len(self._lookups) + len(self._agents) >= MAX_PENDING_KEYS:
@@ -105,10 +98,7 @@ class BufferedCounters(Counters):
             if self.inner.add(lookups, agents):
                 return True
             with self._lock:  # kept, added to what came meanwhile, for the next flush
-                for key, count in lookups.items():
-                    self._add(self._lookups, key, count)
-                for agent, count in agents.items():
-                    self._add(self._agents, agent, count)
+                self._merge(lookups, agents)
             return False
 
     def _run(self) -> None:

@@ -7,10 +7,10 @@ reach SQL is returned again, with its id, by the next claim.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from earmark.counters.base import (
@@ -20,7 +20,6 @@ from earmark.counters.base import (
     K,
     LookupKey,
     UserAgentKey,
-    request_keys,
 )
 
 
@@ -33,24 +32,11 @@ class MemoryCounters(Counters):
         self._agents: Counter[UserAgentKey] = Counter()
         self._pending: dict[str, Batch[Any]] = {}
 
-    def count_request(
-        self,
-        application_id: int,
-        *,
-        hits: int = 0,
-        misses: int = 0,
-        user_agent: str | None = None,
-        ip: str | None = None,
-        at: dt.datetime | None = None,
-    ) -> None:
-        lookups, agent = request_keys(
-            application_id, hits=hits, misses=misses, user_agent=user_agent, ip=ip, at=at
-        )
+    def add(self, lookups: Mapping[LookupKey, int], agents: Mapping[UserAgentKey, int]) -> bool:
         with self._lock:
-            for key, count in lookups:
-                self._lookups[key] += count
-            if agent is not None:
-                self._agents[agent] += 1
+            self._lookups.update(lookups)
+            self._agents.update(agents)
+        return True
 
     def claim_lookups(self) -> list[Batch[LookupKey]]:
         with self._lock:

@@ -38,7 +38,6 @@ from earmark.counters.base import (
     K,
     LookupKey,
     UserAgentKey,
-    request_keys,
 )
 
 logger = logging.getLogger(__name__)
@@ -123,22 +122,6 @@ class RedisCounters(Counters):
 
     def draining_key(self, kind: CounterKind, partition: int) -> str:
         return self.live_key(kind, partition) + ":draining"
-
-    def count_request(
-        self,
-        application_id: int,
-        *,
-        hits: int = 0,
-        misses: int = 0,
-        user_agent: str | None = None,
-        ip: str | None = None,
-        at: dt.datetime | None = None,
-    ) -> None:
-        lookups, agent = request_keys(
-            application_id, hits=hits, misses=misses, user_agent=user_agent, ip=ip, at=at
-        )
-        if lookups or agent is not None:
-            self.add(dict(lookups), {agent: 1} if agent is not None else {})
 
     def add(self, lookups: Mapping[LookupKey, int], agents: Mapping[UserAgentKey, int]) -> bool:
         """Add counts in one round trip, all or none (MULTI/EXEC); False (logged) when Redis
