@@ -91,6 +91,8 @@ def create_app(services: ApiServices, background: Sequence[Background] = ()) -> 
                     log.exception("stopping %r failed", task)
             await services.queue.close()
             await services.limits.close()
+            # Uvicorn has answered every request by now; calls of cancelled ones may still run.
+            await anyio.to_thread.run_sync(services.threads.close)
 
     app = Starlette(
         routes=routes(),

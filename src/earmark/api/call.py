@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -86,7 +85,7 @@ class Call:
             raise errors.invalid_apikey()
         keys = self.services.keys
         # A cached key is answered here: a thread hop per request costs more than the lookup.
-        found = keys.cached_application(key) or await run_in_threadpool(keys.application, key)
+        found = keys.cached_application(key) or await self.thread(keys.application, key)
         if found is None:
             raise errors.invalid_apikey()
         self.application_id = found.id
@@ -97,7 +96,7 @@ class Call:
         key = self.required(name)
         if not plausible_key(key):
             raise errors.invalid_user_apikey()
-        found = await run_in_threadpool(self.services.keys.account, key, cached=cached)
+        found = await self.thread(self.services.keys.account, key, cached=cached)
         if found is None:
             raise errors.invalid_user_apikey()
         return found
@@ -137,8 +136,8 @@ class Call:
         )
 
     async def thread(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run blocking work (database, index) in a worker thread."""
-        return await run_in_threadpool(fn, *args, **kwargs)
+        """Run blocking work (database, index) in one of the process's worker threads."""
+        return await self.services.threads.run(fn, *args, **kwargs)
 
 
 Handler = Callable[[Call], Awaitable[Payload]]

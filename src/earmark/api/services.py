@@ -14,6 +14,7 @@ from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import RateLimits
 from earmark.search import Searcher
+from earmark.threadpool import ThreadPool
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,12 @@ class ApiServices:
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     config: ApiConfig = field(default_factory=ApiConfig)
     health: Health = field(default_factory=Health)
+    #: Where handlers run their blocking work (:meth:`earmark.api.call.Call.thread`); the
+    #: app's lifespan closes it. ``config.threads`` threads.
+    threads: ThreadPool = field(init=False)
 
     def __post_init__(self) -> None:
+        self.threads = ThreadPool(self.config.threads, "earmark-api")
         # Requests let through while Redis is away show in /metrics, whoever built the limits.
         if self.limits.on_unavailable is None:
             self.limits.on_unavailable = self.metrics.unchecked
