@@ -5,7 +5,7 @@ compare) in a worker thread. Starlette's ``run_in_threadpool`` (anyio) costs abo
 CPU per call on this project's 2-core reference machine: a capacity limiter, a cancel scope,
 a ``queue.Queue`` with its condition variables. :class:`ThreadPool` hands the call over
 through a ``queue.SimpleQueue`` and returns the result with ``call_soon_threadsafe``, about
-10–40 µs, which is several percent of a lookup.
+10 to 40 µs, which is several percent of a lookup.
 
 Semantics, as the callers need them:
 
