@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from earmark.db import driver
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("EARMARK_SHARED_DIR", ROOT.parent / "shared"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -111,15 +113,26 @@ def bit_error_rate(a: list[int], b: list[int]) -> float:
 def statements_run(
     engine: sa.Engine, keep: Callable[[str], bool] = lambda _statement: True
 ) -> Iterator[list[str]]:
-    """Every statement (those ``keep`` accepts) sent to the database inside the block."""
+    """Every statement (those ``keep`` accepts) sent to the database inside the block: through
+    SQLAlchemy (its cursor events) or on the driver (:func:`earmark.db.driver.fetch_all`,
+    which SQLAlchemy's events do not see)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if keep(statement):
             seen.append(statement)
 
+    fetch_all = driver.fetch_all
+
+    def recording_fetch_all(conn: sa.Connection, statement: Any, parameters: Any) -> Any:
+        if conn.engine is engine:
+            record(conn, None, str(statement.compile(dialect=conn.dialect)))
+        return fetch_all(conn, statement, parameters)
+
     sa.event.listen(engine, "before_cursor_execute", record)
+    driver.fetch_all = recording_fetch_all  # type: ignore[assignment]
     try:
         yield seen
     finally:
+        driver.fetch_all = fetch_all  # type: ignore[assignment]
         sa.event.remove(engine, "before_cursor_execute", record)

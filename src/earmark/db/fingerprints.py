@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from earmark.db import driver
 from earmark.db.links import MbidLink, enabled_mbids_column, parse_mbid_links
 from earmark.db.tables import fingerprint, index_outbox, submission_import, track
-from earmark.db.types import Int32Array, fast_fingerprint
+from earmark.db.types import Int32Array, fast_fingerprint, parse_array_send
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +49,21 @@ def _select_stored(dialect: str, with_links: bool) -> sa.Select[Any]:
     return sa.select(*columns).join(track, track.c.id == fingerprint.c.track_id)
 
 
-def _stored(rows: Sequence[sa.Row[Any]], with_links: bool) -> list[StoredFingerprint]:
+def _stored(
+    rows: Sequence[Sequence[Any]],
+    with_links: bool,
+    items: Callable[[Any], Int32Array] = lambda value: value,  # already an array
+) -> list[StoredFingerprint]:
+    """Rows of :func:`_select_stored` (SQLAlchemy rows, or driver tuples with ``items``
+    parsing the raw fingerprint column)."""
     return [
         StoredFingerprint(
-            r.id,
-            r.track_id,
-            r.gid,
-            r.length,
-            r.fingerprint,
-            parse_mbid_links(r.mbid_links, r.track_id) if with_links else None,
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            items(r[4]),
+            parse_mbid_links(r[5], r[1]) if with_links else None,
         )
         for r in rows
     ]
@@ -93,7 +100,12 @@ def get_many(
         parameters["shortest"] = duration - max_duration_diff
         parameters["longest"] = duration + max_duration_diff
     query = _get_many_query(conn.dialect.name, windowed, with_links)
-    found = _stored(conn.execute(query, parameters).all(), with_links)
+    if conn.dialect.name == "postgresql":
+        # Every lookup runs this statement: on the driver, binary (earmark.db.driver).
+        rows = driver.fetch_all(conn, query, parameters)
+        found = _stored(rows, with_links, parse_array_send)
+    else:
+        found = _stored(conn.execute(query, parameters).all(), with_links)
     if duration is None or windowed:
         return found
     return [f for f in found if abs(f.length - duration) <= max_duration_diff]

@@ -1,0 +1,144 @@
+"""Statements on psycopg directly (earmark.db.driver): the rows SQLAlchemy would give, in the
+caller's transaction, and driver errors handled as SQLAlchemy handles them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from earmark.db import driver, fingerprints, tables
+from earmark.db.engine import Databases, create_engine, read_connection, write_transaction
+from tests.services import PostgresDatabases
+
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+TRACKS = sa.select(tables.track.c.id, tables.track.c.gid).where(
+    tables.track.c.id == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer)))
+)
+
+
+def _tracks(dbs: Databases, count: int) -> dict[int, uuid.UUID]:
+    with write_transaction(dbs.fingerprint) as conn:
+        rows = conn.execute(
+            sa.insert(tables.track).returning(tables.track.c.id, tables.track.c.gid),
+            [{"gid": uuid.uuid4()} for _ in range(count)],
+        ).all()
+    return {row.id: row.gid for row in rows}
+
+
+@ON_POSTGRESQL
+def test_rows_are_those_sqlalchemy_returns(dbs: Databases) -> None:
+    stored = _tracks(dbs, 5)
+    ids = [*sorted(stored)[:3], 10**9]  # one unknown id
+    with read_connection(dbs.fingerprint) as conn:
+        through_driver = driver.fetch_all(conn, TRACKS, {"ids": ids})
+        through_sqlalchemy = conn.execute(TRACKS, {"ids": ids}).all()
+    assert sorted(through_driver) == sorted(tuple(row) for row in through_sqlalchemy)
+    assert {row[0]: row[1] for row in through_driver} == {i: stored[i] for i in ids[:3]}
+
+
+@ON_POSTGRESQL
+def test_the_statement_sees_the_caller_s_transaction(dbs: Databases) -> None:
+    with dbs.fingerprint.begin() as conn:
+        (new,) = conn.execute(
+            sa.insert(tables.track).values(gid=uuid.uuid4()).returning(tables.track.c.id)
+        ).one()
+        assert [row[0] for row in driver.fetch_all(conn, TRACKS, {"ids": [new]})] == [new]
+        conn.rollback()
+    with read_connection(dbs.fingerprint) as conn:
+        assert driver.fetch_all(conn, TRACKS, {"ids": [new]}) == []
+
+
+@ON_POSTGRESQL
+def test_a_driver_error_is_sqlalchemy_s_and_its_handle_error_event_fires(dbs: Databases) -> None:
+    handled: list[Any] = []
+
+    def seen(context: Any) -> None:
+        handled.append(context)
+
+    sa.event.listen(dbs.fingerprint, "handle_error", seen)
+    try:
+        with read_connection(dbs.fingerprint) as conn:
+            conn.exec_driver_sql("SET statement_timeout = 50")
+            slow = sa.select(sa.func.pg_sleep(1).label("slept"))
+            with pytest.raises(sa.exc.OperationalError, match="statement timeout"):
+                driver.fetch_all(conn, slow, {})
+            with pytest.raises(sa.exc.DBAPIError):
+                driver.fetch_all(conn, TRACKS, {"ids": "not an array"})
+    finally:
+        sa.event.remove(dbs.fingerprint, "handle_error", seen)
+    assert [context.is_disconnect for context in handled] == [False, False]
+
+
+@ON_POSTGRESQL
+def test_a_broken_connection_invalidates_the_pool(
+    dbs: Databases, pg_databases: PostgresDatabases
+) -> None:
+    stored = _tracks(dbs, 1)
+    engine = dbs.fingerprint
+    # Two pooled connections, both broken by ending every backend (as a restart would).
+    with read_connection(engine) as first, read_connection(engine) as second:
+        assert driver.fetch_all(first, TRACKS, {"ids": list(stored)})
+        assert driver.fetch_all(second, TRACKS, {"ids": list(stored)})
+    with pg_databases.admin.connect() as admin:
+        admin.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :db AND pid <> pg_backend_pid()"
+            ),
+            {"db": engine.url.database},
+        )
+    with read_connection(engine) as conn, pytest.raises(sa.exc.DBAPIError) as raised:
+        driver.fetch_all(conn, TRACKS, {"ids": list(stored)})
+    assert raised.value.connection_invalidated
+    # Every connection the pool held is replaced: the next two reads both work.
+    with read_connection(engine) as first, read_connection(engine) as second:
+        for conn in (first, second):
+            assert [row[0] for row in driver.fetch_all(conn, TRACKS, {"ids": list(stored)})] == [
+                *stored
+            ]
+
+
+def test_only_a_psycopg_connection_is_accepted(tmp_path: Any) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn, pytest.raises(TypeError, match="psycopg"):
+            driver.fetch_all(conn, sa.select(sa.literal(1)), {})
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def many(dbs: Databases) -> list[int]:
+    return sorted(_tracks(dbs, 3))
+
+
+@ON_POSTGRESQL
+def test_get_many_on_postgresql_runs_on_the_driver(dbs: Databases, many: list[int]) -> None:
+    with write_transaction(dbs.fingerprint) as conn:
+        ids = [
+            fingerprints.insert(
+                conn, items=[1, -2, 2**31 - 1], length=60, bitrate=None, format_id=None, track_id=t
+            )
+            for t in many
+        ]
+    seen: list[str] = []
+    fetch_all = driver.fetch_all
+
+    def spy(conn: sa.Connection, statement: Any, parameters: Any) -> Any:
+        seen.append(str(statement))
+        return fetch_all(conn, statement, parameters)
+
+    driver.fetch_all = spy  # type: ignore[assignment]
+    try:
+        with read_connection(dbs.fingerprint) as conn:
+            found = fingerprints.get_many(conn, ids, duration=60, with_links=True)
+    finally:
+        driver.fetch_all = fetch_all  # type: ignore[assignment]
+    assert len(seen) == 1
+    assert [(f.id, f.track_id, f.items.tolist(), f.links) for f in found] == [
+        (i, t, [1, -2, 2**31 - 1], []) for i, t in zip(ids, many, strict=True)
+    ]
