@@ -64,6 +64,10 @@ def routes() -> list[BaseRoute]:
     return found
 
 
+#: How long shutdown waits for worker threads still running calls of cancelled requests.
+THREADS_CLOSE_WAIT_S = 30.0
+
+
 def create_app(services: ApiServices, background: Sequence[Background] = ()) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -91,8 +95,10 @@ def create_app(services: ApiServices, background: Sequence[Background] = ()) -> 
                     log.exception("stopping %r failed", task)
             await services.queue.close()
             await services.limits.close()
-            # Uvicorn has answered every request by now; calls of cancelled ones may still run.
-            await anyio.to_thread.run_sync(services.threads.close)
+            # Uvicorn has answered every request by now; calls of cancelled ones may still run
+            # (each bounded by the statement and index timeouts; the wait is bounded too).
+            if not await anyio.to_thread.run_sync(services.threads.close, THREADS_CLOSE_WAIT_S):
+                log.warning("worker threads still busy %.0f s after shutdown", THREADS_CLOSE_WAIT_S)
 
     app = Starlette(
         routes=routes(),
