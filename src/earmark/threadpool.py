@@ -1,7 +1,7 @@
 """Blocking calls from an event loop, in a fixed set of worker threads.
 
-The web service and the index server run every lookup's blocking part (database, index,
-compare) in a worker thread. Starlette's ``run_in_threadpool`` (anyio) costs about 120 µs of
+The web service runs every lookup's blocking part (database, index call, compare) in a
+worker thread. Starlette's ``run_in_threadpool`` (anyio) costs about 120 µs of
 CPU per call on this project's 2-core reference machine: a capacity limiter, a cancel scope,
 a ``queue.Queue`` with its condition variables. :class:`ThreadPool` hands the call over
 through a ``queue.SimpleQueue`` and returns the result with ``call_soon_threadsafe``, about
