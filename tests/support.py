@@ -136,3 +136,36 @@ def statements_run(
     finally:
         driver.fetch_all = fetch_all  # type: ignore[assignment]
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def uvicorn_in_thread(app: Any, *, lifespan: str = "off") -> Iterator[int]:
+    """``app`` served by uvicorn (with Earmark's HTTP protocol) in a thread on a free port of
+    127.0.0.1; the port. The server stops when the block ends."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from earmark.http_protocol import protocol_class
+
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan=lifespan,  # type: ignore[arg-type]
+        http=protocol_class(),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    try:
+        yield int(server.servers[0].sockets[0].getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from earmark.index.engine import IndexSettings, MultiIndex
+from tests.support import uvicorn_in_thread
 
 # Maintenance driven by hand: deterministic segment layouts in engine tests.
 MANUAL = IndexSettings(background=False, checkpoint_threshold=10**12, checkpoint_age_s=0)
@@ -39,33 +40,10 @@ def client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def live_url(engine: MultiIndex):  # type: ignore[no-untyped-def]
     """A real uvicorn server on a free 127.0.0.1 port, in a thread, over `engine`."""
-    import threading
-    import time
-
-    import uvicorn
-
-    from earmark.http_protocol import protocol_class
     from earmark.index.server import create_app
 
-    config = uvicorn.Config(
-        create_app(engine),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="on",
-        http=protocol_class(),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_in_thread(create_app(engine), lifespan="on") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def h(*values: int) -> np.ndarray:

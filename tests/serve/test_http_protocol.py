@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from earmark.http_protocol import CoalescingTransport, protocol_class
+from earmark.http_protocol import CoalescingTransport
+from tests.support import uvicorn_in_thread
 
 BIG = b"x" * (5 * 1024 * 1024)
 
@@ -146,19 +144,8 @@ APP = Starlette(
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    config = uvicorn.Config(
-        APP, host="127.0.0.1", port=0, log_level="warning", lifespan="off", http=protocol_class()
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    yield int(server.servers[0].sockets[0].getsockname()[1])
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_in_thread(APP) as bound:
+        yield bound
 
 
 class Reader:
