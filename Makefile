@@ -12,7 +12,10 @@ $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Earmark needs Python 3.11 or newer (apt-get install python3)"; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: apt-get install python3-venv"; exit 1; }
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The C extension (earmark.chromaprint._native) is built in place by the editable install:
+# its source is a prerequisite so that an edit rebuilds it.
+$(STAMP): pyproject.toml setup.py src/earmark/chromaprint/_native.c | $(BIN)/python
+	@bash scripts/build-deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	@touch $@
@@ -43,14 +46,14 @@ test-fast: install
 
 ## lint: ruff (lint + format check) and mypy strict
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench setup.py
+	$(BIN)/ruff format --check src tests bench setup.py
 	$(BIN)/mypy
 
 ## format: apply ruff's formatting and safe fixes
 format: install
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench setup.py
+	$(BIN)/ruff format src tests bench setup.py
 
 ## bench: benchmarks (figures printed; see bench/README.md)
 bench: install deps
@@ -73,3 +76,4 @@ acceptance: install deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
+	rm -f src/earmark/chromaprint/_native.*.so

@@ -22,6 +22,9 @@ from earmark.chromaprint.codec import (
     encode_fingerprint_base64,
 )
 
+# Every test runs on the C extension and on the numpy implementation (conftest.py).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 SILENCE = 627964279
 UINT32 = st.integers(min_value=0, max_value=0xFFFFFFFF)
 URLSAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -16,6 +16,9 @@ from earmark.chromaprint import compare as compare_module
 from earmark.chromaprint.codec import InvalidFingerprint, decode_fingerprint_base64
 from earmark.chromaprint.compare import SILENCE_ITEM, compare, compare2, extract_query, simhash
 
+# Every test runs on the C extension and on the numpy implementation (conftest.py).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 TOLERANCE = 1e-5
 SCORE_KEYS = {
     "compare2_maxoffset_80": lambda a, b: compare2(a, b, 80),

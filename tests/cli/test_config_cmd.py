@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from earmark import __version__
+from earmark.chromaprint import codec
+from earmark.cli import context
 from earmark.cli.main import cli
 
 
@@ -18,6 +20,22 @@ def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert __version__ in result.stdout
+    # It tells whether the C extension is built (the numpy fallback costs CPU per lookup).
+    built = "C extension: built" in result.stdout
+    assert built == codec.NATIVE
+    assert built or "numpy fallback" in result.stdout
+
+
+def test_services_warn_without_the_c_extension(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(codec, "NATIVE", False)
+    context.warn_if_numpy_fallback()
+    assert "C extension is not built" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(codec, "NATIVE", True)
+    context.warn_if_numpy_fallback()
+    assert caplog.text == ""
 
 
 def test_config_show_reports_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,9 @@ terminating 0. A gap of 7 or more is written as 7 in the normal stream plus ``ga
 exception stream.
 
 Everything here is vectorised with numpy: the server decodes one fingerprint per lookup, so a
-120 s fingerprint (about 950 items) decodes and encodes in tens of microseconds.
+120 s fingerprint (about 950 items) decodes and encodes in tens of microseconds. Decoding is
+done in C (``earmark.chromaprint._native``, a few microseconds) when the extension was built
+(:data:`NATIVE`); the numpy decoder is its specification and gives the same results.
 
 Decoding is deliberately stricter than libchromaprint where libchromaprint would read garbage or
 invoke undefined behaviour; every problem is reported as :class:`InvalidFingerprint` and nothing
@@ -25,10 +27,18 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+try:
+    from earmark.chromaprint import _native
+
+    NATIVE = True
+except ImportError:  # built without a C compiler: the numpy implementations are used
+    NATIVE = False
+
 __all__ = [
     "MAX_FINGERPRINT_BASE64_LENGTH",
     "MAX_FINGERPRINT_BYTES",
     "MAX_ITEMS",
+    "NATIVE",
     "InvalidFingerprint",
     "as_items",
     "decode_fingerprint",
@@ -177,17 +187,27 @@ def decode_fingerprint(data: bytes | bytearray | memoryview) -> tuple[_U32, int]
     if count == 0:
         return np.zeros(0, dtype=np.uint32), algorithm
 
-    body = np.frombuffer(data, dtype=np.uint8, offset=_HEADER_SIZE)
     # Every item needs at least its 3-bit terminator: reject impossible counts before allocating.
-    if body.size * 8 < count * _NORMAL_BITS:
+    if (size - _HEADER_SIZE) * 8 < count * _NORMAL_BITS:
         raise InvalidFingerprint(f"{size} bytes cannot hold {count} items")
-    # ... and at most 33 values, so never look further than that for the terminators.
-    scan = body[: -(-count * _MAX_VALUES_PER_ITEM * _NORMAL_BITS // 8)]
+    return _decode_items(memoryview(data)[_HEADER_SIZE:], count), algorithm
+
+
+_TRUNCATED_NORMAL: Final = "fingerprint is truncated (normal stream too short)"
+_TRUNCATED_EXCEPTIONS: Final = "fingerprint is truncated (exception stream too short)"
+_BIT_RANGE: Final = "fingerprint sets a bit beyond bit 31"
+
+
+def decode_items_numpy(body: memoryview, count: int) -> _U32:
+    """The ``count`` items of a fingerprint's body (the bytes after its header), with numpy."""
+    data = np.frombuffer(body, dtype=np.uint8)
+    # An item has at most 33 values, so never look further than that for the terminators.
+    scan = data[: -(-count * _MAX_VALUES_PER_ITEM * _NORMAL_BITS // 8)]
     values = _unpack(scan, _NORMAL_BITS)
     is_end = values == 0
     ends = np.flatnonzero(is_end)
     if ends.size < count:
-        raise InvalidFingerprint("fingerprint is truncated (normal stream too short)")
+        raise InvalidFingerprint(_TRUNCATED_NORMAL)
     used = int(ends[count - 1]) + 1
     ends = ends[:count]
     values = values[:used]
@@ -197,11 +217,11 @@ def decode_fingerprint(data: bytes | bytearray | memoryview) -> tuple[_U32, int]
     n_exceptions = exception_at.size
     exc_start = -(-used * _NORMAL_BITS // 8)
     exc_bytes = -(-n_exceptions * _EXCEPTION_BITS // 8)
-    if body.size < exc_start + exc_bytes:
-        raise InvalidFingerprint("fingerprint is truncated (exception stream too short)")
+    if data.size < exc_start + exc_bytes:
+        raise InvalidFingerprint(_TRUNCATED_EXCEPTIONS)
     gaps = values.astype(np.int32)
     if n_exceptions:
-        exceptions = _unpack(body[exc_start : exc_start + exc_bytes], _EXCEPTION_BITS)
+        exceptions = _unpack(data[exc_start : exc_start + exc_bytes], _EXCEPTION_BITS)
         gaps[exception_at] += exceptions[:n_exceptions]
 
     # Bit position (1-based) of every value inside its item: the running sum of gaps minus the
@@ -210,7 +230,7 @@ def decode_fingerprint(data: bytes | bytearray | memoryview) -> tuple[_U32, int]
     positions = running - np.maximum.accumulate(np.where(is_end, running, 0))
     if int(positions.max()) > 32:
         # libchromaprint shifts out of range here (undefined behaviour); we refuse.
-        raise InvalidFingerprint("fingerprint sets a bit beyond bit 31")
+        raise InvalidFingerprint(_BIT_RANGE)
     # (1 << p) >> 1 is 1 << (p - 1) for set bits and 0 for terminators (p == 0).
     bit_values = (np.left_shift(np.uint64(1), positions.astype(np.uint64))) >> np.uint64(1)
     # Positions strictly increase inside an item, so the sum of an item's bits is their OR:
@@ -218,7 +238,28 @@ def decode_fingerprint(data: bytes | bytearray | memoryview) -> tuple[_U32, int]
     totals = np.cumsum(bit_values)[ends]
     deltas = totals.copy()
     deltas[1:] -= totals[:-1]
-    return np.bitwise_xor.accumulate(deltas.astype(np.uint32)), algorithm
+    return np.bitwise_xor.accumulate(deltas.astype(np.uint32))
+
+
+def decode_items_native(body: memoryview, count: int) -> _U32:
+    """:func:`decode_items_numpy` in C: same items, same errors (needs :data:`NATIVE`)."""
+    items = np.empty(count, dtype=np.uint32)
+    status = _native.decode(body, count, items)
+    if status != _native.DECODE_OK:
+        raise InvalidFingerprint(_NATIVE_ERRORS[status])
+    return items
+
+
+_NATIVE_ERRORS: Final = (
+    {
+        _native.DECODE_NORMAL_SHORT: _TRUNCATED_NORMAL,
+        _native.DECODE_EXCEPTION_SHORT: _TRUNCATED_EXCEPTIONS,
+        _native.DECODE_BIT_RANGE: _BIT_RANGE,
+    }
+    if NATIVE
+    else {}
+)
+_decode_items: Final = decode_items_native if NATIVE else decode_items_numpy
 
 
 def _base64_to_bytes(text: str | bytes) -> bytes:

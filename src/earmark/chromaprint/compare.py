@@ -7,7 +7,10 @@ improving on them; every quirk kept on purpose is marked "C quirk" below.
 
 Items may be given signed (int32, as pg_acoustid stores them) or unsigned (uint32); only the
 32-bit pattern matters. Everything is vectorised with numpy: comparing two 120 s fingerprints
-(about 950 items each) takes a fraction of a millisecond.
+(about 950 items each) takes a fraction of a millisecond. :func:`compare2`, which scores every
+lookup candidate, runs in C (``earmark.chromaprint._native``, about ten times faster) when the
+extension was built (:data:`earmark.chromaprint.codec.NATIVE`); its numpy version here is the
+specification, and the two give the same scores.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from earmark.chromaprint.codec import as_items
+from earmark.chromaprint.codec import NATIVE, as_items
+
+if NATIVE:
+    from earmark.chromaprint import _native
 
 __all__ = [
     "MATCH_BITS",
@@ -110,6 +116,10 @@ def _first_to_reach_top(offsets: npt.NDArray[np.intp]) -> tuple[int, int]:
     return topcount, int(offsets[reached.min()])
 
 
+#: Offsets never exceed 65 535 either way (uint16 positions): any larger limit means the same.
+_MAXOFFSET_BOUND: Final = 1 << 20
+
+
 def compare2(a: _Items, b: _Items, maxoffset: int = 0) -> float:
     """Similarity in [0, 1] of two fingerprints, as pg_acoustid's ``acoustid_compare2``.
 
@@ -118,6 +128,14 @@ def compare2(a: _Items, b: _Items, maxoffset: int = 0) -> float:
     """
     fa = as_items(a)
     fb = as_items(b)
+    if NATIVE:
+        bounded = max(-_MAXOFFSET_BOUND, min(_MAXOFFSET_BOUND, maxoffset))
+        return _native.compare2(np.ascontiguousarray(fa), np.ascontiguousarray(fb), bounded)
+    return compare2_numpy(fa, fb, maxoffset)
+
+
+def compare2_numpy(fa: npt.NDArray[np.uint32], fb: npt.NDArray[np.uint32], maxoffset: int) -> float:
+    """:func:`compare2` with numpy, on uint32 items (what the C version is checked against)."""
     asize, bsize = fa.size, fb.size
     if asize == 0 or bsize == 0:  # the SQL wrapper returns 0 for empty arrays
         return 0.0

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
+from earmark.chromaprint import codec
 from earmark.settings import LoadedSettings, load_settings
+
+log = logging.getLogger(__name__)
+
+#: What ``earmark --version`` says of the C extension.
+NATIVE_STATUS = (
+    "C extension: built"
+    if codec.NATIVE
+    else "C extension: not built, numpy fallback (install gcc and python3-dev, then make install)"
+)
+
+
+def warn_if_numpy_fallback() -> None:
+    """Say when a web service starts without the C extension: each lookup costs more CPU."""
+    if not codec.NATIVE:
+        log.warning(
+            "earmark.chromaprint's C extension is not built: fingerprints are decoded and "
+            "compared with numpy (same results, more CPU per lookup); install gcc and "
+            "python3-dev, then reinstall (make install)"
+        )
 
 
 def loaded_settings(ctx: click.Context) -> LoadedSettings:

@@ -10,6 +10,7 @@ import click
 
 from earmark import __version__
 from earmark.cli.config_cmd import config
+from earmark.cli.context import NATIVE_STATUS
 from earmark.cli.db_cmd import db
 from earmark.cli.fingerprint_cmd import fingerprint
 from earmark.cli.identify_cmd import identify_cmd
@@ -39,7 +40,13 @@ class EarmarkGroup(click.Group):
 
 
 @click.group(cls=EarmarkGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", "-V", prog_name="earmark")
+@click.version_option(
+    __version__,
+    "--version",
+    "-V",
+    prog_name="earmark",
+    message=f"%(prog)s %(version)s ({NATIVE_STATUS})",
+)
 @click.option(
     "--config",
     "config_file",

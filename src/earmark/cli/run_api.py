@@ -14,7 +14,7 @@ from prometheus_client import multiprocess
 
 from earmark.api.metrics import prepare_multiprocess
 from earmark.app import check_production, open_production
-from earmark.cli.context import loaded_settings
+from earmark.cli.context import loaded_settings, warn_if_numpy_fallback
 from earmark.server import (
     STARTUP_FAILURE,
     ServerOptions,
@@ -56,6 +56,7 @@ def api(
     settings = loaded_settings(ctx).settings
     options = ServerOptions.from_settings(settings, host=host, port=port, access_log=access_log)
     count = workers or settings.api_workers
+    warn_if_numpy_fallback()
     check_production(settings)
     if count == 1:
         status = _serve_here(settings, options)

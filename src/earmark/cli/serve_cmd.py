@@ -9,7 +9,7 @@ import click
 
 from earmark import embedded
 from earmark.app import open_embedded
-from earmark.cli.context import loaded_settings
+from earmark.cli.context import loaded_settings, warn_if_numpy_fallback
 from earmark.embedded import LocalKeys
 from earmark.server import ServerOptions
 from earmark.server import serve as run_server
@@ -52,6 +52,7 @@ def serve(
             "(use `earmark run api` and friends for such a deployment)",
             ", ".join(ignored),
         )
+    warn_if_numpy_fallback()
     settings = embedded.embedded_settings(configured, data_dir)
     ready = embedded.initialise(settings)
     if ready.created:
