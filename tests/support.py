@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -122,20 +122,37 @@ def statements_run(
         if keep(statement):
             seen.append(statement)
 
-    fetch_all = driver.fetch_all
-
-    def recording_fetch_all(conn: sa.Connection, statement: Any, parameters: Any) -> Any:
-        if conn.engine is engine:
-            record(conn, None, str(statement.compile(dialect=conn.dialect)))
-        return fetch_all(conn, statement, parameters)
+    def record_driver(statement: str, _parameters: Mapping[str, Any]) -> None:
+        record(None, None, statement)
 
     sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        with driver_statements(engine, record_driver):
+            yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def driver_statements(
+    engine: sa.Engine, record: Callable[[str, Mapping[str, Any]], None]
+) -> Iterator[None]:
+    """Call ``record(statement, parameters)`` for every statement run on ``engine`` through
+    :func:`earmark.db.driver.fetch_all` inside the block (SQLAlchemy's events miss those)."""
+    fetch_all = driver.fetch_all
+
+    def recording_fetch_all(
+        conn: sa.Connection, statement: Any, parameters: Any, **options: Any
+    ) -> Any:
+        if conn.engine is engine:
+            record(str(statement.compile(dialect=conn.dialect)), parameters)
+        return fetch_all(conn, statement, parameters, **options)
+
     driver.fetch_all = recording_fetch_all  # type: ignore[assignment]
     try:
-        yield seen
+        yield
     finally:
         driver.fetch_all = fetch_all  # type: ignore[assignment]
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager

@@ -128,9 +128,9 @@ def test_get_many_on_postgresql_runs_on_the_driver(dbs: Databases, many: list[in
     seen: list[str] = []
     fetch_all = driver.fetch_all
 
-    def spy(conn: sa.Connection, statement: Any, parameters: Any) -> Any:
+    def spy(conn: sa.Connection, statement: Any, parameters: Any, **options: Any) -> Any:
         seen.append(str(statement))
-        return fetch_all(conn, statement, parameters)
+        return fetch_all(conn, statement, parameters, **options)
 
     driver.fetch_all = spy  # type: ignore[assignment]
     try:
@@ -142,3 +142,35 @@ def test_get_many_on_postgresql_runs_on_the_driver(dbs: Databases, many: list[in
     assert [(f.id, f.track_id, f.items.tolist(), f.links) for f in found] == [
         (i, t, [1, -2, 2**31 - 1], []) for i, t in zip(ids, many, strict=True)
     ]
+
+
+@ON_POSTGRESQL
+def test_named_rows_and_a_schema_map(dbs: Databases) -> None:
+    stored = _tracks(dbs, 2)
+    ids = sorted(stored)
+    # The statement names schema "elsewhere"; the map sends it to the real one (public), as a
+    # connection's schema_translate_map would.
+    elsewhere = sa.Table(
+        "track", sa.MetaData(schema="elsewhere"), sa.Column("id", sa.Integer), sa.Column("gid")
+    )
+    statement = sa.select(elsewhere.c.id.label("track_id"), elsewhere.c.gid).where(
+        elsewhere.c.id == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer)))
+    )
+    with read_connection(dbs.fingerprint) as conn:
+        assert driver.usable(conn)
+        rows = driver.fetch_all(
+            conn, statement, {"ids": ids}, schema_map={"elsewhere": "public"}, named=True
+        )
+        with pytest.raises(sa.exc.ProgrammingError, match="elsewhere"):
+            driver.fetch_all(conn, statement, {"ids": ids})
+    assert sorted((row.track_id, row.gid) for row in rows) == sorted(stored.items())
+    assert sorted(tuple(row) for row in rows) == sorted(stored.items())
+
+
+def test_usable_only_on_psycopg(tmp_path: Any) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn:
+            assert not driver.usable(conn)
+    finally:
+        engine.dispose()

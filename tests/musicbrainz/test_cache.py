@@ -23,7 +23,7 @@ from earmark.musicbrainz.flags import parse_meta
 from earmark.musicbrainz.metadata import lookup_metadata
 from tests.musicbrainz.cases import MISSING, MOON, SAMPLE_REQUEST
 from tests.musicbrainz.support import Mirror, links, result_id
-from tests.support import statements_run
+from tests.support import driver_statements, statements_run
 
 EVERYTHING = "recordings releasegroups releases tracks isrcs compress sources usermeta"
 SHAPES = [
@@ -55,9 +55,13 @@ def mbids_asked(engine: sa.Engine) -> Iterator[list[set[str]]]:
             if isinstance(found, dict) and statements.MBIDS in found:
                 asked.append({str(mbid) for mbid in found[statements.MBIDS]})
 
+    def record_driver(_statement: str, parameters: Any) -> None:
+        record(None, None, [], parameters, None)
+
     sa.event.listen(engine, "before_execute", record)
     try:
-        yield asked
+        with driver_statements(engine, record_driver):
+            yield asked
     finally:
         sa.event.remove(engine, "before_execute", record)
 

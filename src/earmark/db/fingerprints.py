@@ -100,7 +100,7 @@ def get_many(
         parameters["shortest"] = duration - max_duration_diff
         parameters["longest"] = duration + max_duration_diff
     query = _get_many_query(conn.dialect.name, windowed, with_links)
-    if conn.dialect.name == "postgresql":
+    if driver.usable(conn):
         # Every lookup runs this statement: on the driver, binary (earmark.db.driver).
         rows = driver.fetch_all(conn, query, parameters)
         found = _stored(rows, with_links, parse_array_send)

@@ -25,11 +25,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.base import Executable
 
 from earmark.musicbrainz import statements
-from earmark.musicbrainz.schema import execute
+from earmark.musicbrainz.schema import fetch
 
 
 @dataclass(frozen=True)
@@ -173,14 +173,14 @@ def lookup_metadata(
     releases = releases or release_groups
     shape = {"releases": releases, "release_groups": release_groups}
     query = statements.main_query(conn.dialect.name, **shape, redirected=False)
-    rows: list[Any] = list(execute(conn, query, {statements.MBIDS: sorted(keys)}))
+    rows = fetch(conn, query, {statements.MBIDS: sorted(keys)})
     found = {str(row.recording_gid) for row in rows}
     redirects: dict[str, str] = {}
     misses = [mbid for mbid in wanted if mbid not in found]
     if misses and follow_redirects:
         query = statements.main_query(conn.dialect.name, **shape, redirected=True)
         asked = [uuid.UUID(mbid) for mbid in misses]
-        for row in execute(conn, query, {statements.MBIDS: asked}):
+        for row in fetch(conn, query, {statements.MBIDS: asked}):
             redirects[str(row.requested_gid)] = str(row.recording_gid)
             if str(row.recording_gid) not in found:
                 rows.append(row)
@@ -205,10 +205,10 @@ def _ids(values: Iterable[int]) -> dict[str, list[int]]:
 
 
 def _tuples(
-    conn: Connection, statement: Executable, parameters: dict[str, Any]
+    conn: Connection, statement: sa.Select[Any], parameters: dict[str, Any]
 ) -> Iterable[tuple[Any, ...]]:
     """The rows of a side query, unpacked by position (cheaper than by name)."""
-    return cast(Iterable[tuple[Any, ...]], execute(conn, statement, parameters))
+    return cast(Iterable[tuple[Any, ...]], fetch(conn, statement, parameters))
 
 
 def _assemble(
