@@ -87,6 +87,25 @@ def row_counts(database: MusicBrainzDatabase) -> dict[str, int]:
     return counts
 
 
+def planner_rows(database: MusicBrainzDatabase, table_name: str) -> int | None:
+    """How many rows the database's planner statistics say ``table_name`` holds (None: no
+    statistics; PostgreSQL's -1 means never analyzed)."""
+    with database.read() as conn:
+        if conn.dialect.name == "sqlite":
+            stat = conn.exec_driver_sql(
+                "SELECT stat FROM sqlite_stat1 WHERE tbl = ? LIMIT 1", (table_name,)
+            ).scalar()
+            return None if stat is None else int(str(stat).split()[0])
+        found = conn.execute(
+            sa.text(
+                "SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = :schema AND c.relname = :name"
+            ),
+            {"schema": database.schema_name, "name": table_name},
+        ).scalar()
+        return None if found is None else int(found)
+
+
 def dump_members(database: MusicBrainzDatabase) -> dict[str, bytes]:
     """The subset's tables as MusicBrainz dump members (COPY text, column order of the schema)."""
     members = {}

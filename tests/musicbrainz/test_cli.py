@@ -12,7 +12,13 @@ from earmark.cli.main import EarmarkGroup
 from earmark.cli.mb_cmd import mb
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.settings import load_settings
-from tests.musicbrainz.support import Mirror, dump_members, row_counts, write_archive
+from tests.musicbrainz.support import (
+    Mirror,
+    dump_members,
+    planner_rows,
+    row_counts,
+    write_archive,
+)
 from tests.services import PostgresDatabases
 
 
@@ -44,6 +50,7 @@ def test_init_and_load_sample(tmp_path: Path) -> None:
     database = _sqlite(tmp_path)
     try:
         assert row_counts(database)["recording"] == 41 + 20
+        assert planner_rows(database, "recording") == 41 + 20  # analyzed after loading
     finally:
         database.dispose()
 

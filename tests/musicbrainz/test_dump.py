@@ -26,6 +26,7 @@ from tests.musicbrainz.support import (
     dump_members,
     links,
     lookup,
+    planner_rows,
     row_counts,
     table_rows,
     write_archive,
@@ -105,6 +106,9 @@ def test_round_trip(
         assert report.skipped == len(UNRELATED)
         assert report.schema_sequence == 31
         assert sum(seen) == path.stat().st_size
+        # The import refreshed the planner's statistics (PostgreSQL: -1 before any ANALYZE).
+        assert planner_rows(target, "recording") == source_counts["recording"]
+        assert planner_rows(target, "track") == source_counts["track"]
         data = sqlite_mirror.synthetic
         request_rows = [
             *SAMPLE_REQUEST,

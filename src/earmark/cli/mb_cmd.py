@@ -92,6 +92,7 @@ def load_sample(ctx: click.Context, count: int, seed: int) -> None:
             loaded = sample.load_sample(conn)
         where = _where(database)
         if loaded.loaded:
+            database.analyze()
             click.echo(f"{where}: loaded mbdata's sample ({_rows(loaded.rows)})")
         else:
             click.echo(f"{where}: mbdata's sample is already loaded")
@@ -102,6 +103,7 @@ def load_sample(ctx: click.Context, count: int, seed: int) -> None:
                 click.echo(f"{where}: synthetic data is already loaded (use a fresh database)")
                 return
             generated = synthetic.generate(conn, count, seed)
+        database.analyze()
         click.echo(
             f"{where}: added {count} synthetic recordings, seed {seed} ({_rows(generated.rows)})"
         )

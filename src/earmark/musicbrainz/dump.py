@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from earmark.db.engine import is_sqlite
 from earmark.musicbrainz import copytext
 from earmark.musicbrainz.errors import DumpError
-from earmark.musicbrainz.schema import SCHEMA, execute, qualified, tables, transaction
+from earmark.musicbrainz.schema import SCHEMA, analyze, execute, qualified, tables, transaction
 
 BATCH_ROWS = 5000
 CHUNK_BYTES = 1 << 20
@@ -124,6 +124,7 @@ def import_dump(
         if "replication_control" not in report.rows:
             _replication_control_from_info(conn, report)
         restore()
+    analyze(engine, schema_name)  # the planner's statistics of the new rows, once committed
     return report
 
 
