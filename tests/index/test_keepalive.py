@@ -19,7 +19,7 @@ import pytest
 from earmark.index.client import HttpIndexClient
 from earmark.index.engine import EngineError
 from earmark.index.keepalive import Answer, IndexConnectionError, KeepAlivePool
-from earmark.index.wire import WireError
+from earmark.index.wire import StaleConnectionError, WireError
 
 WAIT_S = 5.0
 
@@ -32,6 +32,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.accepted = 0
+        self.vanished = 0
         self.finished = threading.Semaphore(0)
         self.count_lock = threading.Lock()
 
@@ -64,10 +65,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._answer(b"")
 
+    do_PUT = do_DELETE = do_GET
+
     def do_POST(self) -> None:
         self._answer(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
 
     def _answer(self, body: bytes) -> None:
+        if getattr(self, "vanish", False):
+            # The race of an idle timeout: the request arrived as the server closed the
+            # connection; nothing is answered (and the server never acts on it).
+            self.close_connection = True
+            self.server.vanished += 1
+            return
+        self.vanish = self.path.endswith("/vanish-next")
         data = f"{self.command} {self.path} ".encode() + body
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
@@ -125,6 +135,59 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(
     assert _get(pool, "/after").body == b"GET /after "
     assert _get(pool, "/again").body == b"GET /again "
     assert server.accepted == 2
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_a_request_meeting_an_idle_close_is_sent_again(
+    server: _Server, pool: KeepAlivePool, method: str
+) -> None:
+    assert _get(pool, "/vanish-next").body == b"GET /vanish-next "
+    # The pooled connection looks usable; the server closes it as the request arrives.
+    answer = pool.request(method, "/x", None, {})
+    assert answer.body == f"{method} /x ".encode()
+    assert (server.vanished, server.accepted) == (1, 2)
+    assert _get(pool, "/y").body == b"GET /y "  # the new connection is pooled
+    assert server.accepted == 2
+
+
+def test_a_post_meeting_an_idle_close_is_sent_again_only_when_repeatable(
+    server: _Server, pool: KeepAlivePool
+) -> None:
+    assert _get(pool, "/vanish-next").body == b"GET /vanish-next "
+    with pytest.raises(IndexConnectionError) as raised:
+        pool.request("POST", "/update", b"ops", {})
+    assert isinstance(raised.value.__cause__, StaleConnectionError)
+    assert server.vanished == 1
+    assert _get(pool, "/vanish-next").body == b"GET /vanish-next "
+    answer = pool.request("POST", "/_search", b"q", {}, repeatable=True)
+    assert answer.body == b"POST /_search q"
+    assert (server.vanished, server.accepted) == (2, 3)
+
+
+def test_an_answer_cut_after_its_first_bytes_is_not_sent_again() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        served: list[int] = []
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                conn.recv(65536)
+                served.append(1)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")  # then the server dies
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with closing(
+            KeepAlivePool(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=WAIT_S)
+        ) as pool:
+            assert _get(pool, "/a").body == b"ok"
+            with pytest.raises(IndexConnectionError) as raised:
+                _get(pool, "/b")
+        thread.join(WAIT_S)
+    assert not isinstance(raised.value.__cause__, StaleConnectionError)
+    assert served == [1]
 
 
 def test_an_answer_with_connection_close_is_not_reused(

@@ -193,9 +193,11 @@ class HttpIndexClient:
         self._pool = KeepAlivePool(base_url, timeout=timeout)
         self._headers = {"Content-Type": MSGPACK_TYPE, "Accept": MSGPACK_TYPE}
 
-    def _call(self, method: str, path: str, body: object = None) -> Any:
+    def _call(
+        self, method: str, path: str, body: object = None, *, repeatable: bool | None = None
+    ) -> Any:
         content = None if body is None else msgpack.packb(body, use_bin_type=True)
-        r = self._pool.request(method, path, content, self._headers)
+        r = self._pool.request(method, path, content, self._headers, repeatable=repeatable)
         try:
             data = msgpack.unpackb(r.body, raw=False) if r.body else {}
         except (ValueError, msgpack.UnpackException) as exc:  # e.g. a proxy's HTML error page
@@ -281,7 +283,7 @@ class HttpIndexClient:
         }
         if min_score is not None:
             body["m"] = min_score
-        d = self._call("POST", f"/{name}/_search", body)
+        d = self._call("POST", f"/{name}/_search", body, repeatable=True)  # reads only
         return [SearchResult(r["i"], r["s"]) for r in d["r"]]
 
     def close(self) -> None:

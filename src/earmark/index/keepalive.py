@@ -7,7 +7,11 @@ Connections are thread-safe to share through the pool (each request takes
 one connection for itself), reused last-in first-out, and dropped when the server says it will
 close them. Before reuse an idle connection is checked for a close the server sent meanwhile
 (its socket readable while no answer is due), as httpx does, so a server restart or its idle
-timeout does not fail the next request. Transport failures raise :class:`IndexConnectionError`.
+timeout does not fail the next request. That check cannot see a close on its way: when the
+server's idle timeout closes the connection just as a request leaves, the request fails with
+no byte answered (:class:`~earmark.index.wire.StaleConnectionError`), and a request safe to repeat
+(every method but POST, and searches) is sent once more on a new connection. Transport
+failures raise :class:`IndexConnectionError`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from earmark.index.engine import EngineError
-from earmark.index.wire import Connection
+from earmark.index.wire import Connection, StaleConnectionError
 
 #: Idle connections kept per pool; more are closed when returned.
 MAX_IDLE = 32
@@ -55,11 +59,28 @@ class KeepAlivePool:
         self._closed = False
 
     def request(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        *,
+        repeatable: bool | None = None,
     ) -> Answer:
+        """One request; ``repeatable`` (default: every method but POST) lets it be sent again
+        on a new connection when a reused one turns out closed by the server."""
+        if repeatable is None:
+            repeatable = method != "POST"
         conn = self._take()
         try:
-            reply = conn.request(method, self._prefix + path, body, headers)
+            try:
+                reply = conn.request(method, self._prefix + path, body, headers)
+            except StaleConnectionError:
+                if not repeatable:
+                    raise
+                conn.close()
+                conn = self._open()  # a new connection: it cannot be stale
+                reply = conn.request(method, self._prefix + path, body, headers)
         except OSError as exc:  # WireError, a timeout, a refused or reset connection
             conn.close()
             raise IndexConnectionError(f"index server at {self._where()}: {exc!r}") from exc

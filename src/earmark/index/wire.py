@@ -6,7 +6,8 @@ server sends longer answers) or until the server closes. ``http.client`` parses 
 headers with the ``email`` package, which cost more than the index's search. Heads over
 :data:`MAX_HEAD` and bodies over :data:`MAX_BODY` are refused (a broken or hostile server must
 not make the client buffer without end). Errors are :class:`WireError` (an ``OSError``) or the
-socket's own ``OSError``.
+socket's own ``OSError``; :class:`StaleConnectionError` says a reused connection was closed by the
+server before it answered anything, which a caller may retry on a new connection.
 """
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ _MAX_TRAILERS = 100
 
 class WireError(OSError):
     """The server's answer is not HTTP/1.x as this client reads it."""
+
+
+class _PeerClosedError(WireError):
+    """The server closed the connection before its answer ended."""
+
+
+class StaleConnectionError(WireError):
+    """A connection that had answered before was closed by the server before any byte of the
+    next answer: the server closed it as idle while the request was on its way (a keep-alive
+    timeout), so it never handled the request. The request can be sent again on a new
+    connection (a server that failed after reading it looks the same, so only a request that
+    is safe to repeat should be)."""
+
+
+_CLOSED_BY_PEER = (_PeerClosedError, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,8 @@ class Connection:
         self.tls = tls
         self.sock: socket.socket | None = None
         self._buffer = b""
+        self._answers = 0  # answers read in full on the current socket
+        self._received = False  # any byte of the current answer
         self._host_header = f"[{host}]" if ":" in host else host
         if port not in (80, 443):
             self._host_header += f":{port}"
@@ -60,8 +78,18 @@ class Connection:
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body or b'')}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.sock.sendall(head + body if body else head)
-        return self._reply(method)
+        reused, self._received = self._answers > 0, False
+        try:
+            self.sock.sendall(head + body if body else head)
+            reply = self._reply(method)
+        except _CLOSED_BY_PEER as exc:
+            if reused and not self._received:
+                raise StaleConnectionError(
+                    f"the server closed the idle connection: {exc!r}"
+                ) from exc
+            raise
+        self._answers += 1
+        return reply
 
     @property
     def pending(self) -> bool:
@@ -73,6 +101,7 @@ class Connection:
             self.sock.close()
             self.sock = None
         self._buffer = b""
+        self._answers = 0
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
@@ -112,7 +141,8 @@ class Connection:
         assert self.sock is not None
         data = self.sock.recv(_READ)
         if not data:
-            raise WireError("the server closed the connection before its answer ended")
+            raise _PeerClosedError("the server closed the connection before its answer ended")
+        self._received = True
         return data
 
     def _read_head(self) -> bytes:
