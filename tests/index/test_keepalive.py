@@ -65,7 +65,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._answer(b"")
 
-    do_PUT = do_DELETE = do_GET
+    def do_PUT(self) -> None:
+        self._answer(b"")
+
+    def do_DELETE(self) -> None:
+        self._answer(b"")
 
     def do_POST(self) -> None:
         self._answer(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
