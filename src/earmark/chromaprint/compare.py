@@ -8,7 +8,7 @@ improving on them; every quirk kept on purpose is marked "C quirk" below.
 Items may be given signed (int32, as pg_acoustid stores them) or unsigned (uint32); only the
 32-bit pattern matters. Everything is vectorised with numpy: comparing two 120 s fingerprints
 (about 950 items each) takes a fraction of a millisecond. :func:`compare2`, which scores every
-lookup candidate, runs in C (``earmark.chromaprint._native``, about ten times faster) when the
+lookup candidate, runs in C (``earmark.chromaprint._native``, about three times faster) when the
 extension was built (:data:`earmark.chromaprint.codec.NATIVE`); its numpy version here is the
 specification, and the two give the same scores.
 """
