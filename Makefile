@@ -44,11 +44,12 @@ test: install deps
 test-fast: install
 	$(BIN)/python -m pytest -m 'not slow'
 
-## lint: ruff (lint + format check), mypy strict and the layer contract (tests/test_layers.py)
+## lint: ruff (lint + format check), mypy strict, vulture (dead code) and the layer contract
 lint: install
 	$(BIN)/ruff check src tests bench setup.py
 	$(BIN)/ruff format --check src tests bench setup.py
 	$(BIN)/mypy
+	$(BIN)/vulture
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 ## format: apply ruff's formatting and safe fixes
