@@ -103,4 +103,3 @@ def serve(config: ServerConfig) -> None:
         _Server(uv_config).run()
     finally:
         engine.close()
-
