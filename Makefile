@@ -72,7 +72,7 @@ bench-large: install
 	$(BIN)/python bench/index.py --docs 1000000 --mode inproc
 	$(BIN)/python bench/index.py --docs 1000000 --mode http
 
-## acceptance: fingerprint every dev-corpus track and compare with fpcalc (README figures)
+## acceptance: fingerprint every dev-corpus track and compare with fpcalc (docs/benchmarks.md)
 acceptance: install deps
 	$(BIN)/python bench/acceptance.py
 
