@@ -44,11 +44,13 @@ test: install deps
 test-fast: install
 	$(BIN)/python -m pytest -m 'not slow'
 
-## lint: ruff (lint + format check) and mypy strict
+## lint: ruff (lint + format check), mypy strict, vulture (dead code) and the layer contract
 lint: install
 	$(BIN)/ruff check src tests bench setup.py
 	$(BIN)/ruff format --check src tests bench setup.py
 	$(BIN)/mypy
+	$(BIN)/vulture
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 ## format: apply ruff's formatting and safe fixes
 format: install
@@ -70,7 +72,7 @@ bench-large: install
 	$(BIN)/python bench/index.py --docs 1000000 --mode inproc
 	$(BIN)/python bench/index.py --docs 1000000 --mode http
 
-## acceptance: fingerprint every dev-corpus track and compare with fpcalc (README figures)
+## acceptance: fingerprint every dev-corpus track and compare with fpcalc (docs/benchmarks.md)
 acceptance: install deps
 	$(BIN)/python bench/acceptance.py
 

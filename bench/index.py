@@ -3,7 +3,7 @@
     .venv/bin/python bench/index.py --docs 100000 --mode http
     .venv/bin/python bench/index.py --docs 1000000 --mode inproc
 
-Modes: `inproc` drives the engine directly; `http` starts `python -m earmark.index.server`
+Modes: `inproc` drives the engine directly; `http` starts `python -m earmark.cli.run_index`
 and talks MessagePack over keep-alive `http.client` connections, like the reference probe
 (spec "Measured here"). See bench/README.md for the term generator.
 """
@@ -188,7 +188,7 @@ class Http:
 
     def _start(self) -> float:
         start = time.perf_counter()
-        cmd = [sys.executable, "-m", "earmark.index.server", "--dir", str(self.data)]
+        cmd = [sys.executable, "-m", "earmark.cli.run_index", "--dir", str(self.data)]
         cmd += ["--port", str(self.port)]
         self.proc = subprocess.Popen(cmd)
         while True:

@@ -158,10 +158,6 @@ class GracefulServer(uvicorn.Server):
             else:
                 self.skip_delay = True
 
-    def begin_drain(self) -> None:
-        """Start the shutdown as a signal would (tests, supervisors without signals)."""
-        self.drain_requested = True
-
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started and self.on_started is not None:

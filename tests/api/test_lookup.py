@@ -16,7 +16,7 @@ import pytest
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from earmark.db import tracks
 from tests.api.harness import ApiHarness
-from tests.api.test_lookup_support import (
+from tests.api.lookup_helpers import (
     Song,
     error_of,
     load_songs,

@@ -15,7 +15,7 @@ from earmark.db.tables import track as track_table
 from earmark.ratelimit import Rates
 from earmark.ratelimit.window import budget
 from tests.api.harness import ApiHarness
-from tests.api.test_lookup_support import (
+from tests.api.lookup_helpers import (
     Song,
     error_of,
     load_songs,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.api.harness import ApiHarness
-from tests.api.test_lookup_support import (
+from tests.api.lookup_helpers import (
     Song,
     load_songs,
     ok,

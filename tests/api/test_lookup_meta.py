@@ -18,7 +18,7 @@ import pytest
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from earmark.musicbrainz.enrich import ResultLinks, UserMeta
 from tests.api.harness import ApiHarness
-from tests.api.test_lookup_support import Song, error_of, ok, post, song
+from tests.api.lookup_helpers import Song, error_of, ok, post, song
 from tests.musicbrainz.cases import (
     MISSING,
     MOON,

@@ -21,7 +21,7 @@ from earmark.index.client import HttpIndexClient
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.search import Searcher
 from tests.api.harness import INDEX_NAME, ApiHarness
-from tests.api.test_lookup_support import (
+from tests.api.lookup_helpers import (
     SONGS,
     Song,
     error_of,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from earmark.db.engine import Databases
 from tests.api.harness import ApiHarness
-from tests.api.test_lookup_support import SONGS, Song, ok, post, song
+from tests.api.lookup_helpers import SONGS, Song, ok, post, song
 from tests.services import PostgresDatabases
 
 WAIT_S = 10.0

@@ -9,7 +9,7 @@ import pytest
 
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from tests.api.harness import ApiHarness
-from tests.api.test_submit_support import (
+from tests.api.submit_helpers import (
     count_submissions,
     error_of,
     fingerprint,

@@ -11,7 +11,7 @@ import numpy as np
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from earmark.db.types import as_int32
 from tests.api.harness import ApiHarness
-from tests.api.test_submit_support import (
+from tests.api.submit_helpers import (
     count_submissions,
     error_of,
     fingerprint,

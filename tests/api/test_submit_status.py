@@ -13,7 +13,7 @@ from earmark.api import submit as submit_module
 from earmark.db import submissions, tracks
 from earmark.importer.worker import Worker
 from tests.api.harness import ApiHarness
-from tests.api.test_submit_support import error_of, fingerprint, keys, one, post
+from tests.api.submit_helpers import error_of, fingerprint, keys, one, post
 
 
 def status(api: ApiHarness, ids: list[Any], **extra: str) -> Any:

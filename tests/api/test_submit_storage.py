@@ -12,7 +12,7 @@ from earmark.db import submissions
 from earmark.db.meta import gid_of
 from earmark.db.types import as_int32
 from tests.api.harness import ApiHarness
-from tests.api.test_submit_support import (
+from tests.api.submit_helpers import (
     as_pyacoustid,
     count_submissions,
     error_of,

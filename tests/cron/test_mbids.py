@@ -17,6 +17,7 @@ from earmark.db.tables import account, mbid_unknown, track_mbid_change, track_mb
 from earmark.importer import locks
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from tests.cron import data, mb
+from tests.db import queries
 from tests.services import PostgresDatabases, SqliteDatabases
 
 OLD, NEW, UNKNOWN, KNOWN = data.mbid(1), data.mbid(2), data.mbid(3), data.mbid(4)
@@ -172,14 +173,14 @@ def test_the_seven_day_rule_runs_on_the_mirrors_clock(
     mb.set_replication_date(mirror, T0)
     assert maintenance.check([UNKNOWN]).unknown == 1
     with dbs.read() as conns:
-        assert mbids.unknown_since(conns.fingerprint, [UNKNOWN]) == {UNKNOWN: T0}
+        assert queries.unknown_since(conns.fingerprint, [UNKNOWN]) == {UNKNOWN: T0}
     # The mirror replicates for almost a week: nothing happens yet (also not on re-checks).
     mb.set_replication_date(mirror, T0 + dt.timedelta(days=7, seconds=-1))
     assert maintenance.check([UNKNOWN]).disabled == 0
     assert maintenance.recheck_due().checked == 0
     with dbs.read() as conns:
         assert not any(data.link(conns.fingerprint, i).disabled for i in links)
-        assert mbids.unknown_since(conns.fingerprint, [UNKNOWN]) == {UNKNOWN: T0}
+        assert queries.unknown_since(conns.fingerprint, [UNKNOWN]) == {UNKNOWN: T0}
     mb.set_replication_date(mirror, T0 + dt.timedelta(days=7))
     report = maintenance.recheck_due()
     assert (report.checked, report.disabled) == (1, 2)
@@ -187,7 +188,7 @@ def test_the_seven_day_rule_runs_on_the_mirrors_clock(
         assert all(data.link(conns.fingerprint, i).disabled for i in links)
         bot = mbids.bot_account_id(conns.app)
         assert _changes(conns.ingest) == [(i, bot, True, mbids.UNKNOWN_NOTE) for i in links]
-        assert mbids.unknown_since(conns.fingerprint, [UNKNOWN]) == {}
+        assert queries.unknown_since(conns.fingerprint, [UNKNOWN]) == {}
         assert mbids.pending_outbox(conns.fingerprint) == []
     assert maintenance.check([UNKNOWN]).disabled == 0  # nothing left enabled
 
@@ -203,7 +204,7 @@ def test_an_mbid_that_reappears_stops_its_clock(
     mb.set_replication_date(mirror, T0 + dt.timedelta(days=30))
     assert maintenance.check([UNKNOWN]).known == 1
     with dbs.read() as conns:
-        assert mbids.unknown_since(conns.fingerprint, [UNKNOWN]) == {}
+        assert queries.unknown_since(conns.fingerprint, [UNKNOWN]) == {}
         assert not data.link(conns.fingerprint, link_id).disabled
 
 
@@ -241,7 +242,7 @@ def test_the_sweep_resumes_where_it_stopped_and_starts_over(
     with dbs.app.connect() as conn:
         assert mbids.load_sweep_cursor(conn) is None
     with dbs.read() as conns:
-        assert set(mbids.unknown_since(conns.fingerprint, [data.mbid(n) for n in range(21)])) == {
+        assert set(queries.unknown_since(conns.fingerprint, [data.mbid(n) for n in range(21)])) == {
             data.mbid(n) for n in (10, 11, 12, 14)
         }
     third = maintenance.sweep(batch_size=10, max_batches=5)

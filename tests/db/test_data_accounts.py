@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from earmark.db import accounts, applications, formats, sources
 from earmark.db.engine import Databases
+from tests.db import queries
 
 
 def test_api_keys_have_the_reference_shape() -> None:
@@ -44,14 +45,6 @@ def test_anonymous_account(dbs: Databases) -> None:
         )
     assert (anon.name, anon.anonymous) == (accounts.ANONYMOUS_NAME, True)
     assert (anon.application_id, anon.application_version) == (app.id, "2.0")
-
-
-def test_find_or_create_by_name(dbs: Databases) -> None:
-    with dbs.write() as conns:
-        bot = accounts.find_or_create_by_name(conns.app, accounts.BOT_NAME)
-        again = accounts.find_or_create_by_name(conns.app, accounts.BOT_NAME)
-    assert again.id == bot.id
-    assert bot.name == "acoustid_bot"
 
 
 def test_musicbrainz_accounts_are_case_insensitive(dbs: Databases) -> None:
@@ -138,7 +131,7 @@ def test_formats_and_sources(dbs: Databases) -> None:
         )
     assert versioned != plain
     with dbs.read() as conns:
-        assert formats.get_name(conns.app, flac) == "FLAC"
+        assert queries.format_name(conns.app, flac) == "FLAC"
         found = sources.get(conns.app, plain)
     assert found == sources.Source(plain, app.id, owner.id, "")
 

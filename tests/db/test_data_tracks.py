@@ -94,7 +94,6 @@ def test_links_increment(dbs: Databases) -> None:
             assert found is not None
             assert (found.id, found.submission_count) == (first[kind], 2)
         assert links.find(c, "mbid", t.id, uuid.uuid4()) is None
-        assert [p.value for p in links.puids_for_track(c, t.id)] == [puid]
 
 
 def test_mbids_for_tracks_ordered_by_text_without_disabled(dbs: Databases) -> None:

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from earmark.cli.main import cli
 from earmark.db import migrate, tables
 from earmark.db.engine import Databases
+from tests.db import queries
 from tests.services import PostgresDatabases, SqliteDatabases
 
 
@@ -21,7 +22,7 @@ def _check_up_and_down(dbs: Databases) -> None:
     migrate.upgrade(dbs)
     assert migrate.is_current(dbs)
     for engine, roles in dbs.physical():
-        expected = {t.name for role in roles for t in tables.tables_of(role)}
+        expected = {t.name for role in roles for t in queries.tables_of(role)}
         assert _tables(engine) == expected
     migrate.downgrade(dbs, "base")
     for engine, _roles in dbs.physical():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from earmark.db import fingerprints, foreignids, formats, links, sources, submissions, tracks
+from earmark.db import fingerprints, foreignids, links, sources, submissions, tracks
 from earmark.db.tables import fingerprint as fingerprint_table
 from earmark.db.tables import track as track_table
 from earmark.importer.decide import (
@@ -17,6 +17,7 @@ from earmark.importer.decide import (
     SKIP_FEW_ITEMS,
     SKIP_NO_LINK,
 )
+from tests.db import queries
 from tests.importer.harness import Harness, corpus_items, fixture_items
 
 MBID = uuid.UUID("b81f83ee-4da4-11e0-9ed8-0025225356f3")
@@ -68,7 +69,7 @@ def test_first_submission_creates_track_and_fingerprint(harness: Harness, fp: An
         assert stored.length == length
         assert np.array_equal(stored.items.view(np.uint32), items)
         assert submissions.pending_count(conns.ingest) == 0
-        assert submissions.fingerprint_source_ids(conns.ingest, sub_id) == [outcome.fingerprint_id]
+        assert queries.fingerprint_source_ids(conns.ingest, sub_id) == [outcome.fingerprint_id]
         result = submissions.get_result(conns.ingest, sub_id)
         assert result is not None
         assert (result.fingerprint_id, result.track_id, result.mbid) == (
@@ -90,7 +91,7 @@ def test_first_submission_creates_track_and_fingerprint(harness: Harness, fp: An
                 fingerprint_table.c.id == outcome.fingerprint_id
             )
         ).scalar_one()
-        assert formats.get_name(conns.app, format_id) == "FLAC"
+        assert queries.format_name(conns.app, format_id) == "FLAC"
 
 
 def test_identical_fingerprint_is_reused(harness: Harness, fp: Any) -> None:
@@ -261,7 +262,7 @@ def test_links_count_submissions_and_keep_provenance(harness: Harness, fp: Any) 
         assert meta_link
         for kind, link in (("mbid", mbid_link), ("puid", puid_link), ("meta", meta_link)):
             assert link.submission_count == 2
-            assert submissions.link_source_count(iconn, kind, link.id) == 2  # type: ignore[arg-type]
+            assert queries.link_source_count(iconn, kind, link.id) == 2  # type: ignore[arg-type]
         [entry] = user_meta
         assert (entry.meta.track, entry.meta.artist, entry.meta.year) == ("Foo", "Bar", 2001)
         assert entry.meta.gid == result.meta_gid == harness.submission(ids[0]).meta_gid
@@ -295,7 +296,7 @@ def test_foreign_id_only_submission_is_kept(harness: Harness, fp: Any) -> None:
         link = links.find(conns.fingerprint, "foreignid", outcome.track_id, fid)
         assert link is not None
         assert link.submission_count == 1
-        assert submissions.link_source_count(conns.ingest, "foreignid", link.id) == 1
+        assert queries.link_source_count(conns.ingest, "foreignid", link.id) == 1
 
 
 def test_nil_uuids_are_absent(harness: Harness, fp: Any) -> None:
@@ -365,8 +366,8 @@ def test_redelivery_is_already_and_counts_nothing_twice(harness: Harness, fp: An
         link = links.find(conns.fingerprint, "mbid", first.track_id, MBID)
         assert link is not None
         assert link.submission_count == 1
-        assert submissions.fingerprint_source_ids(conns.ingest, sub_id) == [first.fingerprint_id]
-        assert submissions.link_source_count(conns.ingest, "mbid", link.id) == 1
+        assert queries.fingerprint_source_ids(conns.ingest, sub_id) == [first.fingerprint_id]
+        assert queries.link_source_count(conns.ingest, "mbid", link.id) == 1
 
 
 def test_unknown_submission_is_missing(harness: Harness) -> None:

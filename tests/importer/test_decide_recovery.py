@@ -16,6 +16,7 @@ from earmark.db import fingerprints, links, submissions, tracks
 from earmark.db.engine import Databases
 from earmark.importer import locks
 from earmark.importer.outcome import ImportOutcome
+from tests.db import queries
 from tests.importer.harness import Harness, fixture_items
 from tests.services import PostgresDatabases
 
@@ -73,11 +74,11 @@ def _provenance(h: Harness, submission_id: int, track_id: int) -> dict[str, Any]
         assert mbid is not None
         assert puid is not None
         return {
-            "fingerprint_sources": submissions.fingerprint_source_ids(iconn, submission_id),
+            "fingerprint_sources": queries.fingerprint_source_ids(iconn, submission_id),
             "mbid_count": mbid.submission_count,
             "puid_count": puid.submission_count,
-            "mbid_sources": submissions.link_source_count(iconn, "mbid", mbid.id),
-            "puid_sources": submissions.link_source_count(iconn, "puid", puid.id),
+            "mbid_sources": queries.link_source_count(iconn, "mbid", mbid.id),
+            "puid_sources": queries.link_source_count(iconn, "puid", puid.id),
             "result": submissions.get_result(iconn, submission_id) is not None,
         }
 

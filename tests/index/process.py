@@ -1,4 +1,4 @@
-"""Run the index server as a subprocess (`python -m earmark.index.server`) for tests."""
+"""Run the index server as a subprocess (`python -m earmark.cli.run_index`) for tests."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class ServerProcess:
         cmd = [
             sys.executable,
             "-m",
-            "earmark.index.server",
+            "earmark.cli.run_index",
             "--dir",
             str(self.data_dir),
             "--host",

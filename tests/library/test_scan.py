@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from earmark.cli.main import cli
+from earmark.embedded import initialise
 from earmark.library.scan import FileKey, find_audio_files
+from earmark.library.state import Journal
+from earmark.settings import Settings
 
 
 def _touch(path: Path, content: bytes = b"x") -> Path:
@@ -47,3 +54,26 @@ def test_file_key_changes_with_content(tmp_path: Path) -> None:
     assert first.size == 3
     os.utime(path, ns=(first.mtime_ns + 10**9, first.mtime_ns + 10**9))
     assert FileKey.of(path) != first
+
+
+def test_fingerprint_and_import_audio_see_the_same_files(tmp_path: Path) -> None:
+    """Both commands walk with one finder: hidden files and directories are skipped by both."""
+    lib = tmp_path / "lib"
+    names = ["b/4.wav", "a/1.mp3", "a/._1.mp3", ".hidden/2.flac", ".3.ogg", "cover.jpg"]
+    for name in names:
+        _touch(lib / name, b"not audio")  # each file fails to decode: both commands name it
+    expected = [str(lib / "a" / "1.mp3"), str(lib / "b" / "4.wav")]
+    runner = CliRunner()
+
+    fingerprinted = runner.invoke(cli, ["fingerprint", "--jobs", "1", str(lib)])
+    assert fingerprinted.exit_code == 2
+    named = re.findall(r"^earmark: error: (.+?): ", fingerprinted.stderr, re.M)
+    assert named == expected
+
+    data, state = tmp_path / "data", tmp_path / "state.jsonl"
+    initialise(Settings(data_dir=data))
+    args = ["import-audio", str(lib), "--data-dir", str(data), "--state", str(state)]
+    imported = runner.invoke(cli, args)
+    assert imported.exit_code == 2, imported.output
+    with Journal.open(state) as journal:
+        assert sorted(key.path for key in journal.entries) == expected

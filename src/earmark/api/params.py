@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 import numpy as np
@@ -26,7 +26,6 @@ MAX_PARTS = 1000
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I | re.A)
 _INT = re.compile(r"\s*[-+]?[0-9]+\s*", re.A)
-_FOREIGN_ID = re.compile(r"[0-9a-z]+:.+", re.S)
 _FORM = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
 
@@ -142,10 +141,6 @@ def parse_uuid(text: str | None, name: str) -> uuid.UUID:
     return uuid.UUID(text)
 
 
-def parse_uuids(values: Sequence[str], name: str) -> list[uuid.UUID]:
-    return [parse_uuid(v, name) for v in values]
-
-
 def parse_int(text: str | None) -> int | None:
     """``text`` as an integer, or None when it is absent or not one (as ``type=int`` does)."""
     if text is None or not _INT.fullmatch(text):
@@ -154,10 +149,6 @@ def parse_int(text: str | None) -> int | None:
         return int(text)
     except ValueError:  # more digits than Python converts (4300): not an int we could use
         return None
-
-
-def is_foreign_id(text: str) -> bool:
-    return _FOREIGN_ID.fullmatch(text) is not None
 
 
 def truthy_int(text: str | None) -> bool:

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, TextIO, cast
+from typing import Literal
 
 import click
 
-from earmark.chromaprint.audio import AUDIO_EXTENSIONS, AudioError
+from earmark.chromaprint.audio import AudioError
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from earmark.chromaprint.files import FileFingerprint, fingerprint_file
 from earmark.cli.context import loaded_settings
+from earmark.library.progress import progress_bar, show_progress
+from earmark.library.scan import find_audio_files
 
 OutputFormat = Literal["text", "json", "plain"]
 
@@ -35,19 +35,6 @@ class Outcome:
     path: str
     result: FileFingerprint | None = None
     error: str | None = None
-
-
-def find_audio_files(paths: Iterable[str]) -> Iterator[str]:
-    """Expand directories (recursively, sorted, audio endings only); pass other paths through."""
-    for path in paths:
-        if os.path.isdir(path):
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(files):
-                    if Path(name).suffix.lower() in AUDIO_EXTENSIONS:
-                        yield os.path.join(root, name)
-        else:
-            yield path
 
 
 def _fingerprint_one(path: str, length: float) -> Outcome:
@@ -140,27 +127,22 @@ def fingerprint(
         raise click.BadParameter("must be 0 or more", param_hint="--length")
     jobs = settings.fingerprint_jobs if jobs is None else jobs
     jobs = jobs or os.cpu_count() or 1
+    # The same files as import-audio and identify see (hidden ones skipped, sorted).
     files = list(find_audio_files(paths))
     multi = len(files) > 1 or any(os.path.isdir(p) for p in paths)
-    show_progress = progress if progress is not None else (len(files) > 1 and sys.stderr.isatty())
+    shown = progress if progress is not None else show_progress(len(files))
     failed = warned = False
     outcomes = _run(files, length, jobs)
-    with click.progressbar(
-        length=len(files),
-        label="fingerprinting",
-        file=sys.stderr if show_progress else cast(TextIO, _Null()),
-    ) as bar:
+    with progress_bar(len(files), "fingerprinting", shown) as bar:
         for outcome in outcomes:
             bar.update(1)
             if outcome.result is None:
                 failed = True
-                _stderr(f"earmark: error: {outcome.path}: {outcome.error}", show_progress)
+                _stderr(f"earmark: error: {outcome.path}: {outcome.error}", shown)
                 continue
             if outcome.result.warning:
                 warned = True
-                _stderr(
-                    f"earmark: warning: {outcome.path}: {outcome.result.warning}", show_progress
-                )
+                _stderr(f"earmark: warning: {outcome.path}: {outcome.result.warning}", shown)
             click.echo(render(outcome.result, fmt, raw, signed, multi), nl=False)
     if not files:
         _stderr("earmark: error: no audio files found", False)
@@ -170,16 +152,3 @@ def fingerprint(
 
 def _stderr(message: str, above_bar: bool) -> None:
     click.echo(("\r\033[K" if above_bar else "") + message, err=True)
-
-
-class _Null:
-    """A sink for the progress bar when it is not shown."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        return None
-
-    def isatty(self) -> bool:
-        return False

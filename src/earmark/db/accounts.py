@@ -20,8 +20,6 @@ from earmark.db.tables import account
 
 API_KEY_LENGTH = 10
 _KEY_ALPHABET = string.ascii_letters + string.digits
-#: The account that signs automatic changes (MBID maintenance, reference §10).
-BOT_NAME = "acoustid_bot"
 ANONYMOUS_NAME = "Anonymous"
 _KEY_ATTEMPTS = 5
 
@@ -141,11 +139,6 @@ def get_by_api_key(conn: Connection, apikey: str) -> Account | None:
 def get_by_name(conn: Connection, name: str) -> Account | None:
     """The oldest account called ``name`` (names are not unique)."""
     return _one(conn, account.c.name == name)
-
-
-def find_or_create_by_name(conn: Connection, name: str) -> Account:
-    """The oldest account called ``name``, created when there is none (e.g. ``acoustid_bot``)."""
-    return get_by_name(conn, name) or create(conn, name=name)
 
 
 def get_by_mbuser(conn: Connection, mbuser: str) -> Account | None:

@@ -147,22 +147,6 @@ def unindexed_ids(conn: Connection, limit: int = 10_000) -> list[int]:
     )
 
 
-def unindexed(
-    conn: Connection,
-    *,
-    duration: int | None = None,
-    max_duration_diff: int = 7,
-    limit: int = 10_000,
-) -> list[StoredFingerprint]:
-    """Fingerprints waiting for the index (slow-mode search scans them).
-
-    The outbox ids come first, in their own query: the outbox is small, and a join lets
-    SQLite's planner walk the whole fingerprint table instead.
-    """
-    ids = unindexed_ids(conn, limit)
-    return get_many(conn, ids, duration=duration, max_duration_diff=max_duration_diff)
-
-
 def outbox_batch(conn: Connection, limit: int) -> list[tuple[int, Int32Array]]:
     """The oldest fingerprints waiting for the index: (id, items)."""
     ids = unindexed_ids(conn, limit)  # first, alone: see unindexed()
@@ -200,18 +184,6 @@ def outbox_remove(conn: Connection, ids: Sequence[int]) -> None:
 
 def outbox_size(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(index_outbox)).scalar_one())
-
-
-def batch_after(conn: Connection, after_id: int, limit: int) -> list[tuple[int, Int32Array]]:
-    """Fingerprints with id > ``after_id`` in id order (for rebuilding the index)."""
-    items = fast_fingerprint(fingerprint.c.fingerprint, conn.dialect.name)
-    rows = conn.execute(
-        sa.select(fingerprint.c.id, items)
-        .where(fingerprint.c.id > after_id)
-        .order_by(fingerprint.c.id)
-        .limit(limit)
-    ).all()
-    return [(r[0], r[1]) for r in rows]
 
 
 def count(conn: Connection) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from earmark.db import upsert
@@ -12,9 +11,3 @@ from earmark.db.tables import format_
 def find_or_insert(conn: Connection, name: str) -> int:
     """The id of the format called ``name`` (as submitted, case kept), inserted if new."""
     return upsert.find_or_insert(conn, format_, {"name": name})
-
-
-def get_name(conn: Connection, format_id: int) -> str | None:
-    found = conn.execute(sa.select(format_.c.name).where(format_.c.id == format_id))
-    name = found.scalar_one_or_none()
-    return None if name is None else str(name)

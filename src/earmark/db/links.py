@@ -223,13 +223,3 @@ def meta_for_tracks(
                 )
             )
     return result
-
-
-def puids_for_track(conn: Connection, track_id: int) -> list[Link]:
-    """The PUID links of a track, most submitted first."""
-    rows = conn.execute(
-        sa.select(track_puid)
-        .where(track_puid.c.track_id == track_id)
-        .order_by(track_puid.c.submission_count.desc(), track_puid.c.puid)
-    ).all()
-    return [Link(r.id, r.track_id, r.puid, r.submission_count) for r in rows]

@@ -330,19 +330,6 @@ def mark_unknown(conn: Connection, mbid: str | uuid.UUID, at: dt.datetime) -> dt
     return utc(at)
 
 
-def unknown_since(conn: Connection, mbids: Iterable[str | uuid.UUID]) -> dict[str, dt.datetime]:
-    """When each of ``mbids`` was first found unknown (those with a running clock)."""
-    keys = sorted({parse_mbid(m) for m in mbids})
-    if not keys:
-        return {}
-    rows = conn.execute(
-        sa.select(mbid_unknown.c.mbid, mbid_unknown.c.first_unknown).where(
-            mbid_unknown.c.mbid.in_(keys)
-        )
-    )
-    return {str(m): utc(t) for m, t in rows}
-
-
 def forget_unknown(conn: Connection, mbids: Iterable[str | uuid.UUID]) -> int:
     """Stop the clocks of ``mbids`` (found in MusicBrainz, merged, or their links disabled)."""
     keys = sorted({parse_mbid(m) for m in mbids})

@@ -23,7 +23,6 @@ from earmark.db.tables import meta
 META_NAMESPACE = uuid.UUID("3b3bd228-5d2c-11ea-b498-60f67731bf41")
 
 TEXT_FIELDS = ("track", "artist", "album", "album_artist")
-INT_FIELDS = ("track_no", "disc_no", "year")
 #: The order of the fields in the gid's JSON.
 FIELDS = ("track", "artist", "album", "album_artist", "track_no", "disc_no", "year")
 #: track_no and disc_no above this are dropped (reference §4.2).

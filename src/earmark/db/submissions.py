@@ -341,26 +341,6 @@ def add_link_source(
     )
 
 
-def link_source_count(conn: Connection, kind: LinkKind, link_id: int) -> int:
-    """How many submissions vouched for one track link."""
-    table, key = _LINK_SOURCES[kind]
-    return int(
-        conn.execute(
-            sa.select(sa.func.count()).select_from(table).where(table.c[key] == link_id)
-        ).scalar_one()
-    )
-
-
-def fingerprint_source_ids(conn: Connection, submission_id: int) -> list[int]:
-    """The fingerprints a submission was recorded against (one after an import)."""
-    rows = conn.execute(
-        sa.select(fingerprint_source.c.fingerprint_id)
-        .where(fingerprint_source.c.submission_id == submission_id)
-        .order_by(fingerprint_source.c.id)
-    ).scalars()
-    return [int(i) for i in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class Result:
     """A ``submission_result`` row: what an imported submission came to."""

@@ -425,11 +425,6 @@ track_mbid_change = sa.Table(
 )
 
 
-def tables_of(role: str) -> list[sa.Table]:
-    """The tables of one logical database, in creation order."""
-    return [t for t in metadata.sorted_tables if t.info.get("role") == role]
-
-
 # --- cron (revision 0002) -------------------------------------------------------------------
 #
 # Durable state of the background jobs (docs/cron.md). Drained counter batches make draining

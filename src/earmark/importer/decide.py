@@ -1,33 +1,4 @@
-"""The import decision procedure: one submission → a fingerprint in a track, plus its links
-(reference §9.3).
-
-:func:`import_submission` runs inside the worker's write transaction (``Databases.write()``)
-and never commits. In order:
-
-1. Lock the submission row; a submission that is no longer pending is a redelivery
-   (``already``), and its stale queue row is removed.
-2. Take the advisory locks on the fingerprint and the MBID (PostgreSQL); if another importer
-   holds one, return ``busy`` having written nothing.
-3. If ``submission_import`` already records this submission, a previous attempt committed the
-   fingerprint database but not the ingest database (split databases): only the ingest side is
-   finished, with the recorded ids, so nothing is counted twice.
-4. Skip (status ``skipped`` with a reason) a submission with nothing to link (no usable MBID,
-   PUID, metadata or foreign id; the all-zero UUID is absent), with fewer than 80 distinct items,
-   or with an empty index query.
-5. Search in slow mode (index + outbox) for matches above 0.75. Walk them by score, each track
-   once; the first *eligible* track wins: every fingerprint of it scores ≥ 0.4 against the new
-   one and is within ±7 s. If that match scores above 0.9 the stored fingerprint is reused
-   (its ``submission_count`` grows); otherwise a new fingerprint joins the track. No eligible
-   track: a new track (uuid4 gid) with a new fingerprint. A new fingerprint gets an
-   ``index_outbox`` row; the worker flushes it to the index after the commit.
-6. Link the track to the MBID, PUID, metadata (by its uuid5 gid) and foreign id: existing links
-   count one more submission (a disabled MBID link stays disabled), new ones start at 1.
-7. Record ``submission_import``; then, in the ingest database, the provenance rows
-   (``fingerprint_source``, ``track_*_source``), ``submission_result``, status ``imported``,
-   ``handled``/``handled_at``, and remove the ``pending_submission`` row.
-
-Beyond the reference, a submission whose only link is a foreign id is imported, not dropped.
-"""
+"""The import decision procedure (reference §9.3); the steps are in docs/importer.md."""
 
 from __future__ import annotations
 
@@ -83,7 +54,7 @@ class _Links:
 
 
 def import_submission(conns: Connections, searcher: Searcher, submission_id: int) -> ImportOutcome:
-    """Import one submission inside the caller's write transaction (see the module docstring).
+    """Import one submission inside the caller's write transaction (docs/importer.md).
 
     Raises :class:`earmark.search.SearchUnavailableError` when the index cannot be searched;
     the caller rolls back and retries later.

@@ -103,15 +103,3 @@ def serve(config: ServerConfig) -> None:
         _Server(uv_config).run()
     finally:
         engine.close()
-
-
-def main() -> None:
-    # The CLI module owns the options; imported here so `python -m earmark.index.server`
-    # works without the `earmark` command group (entry points sit above adapters).
-    from earmark.cli.run_index import index
-
-    index()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""The progress bar of the library commands: click's, on stderr, only for people watching."""
+"""The progress bar of every command that walks files: click's, on stderr, for people watching."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """Find the audio files of a music library, and what identifies one version of a file.
 
+:func:`find_audio_files` is the one finder of every command that walks a library
+(``fingerprint``, ``identify``, ``import-audio``), so all of them see the same files.
 Directories are walked recursively in a stable (sorted) order; a file is picked by its name's
-ending (:data:`earmark.chromaprint.audio.AUDIO_EXTENSIONS`, the list ``earmark fingerprint``
-uses). Symbolic links to directories are not followed (a link loop would never end), hidden
-files and directories (``.name``) are skipped (``.AppleDouble``, ``._song.mp3`` resource forks
-are not audio). A path given explicitly is always taken, whatever its name.
+ending (:data:`earmark.chromaprint.audio.AUDIO_EXTENSIONS`). Symbolic links to directories are
+not followed (a link loop would never end), hidden files and directories (``.name``) are
+skipped (``.AppleDouble``, ``._song.mp3`` resource forks are not audio). A path given
+explicitly is always taken, whatever its name.
 """
 
 from __future__ import annotations

@@ -78,10 +78,6 @@ class Segment:
     def num_docs(self) -> int:
         return int(self.doc_ids.shape[0])
 
-    @property
-    def in_memory(self) -> bool:
-        return self.path is None
-
     def contains(self, doc_id: int) -> int:
         """Index of `doc_id` in the doc table, or -1."""
         ids = self.doc_ids

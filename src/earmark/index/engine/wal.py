@@ -219,8 +219,5 @@ class WriteAheadLog:
         if removed:
             fsync_dir(self.directory)
 
-    def size_bytes(self) -> int:
-        return sum(f.path.stat().st_size for f in self._files if f.path.exists())
-
     def close(self) -> None:
         self._close_current()

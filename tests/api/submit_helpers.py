@@ -1,8 +1,4 @@
-"""Helpers of the submit tests: fingerprints, form bodies (plain and as pyacoustid sends them).
-
-No tests here; the module shares the ``test_submit`` prefix only to stay within the files of
-the submit endpoints.
-"""
+"""Helpers of the submit tests: fingerprints, form bodies (plain and as pyacoustid sends them)."""
 
 from __future__ import annotations
 
