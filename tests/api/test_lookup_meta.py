@@ -8,6 +8,7 @@ golden files (reviewed against reference §3.3) say, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 
 from earmark.chromaprint.codec import encode_fingerprint_base64
-from earmark.musicbrainz.enrich import ResultLinks, UserMeta
+from earmark.db.meta import UserMeta
+from earmark.musicbrainz.enrich import ResultLinks
 from tests.api.harness import ApiHarness
 from tests.api.lookup_helpers import Song, error_of, ok, post, song
 from tests.musicbrainz.cases import (
@@ -55,7 +57,7 @@ def mirror_data(api_mb: ApiHarness, request: pytest.FixtureRequest) -> Mirror:
 
 
 def _meta_dict(meta: UserMeta) -> dict[str, object]:
-    return {k: v for k, v in vars(meta).items() if v is not None}
+    return {k: v for k, v in dataclasses.asdict(meta).items() if v is not None}
 
 
 def build(
@@ -70,10 +72,8 @@ def build(
     for fingerprint, (_name, _score, links) in zip(songs, requests, strict=True):
         metas = [_meta_dict(m) for m in links.user_meta]
         for link in links.mbids:
-            for _ in range(link.sources):
-                submissions.append(
-                    (fingerprint, uuid.UUID(link.mbid), metas.pop(0) if metas else None)
-                )
+            for _ in range(link.submission_count):
+                submissions.append((fingerprint, link.mbid, metas.pop(0) if metas else None))
         submissions += [(fingerprint, None, meta) for meta in metas]
         if not links.mbids and not links.user_meta:
             puids.append(fingerprint)

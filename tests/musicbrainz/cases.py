@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from earmark.musicbrainz.enrich import MbidLink, ResultLinks, UserMeta
+from earmark.db.meta import UserMeta
+from earmark.musicbrainz.enrich import ResultLinks
 from earmark.musicbrainz.sample import SAMPLE_RECORDING
-from tests.musicbrainz.support import links
+from tests.musicbrainz.support import links, mbid_link
 
 MOON = SAMPLE_RECORDING  # "Moon", 367000 ms: the reference server's own test case
 # Not in the sample (the reference's test expects it back as a bare id).
@@ -27,7 +28,7 @@ USERMETA_REQUEST = [
         "moon-user",
         1.0,
         ResultLinks(
-            [MbidLink(MISSING, 2)],
+            [mbid_link(MISSING, 2)],
             [
                 UserMeta(
                     track="Moon",

@@ -15,8 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from earmark.db.links import MbidLink
 from earmark.musicbrainz import copytext
-from earmark.musicbrainz.enrich import Enrichment, MbidLink, ResultLinks, inject_metadata
+from earmark.musicbrainz.enrich import Enrichment, ResultLinks, inject_metadata
 from earmark.musicbrainz.flags import parse_meta
 from earmark.musicbrainz.schema import MusicBrainzDatabase, execute, tables
 from earmark.musicbrainz.synthetic import SyntheticData
@@ -53,8 +54,15 @@ def lookup(
         return inject_metadata(conn, results, [links for *_, links in requests], parse_meta(meta))
 
 
+def mbid_link(mbid: str, sources: int) -> MbidLink:
+    """An enabled link of a made-up track to ``mbid``, carried by ``sources`` submissions."""
+    return MbidLink(
+        id=0, track_id=0, mbid=uuid.UUID(mbid), submission_count=sources, disabled=False
+    )
+
+
 def links(*pairs: tuple[str, int]) -> ResultLinks:
-    return ResultLinks([MbidLink(mbid, sources) for mbid, sources in pairs])
+    return ResultLinks([mbid_link(mbid, sources) for mbid, sources in pairs])
 
 
 def golden(name: str) -> Any:

@@ -12,11 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from earmark.musicbrainz.enrich import MbidLink, ResultLinks, UserMeta
+from earmark.db.meta import UserMeta
+from earmark.musicbrainz.enrich import ResultLinks
 from earmark.musicbrainz.metadata import ReleaseEvent
 from earmark.musicbrainz.schema import MusicBrainzDatabase, execute, tables
 from earmark.musicbrainz.synthetic import ISRC_PREFIX, synthetic_gid
-from tests.musicbrainz.support import Mirror, links, lookup
+from tests.musicbrainz.support import Mirror, links, lookup, mbid_link
 
 
 def _one(database: MusicBrainzDatabase, meta: str, mbid: str, sources: int = 1) -> Any:
@@ -237,7 +238,7 @@ def test_isrcs_are_sorted_and_only_shown_when_asked(mirror: Mirror) -> None:
 def test_user_meta_fallback_with_plain_string_artists(mirror: Mirror) -> None:
     unknown = mirror.synthetic.unknown[0]
     user = ResultLinks(
-        [MbidLink(unknown, 1)],
+        [mbid_link(unknown, 1)],
         [UserMeta(track="Tagged Title", artist="Tagged Artist")] * 12,
     )
     found = lookup(mirror.database, "recordings usermeta", [("r", 1.0, user)])

@@ -4,10 +4,11 @@
    most 10 matches) and de-duplicated by track, best first (reference §3.2, §8). Each trackid
    query is resolved, following a merge (one statement for all of them); it answers score 1.0
    and echoes the requested gid while its links come from the surviving track (§17 quirk 5).
-2. When ``meta`` asks for something: the tracks' enabled MBID links (and user metadata for
-   ``usermeta``), then :func:`earmark.musicbrainz.enrich.inject_metadata` on the mirror, once
-   for the whole response. MBIDs MusicBrainz does not know, or knows under another MBID, are
-   reported to the cron (``check-reported-mbids`` merges redirects and times unknown ones).
+2. When ``meta`` asks for something: :func:`earmark.musicbrainz.enrich.read_links` (the
+   tracks' MBID links and user metadata) and :func:`~earmark.musicbrainz.enrich.add_metadata`
+   (the mirror's metadata), once for the whole response. MBIDs MusicBrainz does not know, or
+   knows under another MBID, are reported to the cron (``check-reported-mbids`` merges
+   redirects and times unknown ones).
 3. An outage (index, fingerprint database or mirror) is error 13 "try again later", never a
    false "no match" (the complaint of reference §18.5 and §18.9).
 """
@@ -28,19 +29,11 @@ from sqlalchemy.engine import Connection
 from earmark.api import errors
 from earmark.api.params import Suffix
 from earmark.api.services import ApiServices
-from earmark.db import links, tracks
+from earmark.db import tracks
 from earmark.db.engine import read_connection
-from earmark.db.meta import Meta
-from earmark.musicbrainz.assemble import prune_user_entry, recording_tree
-from earmark.musicbrainz.enrich import (
-    MAX_USER_META_PER_TRACK,
-    MbidLink,
-    ResultLinks,
-    UserMeta,
-    inject_metadata,
-    user_recording,
-)
-from earmark.musicbrainz.flags import Flag, MetaFlags, Mode
+from earmark.db.links import MbidLink
+from earmark.musicbrainz.enrich import ResultLinks, add_metadata, read_links
+from earmark.musicbrainz.flags import MetaFlags, Mode
 from earmark.search import (
     LOOKUP_LIMIT,
     LOOKUP_MIN_SCORE,
@@ -91,7 +84,7 @@ class _Hit:
     result: Json
     track_id: int
     #: The track's enabled MBID links when the search read them (fingerprint queries).
-    links: list[links.MbidLink] | None = None
+    links: list[MbidLink] | None = None
 
 
 def run_lookup(services: ApiServices, work: LookupWork) -> list[list[Json]]:
@@ -117,12 +110,16 @@ def _run(services: ApiServices, work: LookupWork) -> list[list[Json]]:
     with read_connection(services.dbs.fingerprint) as conn:
         per_query = _find(conn, services.searcher, work)
         flat = [hit for hits in per_query for hit in hits]
-        result_links = _links(conn, flat, work.flags) if flat and mode is not Mode.NONE else None
+        result_links = (
+            read_links(conn, [(hit.track_id, hit.links) for hit in flat], work.flags)
+            if flat and mode is not Mode.NONE
+            else None
+        )
         if result_links is not None and mirror is not None and mirror.engine is conn.engine:
-            _enrich(services, [hit.result for hit in flat], result_links, work.flags, conn)
+            _add_metadata(services, [hit.result for hit in flat], result_links, work.flags, conn)
             result_links = None
     if result_links is not None:
-        _enrich(services, [hit.result for hit in flat], result_links, work.flags)
+        _add_metadata(services, [hit.result for hit in flat], result_links, work.flags)
     return [[hit.result for hit in hits] for hits in per_query]
 
 
@@ -180,81 +177,17 @@ def score_json(score: float) -> float:
     return float(f"{score:.6g}")
 
 
-def _links(conn: Connection, hits: Sequence[_Hit], flags: MetaFlags) -> list[ResultLinks]:
-    track_ids = [hit.track_id for hit in hits]
-    mbids = {hit.track_id: hit.links for hit in hits if hit.links is not None}
-    unread = [hit.track_id for hit in hits if hit.links is None]  # trackid queries
-    if unread:
-        mbids.update(links.mbids_for_tracks(conn, unread))
-    user_meta: dict[int, list[links.UserMeta]] = {}
-    if Flag.USERMETA in flags and flags.mode is Mode.RECORDINGS:
-        user_meta = links.meta_for_tracks(conn, track_ids, limit_per_track=MAX_USER_META_PER_TRACK)
-    return [
-        ResultLinks(
-            [MbidLink(str(link.mbid), link.submission_count) for link in mbids[track_id]],
-            [_user_meta(row.meta) for row in user_meta.get(track_id, ())],
-        )
-        for track_id in track_ids
-    ]
-
-
-def _user_meta(meta: Meta) -> UserMeta:
-    return UserMeta(
-        track=meta.track,
-        artist=meta.artist,
-        album=meta.album,
-        album_artist=meta.album_artist,
-        track_no=meta.track_no,
-        disc_no=meta.disc_no,
-        year=meta.year,
-    )
-
-
-def _enrich(
+def _add_metadata(
     services: ApiServices,
     results: list[Json],
     result_links: list[ResultLinks],
     flags: MetaFlags,
     shared: Connection | None = None,
 ) -> None:
-    """MusicBrainz metadata into ``results``; on the lookup's own connection (``shared``) when
-    the mirror lives in the fingerprint database."""
-    mirror = services.mirror
-    if mirror is None:
-        without_mirror(results, result_links, flags)
-        return
-    cache = services.metadata_cache
-    if shared is not None:
-        enrichment = inject_metadata(mirror.on(shared), results, result_links, flags, cache)
-    else:
-        with mirror.read() as conn:
-            enrichment = inject_metadata(conn, results, result_links, flags, cache)
+    enrichment = add_metadata(
+        services.mirror, results, result_links, flags, services.metadata_cache, shared=shared
+    )
     # Both kinds need the cron: a redirect's links are merged, an unknown MBID's clock starts.
     reported = set(enrichment.missing) | set(enrichment.redirects)
     if reported:
         services.counters.missing_mbids.report(sorted(reported))
-
-
-def without_mirror(results: list[Json], result_links: list[ResultLinks], flags: MetaFlags) -> None:
-    """Metadata when no MusicBrainz mirror is configured: what the lookup gives when the
-    mirror knows none of the MBIDs (ids only, ``sources`` if asked, user metadata for
-    ``usermeta``, empty release lists), and nothing is reported: without a mirror nobody can
-    tell a missing MBID from one the mirror was never given."""
-    mode = flags.mode
-    for result, found in zip(results, result_links, strict=True):
-        if mode in (Mode.RECORDINGS, Mode.M2):
-            entries: list[Json] = []
-            for link in sorted(found.mbids, key=lambda link: link.mbid):
-                entry: Json = {"id": link.mbid}
-                if mode is Mode.RECORDINGS and Flag.SOURCES in flags:
-                    entry["sources"] = link.sources
-                entries.append(entry)
-            if mode is Mode.RECORDINGS and Flag.USERMETA in flags:
-                for meta in found.user_meta[:MAX_USER_META_PER_TRACK]:
-                    user_entry = prune_user_entry(recording_tree(user_recording(meta), flags))
-                    if user_entry:
-                        entries.append(user_entry)
-            if entries:
-                result["recordings"] = entries
-        elif found.mbids:
-            result["releasegroups" if mode is Mode.RELEASE_GROUPS else "releases"] = []

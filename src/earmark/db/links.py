@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from earmark.db import upsert
-from earmark.db.meta import Meta
+from earmark.db.meta import Meta, meta_row
 from earmark.db.tables import meta, track_foreignid, track_mbid, track_meta, track_puid
 
 LinkKind = Literal["mbid", "puid", "meta", "foreignid"]
@@ -54,7 +54,9 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
-class UserMeta:
+class MetaLink:
+    """A ``track_meta`` link: the metadata and how many submissions carried it."""
+
     meta: Meta
     submission_count: int
 
@@ -191,10 +193,10 @@ def _among(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnE
 
 def meta_for_tracks(
     conn: Connection, track_ids: Iterable[int], *, limit_per_track: int = 10
-) -> dict[int, list[UserMeta]]:
+) -> dict[int, list[MetaLink]]:
     """User-submitted metadata of each track, most submitted first (``usermeta``, §3.3)."""
     ids = list(dict.fromkeys(track_ids))
-    result: dict[int, list[UserMeta]] = {i: [] for i in ids}
+    result: dict[int, list[MetaLink]] = {i: [] for i in ids}
     if not ids:
         return result
     rows = conn.execute(
@@ -206,20 +208,5 @@ def meta_for_tracks(
     for r in rows:
         found = result[r.track_id]
         if len(found) < limit_per_track:
-            found.append(
-                UserMeta(
-                    Meta(
-                        r.id,
-                        r.gid,
-                        r.track,
-                        r.artist,
-                        r.album,
-                        r.album_artist,
-                        r.track_no,
-                        r.disc_no,
-                        r.year,
-                    ),
-                    r.submission_count,
-                )
-            )
+            found.append(MetaLink(meta_row(r), r.submission_count))
     return result

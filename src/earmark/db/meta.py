@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -35,16 +36,40 @@ _SPACES = re.compile(r"[\s\x00]+")
 
 
 @dataclass(frozen=True, slots=True)
-class Meta:
+class UserMeta:
+    """The fields of user-submitted metadata (any may be missing): what a ``meta`` row holds
+    and what ``usermeta`` lookups show."""
+
+    track: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    album_artist: str | None = None
+    track_no: int | None = None
+    disc_no: int | None = None
+    year: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Meta(UserMeta):
+    """One ``meta`` row."""
+
     id: int
     gid: uuid.UUID
-    track: str | None
-    artist: str | None
-    album: str | None
-    album_artist: str | None
-    track_no: int | None
-    disc_no: int | None
-    year: int | None
+
+
+def meta_row(row: sa.Row[Any]) -> Meta:
+    """A :class:`Meta` from a row with the ``meta`` table's columns."""
+    return Meta(
+        id=row.id,
+        gid=row.gid,
+        track=row.track,
+        artist=row.artist,
+        album=row.album,
+        album_artist=row.album_artist,
+        track_no=row.track_no,
+        disc_no=row.disc_no,
+        year=row.year,
+    )
 
 
 def normalize(values: Mapping[str, object] | None) -> MetaDict:
@@ -97,7 +122,4 @@ def get_many(conn: Connection, ids: list[int]) -> list[Meta]:
     if not ids:
         return []
     rows = conn.execute(sa.select(meta).where(meta.c.id.in_(ids)).order_by(meta.c.id)).all()
-    return [
-        Meta(r.id, r.gid, r.track, r.artist, r.album, r.album_artist, r.track_no, r.disc_no, r.year)
-        for r in rows
-    ]
+    return [meta_row(r) for r in rows]

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
+from earmark.db.links import MbidLink, MetaLink, mbids_for_tracks, meta_for_tracks
+from earmark.db.meta import UserMeta
 from earmark.musicbrainz.assemble import (
     Json,
     m2_tracks,
@@ -49,29 +51,9 @@ from earmark.musicbrainz.metadata import (
     lookup_metadata,
     normalize_mbid,
 )
+from earmark.musicbrainz.schema import MusicBrainzDatabase
 
 MAX_USER_META_PER_TRACK = 10
-
-
-@dataclass(frozen=True)
-class MbidLink:
-    """An enabled ``track_mbid`` link of an AcoustID track and its submission count."""
-
-    mbid: str
-    sources: int
-
-
-@dataclass(frozen=True)
-class UserMeta:
-    """One user-submitted ``meta`` row of an AcoustID track (any field may be missing)."""
-
-    track: str | None = None
-    artist: str | None = None
-    album: str | None = None
-    album_artist: str | None = None
-    track_no: int | None = None
-    disc_no: int | None = None
-    year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +66,30 @@ class ResultLinks:
 
     mbids: Sequence[MbidLink] = ()
     user_meta: Sequence[UserMeta] = ()
+
+
+def read_links(
+    conn: Connection, hits: Sequence[tuple[int, Sequence[MbidLink] | None]], flags: MetaFlags
+) -> list[ResultLinks]:
+    """What :func:`inject_metadata` needs of each result's track, from the fingerprint database.
+
+    ``hits`` are (track id, the track's enabled MBID links when the search read them already)
+    in result order; the links of the others (trackid queries) are read here, and the user
+    metadata when ``flags`` ask for ``usermeta``.
+    """
+    mbids = {track_id: found for track_id, found in hits if found is not None}
+    unread = [track_id for track_id, found in hits if found is None]
+    if unread:
+        mbids.update(mbids_for_tracks(conn, unread))
+    user_meta: dict[int, list[MetaLink]] = {}
+    if Flag.USERMETA in flags and flags.mode is Mode.RECORDINGS:
+        user_meta = meta_for_tracks(
+            conn, [track_id for track_id, _ in hits], limit_per_track=MAX_USER_META_PER_TRACK
+        )
+    return [
+        ResultLinks(mbids[track_id], [row.meta for row in user_meta.get(track_id, ())])
+        for track_id, _ in hits
+    ]
 
 
 @dataclass(frozen=True)
@@ -100,8 +106,28 @@ class Enrichment:
     redirects: dict[str, str] = field(default_factory=dict)
 
 
+def add_metadata(
+    mirror: MusicBrainzDatabase | None,
+    results: list[Json],
+    links: Sequence[ResultLinks],
+    flags: MetaFlags,
+    cache: MetadataCache | None = None,
+    *,
+    shared: Connection | None = None,
+) -> Enrichment:
+    """:func:`inject_metadata` from ``mirror`` (None: no mirror configured), on ``shared`` (a
+    connection of the mirror's engine opened for the lookup's other work) when given, else on
+    a connection of its own."""
+    if mirror is None:
+        return inject_metadata(None, results, links, flags)
+    if shared is not None:
+        return inject_metadata(mirror.on(shared), results, links, flags, cache)
+    with mirror.read() as conn:
+        return inject_metadata(conn, results, links, flags, cache)
+
+
 def inject_metadata(
-    conn: Connection,
+    conn: Connection | None,
     results: list[Json],
     links: Sequence[ResultLinks],
     flags: MetaFlags,
@@ -110,14 +136,20 @@ def inject_metadata(
     """Add the metadata ``flags`` ask for to ``results`` (in place) from one MusicBrainz lookup.
 
     ``links[i]`` belongs to ``results[i]``. ``conn`` reads the MusicBrainz database, through
-    ``cache`` when given (the web service's recently looked-up recordings).
+    ``cache`` when given (the web service's recently looked-up recordings). Without a mirror
+    (``conn`` None) the results get what a lookup gives when the mirror knows none of the
+    MBIDs, and nothing is reported: nobody can then tell a missing MBID from one the mirror was
+    never given.
     """
     if len(results) != len(links):
         raise ValueError(f"{len(results)} results but {len(links)} link lists")
     mode = flags.mode
     if mode is Mode.NONE or not results:
         return Enrichment(results)
-    mbids = {link.mbid for result_links in links for link in result_links.mbids}
+    if conn is None:
+        _inject_without_mirror(results, links, flags)
+        return Enrichment(results)
+    mbids = {normalize_mbid(link.mbid) for result_links in links for link in result_links.mbids}
     lookup = (cache.lookup if cache is not None else lookup_metadata)(
         conn,
         mbids,
@@ -135,12 +167,12 @@ def inject_metadata(
     return Enrichment(results, lookup.missing, dict(lookup.redirects))
 
 
-def _merged(links: Sequence[MbidLink], lookup: MetadataLookup) -> list[tuple[str, int]]:
+def _merged(mbid_links: Sequence[MbidLink], lookup: MetadataLookup) -> list[tuple[str, int]]:
     """Current MBIDs in text order, with the sources of links merged onto them summed."""
     totals: dict[str, int] = {}
-    for link in links:
+    for link in mbid_links:
         mbid = lookup.resolve(normalize_mbid(link.mbid))
-        totals[mbid] = totals.get(mbid, 0) + link.sources
+        totals[mbid] = totals.get(mbid, 0) + link.submission_count
     return sorted(totals.items())
 
 
@@ -172,10 +204,7 @@ def _inject_recordings(
                 entry.update(recording_tree(recording, flags))
             entries.append(entry)
         if use_user_meta:
-            for meta in result_links.user_meta[:MAX_USER_META_PER_TRACK]:
-                entry = prune_user_entry(recording_tree(user_recording(meta), flags))
-                if entry:
-                    entries.append(entry)
+            entries.extend(_user_entries(result_links, flags))
         if entries:
             result["recordings"] = entries
 
@@ -221,6 +250,35 @@ def _inject_m2(
             entries.append(entry)
         if entries:
             result["recordings"] = entries
+
+
+def _inject_without_mirror(
+    results: list[Json], links: Sequence[ResultLinks], flags: MetaFlags
+) -> None:
+    mode = flags.mode
+    for result, result_links in zip(results, links, strict=True):
+        if mode in (Mode.RECORDINGS, Mode.M2):
+            entries: list[Json] = []
+            for link in sorted(result_links.mbids, key=lambda link: str(link.mbid)):
+                entry: Json = {"id": normalize_mbid(link.mbid)}
+                if mode is Mode.RECORDINGS and Flag.SOURCES in flags:
+                    entry["sources"] = link.submission_count
+                entries.append(entry)
+            if mode is Mode.RECORDINGS and Flag.USERMETA in flags:
+                entries.extend(_user_entries(result_links, flags))
+            if entries:
+                result["recordings"] = entries
+        elif result_links.mbids:
+            result["releasegroups" if mode is Mode.RELEASE_GROUPS else "releases"] = []
+
+
+def _user_entries(result_links: ResultLinks, flags: MetaFlags) -> list[Json]:
+    entries = []
+    for meta in result_links.user_meta[:MAX_USER_META_PER_TRACK]:
+        entry = prune_user_entry(recording_tree(user_recording(meta), flags))
+        if entry:
+            entries.append(entry)
+    return entries
 
 
 def user_recording(meta: UserMeta) -> Recording:
