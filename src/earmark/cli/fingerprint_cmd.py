@@ -13,17 +13,19 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO, cast
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 import click
 
-from earmark.chromaprint.audio import AUDIO_EXTENSIONS, AudioError
-from earmark.chromaprint.codec import encode_fingerprint_base64
-from earmark.chromaprint.files import FileFingerprint, fingerprint_file
 from earmark.cli.context import loaded_settings
+
+if TYPE_CHECKING:
+    from earmark.chromaprint.files import FileFingerprint
+
+# The chromaprint modules (numpy, PyAV) are imported where they are used, so that
+# `earmark fingerprint --help` does not load them; the command itself needs nothing more.
 
 OutputFormat = Literal["text", "json", "plain"]
 
@@ -39,6 +41,8 @@ class Outcome:
 
 def find_audio_files(paths: Iterable[str]) -> Iterator[str]:
     """Expand directories (recursively, sorted, audio endings only); pass other paths through."""
+    from earmark.chromaprint.audio import AUDIO_EXTENSIONS
+
     for path in paths:
         if os.path.isdir(path):
             for root, dirs, files in os.walk(path):
@@ -51,6 +55,9 @@ def find_audio_files(paths: Iterable[str]) -> Iterator[str]:
 
 
 def _fingerprint_one(path: str, length: float) -> Outcome:
+    from earmark.chromaprint.audio import AudioError
+    from earmark.chromaprint.files import fingerprint_file
+
     try:
         return Outcome(path=path, result=fingerprint_file(path, length))
     except AudioError as exc:
@@ -62,12 +69,16 @@ def _run(paths: list[str], length: float, jobs: int) -> Iterator[Outcome]:
         for path in paths:
             yield _fingerprint_one(path, length)
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
         yield from pool.map(_fingerprint_one, paths, [length] * len(paths))
 
 
 def format_items(result: FileFingerprint, raw: bool, signed: bool) -> list[int] | str:
     """The fingerprint as fpcalc prints it: compressed base64, or the raw items."""
+    from earmark.chromaprint.codec import encode_fingerprint_base64
+
     if not raw:
         return encode_fingerprint_base64(result.items)
     if signed:
