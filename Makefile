@@ -60,6 +60,7 @@ format: install
 ## bench: benchmarks (figures printed; see bench/README.md)
 bench: install deps
 	$(BIN)/python bench/fingerprint.py
+	$(BIN)/python bench/cli_start.py
 	$(BIN)/python bench/index.py --docs 100000 --mode inproc
 	$(BIN)/python bench/index.py --docs 100000 --mode http
 	$(BIN)/python bench/pipeline.py --db sqlite --catalogue 100000

@@ -8,6 +8,8 @@
 _.collect, _.load_dialect_impl, _.process_bind_param, _.process_result_value, _.impl, _.cache_ok
 _.writelines, _.readable, _.readinto, _.capture_signals, _.force_exit, _.total_tokens
 _.isolation_level, down_revision, branch_labels, depends_on, exc_type, tb
+# click.Group overrides (earmark.cli.lazy).
+_.get_command, _.format_commands
 
 # Tables registered in their MetaData (migrations and the MusicBrainz schema create them).
 account_google, release_country, release_unknown_country, country_area, area_type, artist_type

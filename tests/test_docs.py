@@ -26,8 +26,11 @@ def test_every_setting_is_in_docs(info: SettingInfo) -> None:
 
 
 def _commands(group: click.Group, prefix: str = "earmark") -> list[str]:
+    # list_commands/get_command, not group.commands: the groups load their commands lazily.
+    ctx = click.Context(group)
     names = []
-    for name, command in sorted(group.commands.items()):
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         full = f"{prefix} {name}"
         names.append(full)
         if isinstance(command, click.Group):

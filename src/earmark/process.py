@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import logging
 
@@ -17,12 +16,11 @@ _M_MMAP_THRESHOLD = -3
 
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # The process's own symbols, the C library's among them: ctypes.util.find_library("c")
+    # would run `ldconfig -p` (and import subprocess) on every start of every command.
     try:
-        return ctypes.CDLL(name)
-    except OSError:
+        return ctypes.CDLL(None)
+    except (OSError, TypeError):  # TypeError: Windows has no handle for "this process"
         return None
 
 

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import click
 
-from earmark.chromaprint import codec
 from earmark.settings import LoadedSettings, load_settings
 
 log = logging.getLogger(__name__)
 
-#: What ``earmark --version`` says of the C extension.
-NATIVE_STATUS = (
-    "C extension: built"
-    if codec.NATIVE
-    else "C extension: not built, numpy fallback (install gcc and python3-dev, then make install)"
-)
+
+def native_status() -> str:
+    """What ``earmark --version`` says of the C extension.
+
+    Asked without importing :mod:`earmark.chromaprint.codec` (and so numpy): the extension needs
+    nothing but Python, and importing it alone is what ``codec.NATIVE`` records.
+    """
+    try:
+        importlib.import_module("earmark.chromaprint._native")
+    except ImportError:
+        return (
+            "C extension: not built, numpy fallback "
+            "(install gcc and python3-dev, then make install)"
+        )
+    return "C extension: built"
 
 
 def warn_if_numpy_fallback() -> None:
     """Say when a web service starts without the C extension: each lookup costs more CPU."""
+    from earmark.chromaprint import codec
+
     if not codec.NATIVE:
         log.warning(
             "earmark.chromaprint's C extension is not built: fingerprints are decoded and "

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import click
-import sqlalchemy as sa
 
 from earmark.cli.context import loaded_settings
-from earmark.db import migrate
-from earmark.db.engine import Databases
 from earmark.errors import EarmarkError
+
+# SQLAlchemy and Alembic are imported by the functions that use them (fast `earmark --help`).
+if TYPE_CHECKING:
+    from earmark.db.engine import Databases
 
 
 class DatabaseError(EarmarkError):
@@ -22,10 +24,16 @@ def _one_line(error: BaseException | None) -> str:
 
 
 def _databases(ctx: click.Context) -> Databases:
+    from earmark.db.engine import Databases
+
     return Databases.from_settings(loaded_settings(ctx).settings)
 
 
 def _run(ctx: click.Context, action: str, revision: str) -> None:
+    import sqlalchemy as sa
+
+    from earmark.db import migrate
+
     dbs = _databases(ctx)
     # Alembic announces every step at INFO; the summary below says what happened.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -71,6 +79,10 @@ def downgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def current(ctx: click.Context) -> None:
     """Show the revision of each database and the newest revision there is."""
+    import sqlalchemy as sa
+
+    from earmark.db import migrate
+
     dbs = _databases(ctx)
     try:
         for found in migrate.current(dbs):

@@ -12,18 +12,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
-from earmark.chromaprint.audio import AudioError
-from earmark.chromaprint.codec import encode_fingerprint_base64
-from earmark.chromaprint.files import FileFingerprint, fingerprint_file
 from earmark.cli.context import loaded_settings
-from earmark.library.progress import progress_bar, show_progress
-from earmark.library.scan import find_audio_files
+
+if TYPE_CHECKING:
+    from earmark.chromaprint.files import FileFingerprint
+
+# The chromaprint modules (numpy, PyAV) are imported where they are used, so that
+# `earmark fingerprint --help` does not load them; the command itself needs nothing more.
 
 OutputFormat = Literal["text", "json", "plain"]
 
@@ -38,6 +38,9 @@ class Outcome:
 
 
 def _fingerprint_one(path: str, length: float) -> Outcome:
+    from earmark.chromaprint.audio import AudioError
+    from earmark.chromaprint.files import fingerprint_file
+
     try:
         return Outcome(path=path, result=fingerprint_file(path, length))
     except AudioError as exc:
@@ -49,12 +52,16 @@ def _run(paths: list[str], length: float, jobs: int) -> Iterator[Outcome]:
         for path in paths:
             yield _fingerprint_one(path, length)
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
         yield from pool.map(_fingerprint_one, paths, [length] * len(paths))
 
 
 def format_items(result: FileFingerprint, raw: bool, signed: bool) -> list[int] | str:
     """The fingerprint as fpcalc prints it: compressed base64, or the raw items."""
+    from earmark.chromaprint.codec import encode_fingerprint_base64
+
     if not raw:
         return encode_fingerprint_base64(result.items)
     if signed:
@@ -121,6 +128,9 @@ def fingerprint(
     progress: bool | None,
 ) -> None:
     """Compute Chromaprint fingerprints of audio FILEs and DIRectories, like fpcalc."""
+    from earmark.library.progress import progress_bar, show_progress
+    from earmark.library.scan import find_audio_files
+
     settings = loaded_settings(ctx).settings
     length = float(settings.fingerprint_length) if length is None else length
     if length < 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,12 +21,12 @@ from earmark.cli.library_options import (
     library_settings,
     rate_option,
 )
-from earmark.library.connect import connect
-from earmark.library.fingerprints import default_jobs
-from earmark.library.identify import DEFAULT_META, Identified, identify
+from earmark.library.identify import DEFAULT_META
 from earmark.library.progress import progress_bar, show_progress
-from earmark.library.scan import find_audio_files
 from earmark.settings import Settings
+
+if TYPE_CHECKING:
+    from earmark.library.identify import Identified
 
 
 @click.command("identify")
@@ -60,6 +61,8 @@ def identify_cmd(
     rate: float,
 ) -> None:
     """Identify audio FILEs and DIRectories: the best track and its recordings per file."""
+    from earmark.library.scan import find_audio_files
+
     settings = library_settings(ctx, data_dir)
     files = list(dict.fromkeys(find_audio_files(paths)))
     if not files:
@@ -83,6 +86,11 @@ async def _identify(
     as_json: bool,
     shown: bool,
 ) -> bool:
+    # The in-process service behind connect() is the web app: loaded only when identifying.
+    from earmark.library.connect import connect
+    from earmark.library.fingerprints import default_jobs
+    from earmark.library.identify import identify
+
     failed = False
     with progress_bar(len(files), "identifying", shown) as bar:
 

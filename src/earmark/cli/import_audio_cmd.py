@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,13 +22,11 @@ from earmark.cli.library_options import (
     library_settings,
     rate_option,
 )
-from earmark.library.connect import KeyRefusedError, connect
-from earmark.library.fingerprints import default_jobs
-from earmark.library.importing import Importer, ImportSummary, default_state_path
 from earmark.library.progress import progress_bar, show_progress
-from earmark.library.scan import find_audio_files
-from earmark.library.state import Journal
 from earmark.settings import Settings
+
+if TYPE_CHECKING:
+    from earmark.library.importing import ImportSummary
 
 
 @click.command("import-audio")
@@ -69,6 +68,9 @@ def import_audio(
     rate: float,
 ) -> None:
     """Fingerprint the audio files under DIRECTORY and submit them with their tags."""
+    from earmark.library.connect import KeyRefusedError
+    from earmark.library.scan import find_audio_files
+
     settings = library_settings(ctx, data_dir)
     if server and not user_key:
         raise KeyRefusedError("--user KEY is required with --server (your user API key)")
@@ -92,6 +94,12 @@ async def _import(
     jobs: int | None,
     rate: float,
 ) -> ImportSummary:
+    # The in-process service behind connect() is the web app: loaded only when importing.
+    from earmark.library.connect import connect
+    from earmark.library.fingerprints import default_jobs
+    from earmark.library.importing import Importer, default_state_path
+    from earmark.library.state import Journal
+
     async with connect(
         settings, server=server, client_key=client_key, user_key=user_key, rate=rate
     ) as conn:

@@ -6,11 +6,9 @@ import sys
 
 import click
 
-from earmark import indexsync
-from earmark.app import open_databases, open_index
 from earmark.cli.context import loaded_settings
-from earmark.db import fingerprints
-from earmark.db.engine import read_connection
+
+# The database layer and the index are imported by the commands (fast `earmark --help`).
 
 
 @click.group("index")
@@ -26,6 +24,11 @@ def rebuild(ctx: click.Context) -> None:
     With the embedded index (no index_url) stop `earmark serve` first: the index files belong
     to one process at a time.
     """
+    from earmark import indexsync
+    from earmark.app import open_databases, open_index
+    from earmark.db import fingerprints
+    from earmark.db.engine import read_connection
+
     settings = loaded_settings(ctx).settings
     dbs = open_databases(settings)
     handle = open_index(settings)
@@ -48,6 +51,9 @@ def rebuild(ctx: click.Context) -> None:
 @click.pass_context
 def sync(ctx: click.Context) -> None:
     """Send fingerprints still waiting in the outbox to the index (the importer does this too)."""
+    from earmark import indexsync
+    from earmark.app import open_databases, open_index
+
     settings = loaded_settings(ctx).settings
     dbs = open_databases(settings)
     handle = open_index(settings)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from earmark import embedded
 from earmark.cli.context import loaded_settings
 from earmark.demokey import DemoKeys
 from earmark.errors import ConfigError
@@ -32,6 +31,8 @@ def keys(ctx: click.Context, data_dir: Path | None, as_json: bool, demo: bool) -
 
     The data directory must have been initialised by `earmark serve`; nothing is changed.
     """
+    from earmark import embedded  # the database layer: imported only when the command runs
+
     if demo:
         base = loaded_settings(ctx).settings
         key = DemoKeys(str(base.demo_key_secret), base.demo_application_id).today()

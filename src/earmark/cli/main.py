@@ -1,4 +1,9 @@
-"""The ``earmark`` command: global options and the one place errors become exit codes."""
+"""The ``earmark`` command: global options and the one place errors become exit codes.
+
+Commands are imported when they run (see :mod:`earmark.cli.lazy`): ``earmark --version`` and
+``earmark --help`` import click and this package's light modules only, and each command pays
+only for what it uses.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,53 @@ from typing import Any
 import click
 
 from earmark import __version__
-from earmark.cli.config_cmd import config
-from earmark.cli.context import NATIVE_STATUS
-from earmark.cli.db_cmd import db
-from earmark.cli.fingerprint_cmd import fingerprint
-from earmark.cli.identify_cmd import identify_cmd
-from earmark.cli.import_audio_cmd import import_audio
-from earmark.cli.index_cmd import index
-from earmark.cli.keys_cmd import keys
-from earmark.cli.mb_cmd import mb
-from earmark.cli.run import run
-from earmark.cli.serve_cmd import serve
+from earmark.cli.context import native_status
+from earmark.cli.lazy import LazyCommand, LazyGroup
 from earmark.errors import EarmarkError
 from earmark.process import tune_allocator
 from earmark.settings import load_settings
 
+#: Every command: where it lives and the summary `earmark --help` shows (kept equal to the
+#: command's own help by tests/cli/test_startup.py).
+COMMANDS = {
+    "config": LazyCommand("earmark.cli.config_cmd:config", "Inspect Earmark's settings."),
+    "db": LazyCommand(
+        "earmark.cli.db_cmd:db", "Create and migrate the app, fingerprint and ingest databases."
+    ),
+    "fingerprint": LazyCommand(
+        "earmark.cli.fingerprint_cmd:fingerprint",
+        "Compute Chromaprint fingerprints of audio FILEs and DIRectories, like fpcalc.",
+    ),
+    "identify": LazyCommand(
+        "earmark.cli.identify_cmd:identify_cmd",
+        "Identify audio FILEs and DIRectories: the best track and its recordings per file.",
+    ),
+    "import-audio": LazyCommand(
+        "earmark.cli.import_audio_cmd:import_audio",
+        "Fingerprint the audio files under DIRECTORY and submit them with their tags.",
+    ),
+    "index": LazyCommand(
+        "earmark.cli.index_cmd:index",
+        "Fill and synchronise the fingerprint index from the fingerprint database.",
+    ),
+    "keys": LazyCommand(
+        "earmark.cli.keys_cmd:keys",
+        "Print the client key and user key of the local administrator.",
+    ),
+    "mb": LazyCommand(
+        "earmark.cli.mb_cmd:mb", "Create and fill the MusicBrainz subset used for lookup metadata."
+    ),
+    "run": LazyCommand(
+        "earmark.cli.run:run", "Run one production role: api, importer, cron or index."
+    ),
+    "serve": LazyCommand(
+        "earmark.cli.serve_cmd:serve",
+        "Run Earmark's web service with everything inside, on http://127.0.0.1:8080.",
+    ),
+}
 
-class EarmarkGroup(click.Group):
+
+class EarmarkGroup(LazyGroup):
     """Maps Earmark's own errors to a one-line message and the error's exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -39,13 +74,25 @@ class EarmarkGroup(click.Group):
             ctx.exit(130)
 
 
-@click.group(cls=EarmarkGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(
-    __version__,
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click.version_option's behaviour, with the extension's status found only when asked for.
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"earmark {__version__} ({native_status()})", color=ctx.color)
+    ctx.exit()
+
+
+@click.group(
+    cls=EarmarkGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
     "--version",
     "-V",
-    prog_name="earmark",
-    message=f"%(prog)s %(version)s ({NATIVE_STATUS})",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
 )
 @click.option(
     "--config",
@@ -64,18 +111,6 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
         stream=sys.stderr,
     )
     ctx.obj = {"config_file": config_file, "settings": loaded}
-
-
-cli.add_command(config)
-cli.add_command(db)
-cli.add_command(fingerprint)
-cli.add_command(identify_cmd)
-cli.add_command(import_audio)
-cli.add_command(index)
-cli.add_command(mb)
-cli.add_command(run)
-cli.add_command(serve)
-cli.add_command(keys)
 
 
 def main() -> None:

@@ -8,22 +8,17 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
-from prometheus_client import multiprocess
 
-from earmark.api.metrics import prepare_multiprocess
-from earmark.app import check_production, open_production
 from earmark.cli.context import loaded_settings, warn_if_numpy_fallback
-from earmark.server import (
-    STARTUP_FAILURE,
-    ServerOptions,
-    bind_socket,
-    run_workers,
-    serve,
-    worker_socket,
-)
 from earmark.settings import Settings
+
+# The web app, the server and the metrics are imported in the functions that use them, so
+# that only `earmark run api` itself loads them.
+if TYPE_CHECKING:
+    from earmark.server import ServerOptions
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +48,9 @@ def api(
     the importer and the cron are their own processes (`earmark run importer`, `earmark run
     cron`). The databases must be migrated (`earmark db upgrade`) and index_url set.
     """
+    from earmark.app import check_production
+    from earmark.server import ServerOptions
+
     settings = loaded_settings(ctx).settings
     options = ServerOptions.from_settings(settings, host=host, port=port, access_log=access_log)
     count = workers or settings.api_workers
@@ -67,6 +65,9 @@ def api(
 
 
 def _serve_here(settings: Settings, options: ServerOptions) -> int:
+    from earmark.app import open_production
+    from earmark.server import serve
+
     runtime = open_production(settings)
     try:
         return serve(runtime.app, options, on_drain=runtime.services.health.begin_shutdown)
@@ -75,6 +76,9 @@ def _serve_here(settings: Settings, options: ServerOptions) -> int:
 
 
 def _serve_workers(settings: Settings, options: ServerOptions, count: int) -> int:
+    from earmark.api.metrics import prepare_multiprocess
+    from earmark.server import bind_socket, run_workers
+
     sock = bind_socket(options.host, options.port)
     # The workers write their metrics to files here; any worker answering /metrics sums them.
     with tempfile.TemporaryDirectory(prefix="earmark-metrics-") as metrics_dir:
@@ -94,6 +98,8 @@ def _serve_workers(settings: Settings, options: ServerOptions, count: int) -> in
 
 
 def _forget_worker(metrics_dir: str, pid: int) -> None:
+    from prometheus_client import multiprocess
+
     # Counters of a dead worker keep counting in the sums; its live gauges must go.
     multiprocess.mark_process_dead(pid, metrics_dir)  # type: ignore[no-untyped-call]
 
@@ -111,6 +117,9 @@ def _worker(
     ``ready`` tells the supervisor the app started: from then on an exit 3 of a replacement is
     a passing outage (restarted with backoff), not a configuration that can never work.
     """
+    from earmark.app import open_production
+    from earmark.server import STARTUP_FAILURE, serve, worker_socket
+
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

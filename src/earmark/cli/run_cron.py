@@ -12,7 +12,6 @@ import click
 
 from earmark.cli.context import loaded_settings
 from earmark.cron import JOB_NAMES, open_cron
-from earmark.db import migrate
 from earmark.errors import EarmarkError
 
 logger = logging.getLogger(__name__)
@@ -36,6 +35,8 @@ class CronError(EarmarkError):
 @click.pass_context
 def cron(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> None:
     """Run the background jobs on their schedules until SIGTERM or SIGINT."""
+    from earmark.db import migrate  # Alembic: only when the jobs run
+
     settings = loaded_settings(ctx).settings
     runtime = open_cron(settings)
     try:

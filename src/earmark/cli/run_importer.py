@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from typing import TYPE_CHECKING
 
 import click
 
-from earmark.app import open_databases, open_index, searcher
 from earmark.cli.context import loaded_settings
-from earmark.importer.backends import open_queue
-from earmark.importer.worker import ImporterStats, Worker
+
+# The app's parts are imported when the importer runs (fast `earmark --help`).
+if TYPE_CHECKING:
+    from earmark.importer.worker import ImporterStats, Worker
 
 
 @click.command("importer")
@@ -32,6 +34,10 @@ def importer(ctx: click.Context, once: bool, until_idle: bool, batch_size: int |
     """Run the submission importer until SIGTERM/SIGINT (or --once / --until-idle)."""
     if once and until_idle:
         raise click.UsageError("--once and --until-idle exclude each other")
+    from earmark.app import open_databases, open_index, searcher
+    from earmark.importer.backends import open_queue
+    from earmark.importer.worker import Worker
+
     settings = loaded_settings(ctx).settings
     dbs = open_databases(settings)
     index = open_index(settings)

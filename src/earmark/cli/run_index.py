@@ -8,7 +8,6 @@ import click
 
 from earmark.cli.context import loaded_settings
 from earmark.index.engine import CorruptFileError, IndexSettings
-from earmark.index.server import ServerConfig, serve
 from earmark.process import tune_allocator
 
 _DEFAULTS = IndexSettings()
@@ -79,6 +78,8 @@ def index(
     no_fsync: bool,
 ) -> None:
     """Run the fingerprint index server (acoustid-index compatible HTTP API)."""
+    from earmark.index.server import ServerConfig, serve  # Starlette, uvicorn: when run only
+
     # Per-update temporaries (~1 MiB arrays) then reuse heap memory instead of being
     # faulted in afresh for every batch; merges give memory back with malloc_trim.
     tune_allocator()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from earmark import embedded
-from earmark.app import open_embedded
 from earmark.cli.context import loaded_settings, warn_if_numpy_fallback
-from earmark.embedded import LocalKeys
-from earmark.server import ServerOptions
-from earmark.server import serve as run_server
+
+if TYPE_CHECKING:
+    from earmark.embedded import LocalKeys
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +43,12 @@ def serve(
     an administrator account and an application; every start prints their keys. SIGTERM or
     Ctrl+C stops it gracefully (/_health answers 503 for shutdown_delay seconds first).
     """
+    # Imported here, not at the top: `earmark --help` and other commands do not load the app.
+    from earmark import embedded
+    from earmark.app import open_embedded
+    from earmark.server import ServerOptions
+    from earmark.server import serve as run_server
+
     configured = loaded_settings(ctx).settings
     ignored = embedded.overridden(configured)
     if ignored:

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -25,6 +26,7 @@ from earmark.index.api import BODY_LIMIT, IndexApi
 from earmark.index.engine import IndexSettings, MultiIndex
 from earmark.index.legacy import serve_legacy
 from earmark.index.metrics import IndexMetrics
+from earmark.server import bound_port
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,15 @@ def create_app(
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self.on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_started(bound_port(self.servers, self.config.port))
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # uvicorn re-raises a captured SIGTERM once it has shut down, which would kill the
         # process before `serve` closes the engine; stop gracefully and return instead.
@@ -100,6 +111,22 @@ def serve(config: ServerConfig) -> None:
             access_log=False,
             timeout_graceful_shutdown=10,
         )
-        _Server(uv_config).run()
+        _Server(uv_config, lambda port: _log_started(config, port, engine.names())).run()
     finally:
         engine.close()
+    log.info("index server stopped; data dir %s closed", config.data_dir.resolve())
+
+
+def _log_started(config: ServerConfig, port: int, names: list[str]) -> None:
+    # uvicorn's own start-up lines are silenced (log_level="warning"): this is the one line
+    # that says where the server listens and what it serves.
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    log.info(
+        "index server listening on http://%s:%d; data dir %s; %d %s%s",
+        host,
+        port,
+        config.data_dir.resolve(),
+        len(names),
+        "index" if len(names) == 1 else "indexes",
+        f" ({', '.join(names)})" if names else "",
+    )
