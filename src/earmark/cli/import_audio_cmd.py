@@ -3,8 +3,11 @@
 Fingerprints every audio file under DIR, reads its tags, and submits both in batches to a
 server (``--server``) or to the data directory's app in this process. Resumable: the journal
 (``--state``) records each file done, so a re-run (after Ctrl-C, a crash, new files) submits
-only what is new or changed. Exit codes: 0 done, 2 some files failed (listed at the end), 1
-the server failed (the journal keeps everything done before).
+only what is new or changed. A file too short to ever be identified is refused up front. At
+the end it waits (``--wait``, bounded by ``--wait-timeout``) for the importer to handle the
+submissions and reports what became of them. Exit codes: 0 done, 2 some files failed or were
+not imported (listed at the end), 1 the server failed (the journal keeps everything done
+before).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from earmark.cli.library_options import (
     library_settings,
     rate_option,
 )
-from earmark.library.connect import KeyRefusedError, connect
+from earmark.errors import UsageError
+from earmark.library.connect import connect
+from earmark.library.fates import DEFAULT_TIMEOUT, Fates, await_fates
 from earmark.library.fingerprints import default_jobs
 from earmark.library.importing import Importer, ImportSummary, default_state_path
 from earmark.library.progress import progress_bar, show_progress
@@ -54,6 +59,21 @@ from earmark.settings import Settings
     help="Resume journal (JSON lines). Default: one per server and library under "
     "$XDG_STATE_HOME/earmark/import-audio/.",
 )
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="At the end, wait for the importer to handle the submissions and report imported, "
+    "skipped (with the reason) and pending files.",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait at most this long (also stops after 15 s without progress).",
+)
 @jobs_option
 @rate_option
 @click.pass_context
@@ -65,20 +85,40 @@ def import_audio(
     user_key: str | None,
     data_dir: Path | None,
     state_file: Path | None,
+    wait: bool,
+    wait_timeout: float,
     jobs: int | None,
     rate: float,
 ) -> None:
     """Fingerprint the audio files under DIRECTORY and submit them with their tags."""
     settings = library_settings(ctx, data_dir)
     if server and not user_key:
-        raise KeyRefusedError("--user KEY is required with --server (your user API key)")
+        raise UsageError("--user KEY is required with --server (your user API key)")
     files = list(dict.fromkeys(find_audio_files([directory])))
-    summary = asyncio.run(
-        _import(settings, directory, files, server, client_key, user_key, state_file, jobs, rate)
+    timeout = wait_timeout if wait else None
+    summary, fates = asyncio.run(
+        _import(
+            settings,
+            directory,
+            files,
+            server,
+            client_key,
+            user_key,
+            state_file,
+            jobs,
+            rate,
+            timeout,
+        )
     )
-    for line in summary.lines():
+    for line in summary.lines() + (fates.lines() if fates is not None else []):
         click.echo(line)
-    ctx.exit(2 if summary.failed else 0)
+    if fates is None and summary.sent:
+        click.echo(
+            "not waiting for the importer (--no-wait): `earmark identify` finds the files "
+            "once it has imported them"
+        )
+    not_imported = fates is not None and bool(fates.skipped or fates.failed)
+    ctx.exit(2 if summary.failed or not_imported else 0)
 
 
 async def _import(
@@ -91,7 +131,8 @@ async def _import(
     state_file: Path | None,
     jobs: int | None,
     rate: float,
-) -> ImportSummary:
+    timeout: float | None,
+) -> tuple[ImportSummary, Fates | None]:
     async with connect(
         settings, server=server, client_key=client_key, user_key=user_key, rate=rate
     ) as conn:
@@ -111,4 +152,8 @@ async def _import(
         if shown:
             click.echo("", err=True)
         click.echo(f"journal: {path}", err=True)
-        return summary
+        if timeout is None or not summary.sent:
+            return summary, None
+        if shown:
+            click.echo("waiting for the importer…", err=True)
+        return summary, await await_fates(conn.client, summary.sent, timeout=timeout)
