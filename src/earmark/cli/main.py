@@ -9,6 +9,8 @@ from typing import Any
 import click
 
 from earmark import __version__
+from earmark.cli.accounts_cmd import accounts_group
+from earmark.cli.apps_cmd import apps_group
 from earmark.cli.config_cmd import config
 from earmark.cli.context import NATIVE_STATUS
 from earmark.cli.db_cmd import db
@@ -76,6 +78,8 @@ cli.add_command(mb)
 cli.add_command(run)
 cli.add_command(serve)
 cli.add_command(keys)
+cli.add_command(accounts_group)
+cli.add_command(apps_group)
 
 
 def main() -> None:
