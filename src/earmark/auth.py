@@ -2,8 +2,8 @@
 
 Each process remembers valid keys for ``ttl`` seconds in two separate caches (the same string
 may be a client key and a user key). Unlike the reference, an unknown key is never cached, so a
-key created a moment ago works at once; a deactivated application is refused at most ``ttl``
-seconds later. The daily demo key (:mod:`earmark.demokey`) names the configured demo
+key created a moment ago works at once; a deactivated application or account is refused at most
+``ttl`` seconds later. The daily demo key (:mod:`earmark.demokey`) names the configured demo
 application.
 """
 
@@ -65,15 +65,17 @@ class KeyCache:
         return found
 
     def account(self, apikey: str, *, cached: bool = True) -> Account | None:
-        """The account of the user key ``apikey``, or None (``cached=False``: always ask)."""
+        """The *active* account of the user key ``apikey``, or None (``cached=False``: always
+        ask)."""
         if cached:
             hit = self._accounts.get(apikey)
             if hit is not None:
                 return hit
         with read_connection(self.dbs.app) as conn:
             found = accounts.get_by_api_key(conn, apikey)
-        if found is not None:
-            self._accounts.put(apikey, found)
+        if found is None or not found.active:
+            return None
+        self._accounts.put(apikey, found)
         return found
 
     def clear(self) -> None:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from earmark.cli.main import cli
 from earmark.embedded import initialise
 from earmark.settings import Settings
-from tests.support import ffmpeg_convert
+from tests.support import ffmpeg_convert, ffmpeg_generate
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:
@@ -29,7 +29,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.mark.realaudio
 def test_no_match_and_broken_file_json(tmp_path: Path, data_dir: Path, music_file: Path) -> None:
-    song = ffmpeg_convert(music_file, tmp_path / "song.ogg", "-t", "10")
+    song = ffmpeg_convert(music_file, tmp_path / "song.ogg", "-t", "20")
     broken = tmp_path / "broken.flac"
     broken.write_bytes(b"fLaC" + b"\xff" * 300)
     code, out, _ = _invoke(
@@ -37,7 +37,7 @@ def test_no_match_and_broken_file_json(tmp_path: Path, data_dir: Path, music_fil
     )
     assert code == 2  # one file could not be fingerprinted
     first, second = (json.loads(line) for line in out.splitlines())
-    assert first == {"path": str(song), "duration": pytest.approx(10, abs=0.1), "results": []}
+    assert first == {"path": str(song), "duration": pytest.approx(20, abs=0.1), "results": []}
     assert second["path"] == str(broken)
     assert second["error"]
     code, out, _ = _invoke("identify", str(song), "--data-dir", str(data_dir))
@@ -46,12 +46,30 @@ def test_no_match_and_broken_file_json(tmp_path: Path, data_dir: Path, music_fil
 
 
 @pytest.mark.realaudio
+def test_a_file_too_short_to_match_says_so(
+    tmp_path: Path, data_dir: Path, music_file: Path
+) -> None:
+    short = ffmpeg_convert(music_file, tmp_path / "short.ogg", "-t", "8.5")
+    silence = ffmpeg_generate(tmp_path / "silence.wav", "anullsrc=r=11025:cl=mono", 30)
+    code, out, _ = _invoke("identify", str(short), str(silence), "--data-dir", str(data_dir))
+    assert code == 0  # looked up; no file failed
+    short_text, silence_text = out.split(f"{silence}\n")
+    assert short_text.startswith(f"{short}\n  no match: too short to identify: ")
+    assert "unique fingerprint items, fingerprints need at least 80" in short_text
+    assert silence_text.startswith("  no match: too uniform (silence?) to identify: 1 unique")
+    code, out, _ = _invoke("identify", str(short), "--data-dir", str(data_dir), "--json")
+    found = json.loads(out)
+    assert found["results"] == []
+    assert found["unidentifiable"].startswith("too short to identify: ")
+
+
+@pytest.mark.realaudio
 def test_invalid_client_key(tmp_path: Path, data_dir: Path, music_file: Path) -> None:
     song = ffmpeg_convert(music_file, tmp_path / "song.ogg", "-t", "5")
     code, _, err = _invoke(
         "identify", str(song), "--data-dir", str(data_dir), "--client", "not-a-key"
     )
-    assert code == 2
+    assert code == 1  # an error; 2 would mean "a file could not be fingerprinted"
     assert "refused the client key (error 4, invalid API key)" in err
 
 

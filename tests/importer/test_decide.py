@@ -9,14 +9,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from earmark.chromaprint.identifiable import FINGERPRINT_MIN_UNIQUE_ITEMS, TOO_FEW_ITEMS
 from earmark.db import fingerprints, foreignids, links, sources, submissions, tracks
 from earmark.db.tables import fingerprint as fingerprint_table
 from earmark.db.tables import track as track_table
-from earmark.importer.decide import (
-    FINGERPRINT_MIN_UNIQUE_ITEMS,
-    SKIP_FEW_ITEMS,
-    SKIP_NO_LINK,
-)
+from earmark.importer.decide import SKIP_NO_LINK
 from tests.db import queries
 from tests.importer.harness import Harness, corpus_items, fixture_items
 
@@ -321,7 +318,7 @@ def test_nil_mbid_with_meta_links_only_the_meta(harness: Harness, fp: Any) -> No
 def test_skipped_submissions(harness: Harness, fp: Any, case: str) -> None:
     items, length = fp["1A"]
     kwargs: dict[str, Any] = {"mbid": MBID}
-    reason = SKIP_FEW_ITEMS
+    reason = TOO_FEW_ITEMS
     if case == "no link data":
         kwargs = {"meta": {"track": " \x00 "}}
         reason = SKIP_NO_LINK

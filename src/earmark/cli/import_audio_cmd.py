@@ -3,8 +3,11 @@
 Fingerprints every audio file under DIR, reads its tags, and submits both in batches to a
 server (``--server``) or to the data directory's app in this process. Resumable: the journal
 (``--state``) records each file done, so a re-run (after Ctrl-C, a crash, new files) submits
-only what is new or changed. Exit codes: 0 done, 2 some files failed (listed at the end), 1
-the server failed (the journal keeps everything done before).
+only what is new or changed. A file too short to ever be identified is refused up front. At
+the end it waits (``--wait``, bounded by ``--wait-timeout``) for the importer to handle the
+submissions and reports what became of them. Exit codes: 0 done, 2 some files failed or were
+not imported (listed at the end), 1 the server failed (the journal keeps everything done
+before).
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from earmark.cli.library_options import (
     library_settings,
     rate_option,
 )
+from earmark.errors import UsageError
+from earmark.library.fates import DEFAULT_TIMEOUT
 from earmark.library.progress import progress_bar, show_progress
 from earmark.settings import Settings
 
 if TYPE_CHECKING:
+    from earmark.library.fates import Fates
     from earmark.library.importing import ImportSummary
 
 
@@ -53,6 +59,21 @@ if TYPE_CHECKING:
     help="Resume journal (JSON lines). Default: one per server and library under "
     "$XDG_STATE_HOME/earmark/import-audio/.",
 )
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="At the end, wait for the importer to handle the submissions and report imported, "
+    "skipped (with the reason) and pending files.",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait at most this long (also stops after 15 s without progress).",
+)
 @jobs_option
 @rate_option
 @click.pass_context
@@ -64,23 +85,42 @@ def import_audio(
     user_key: str | None,
     data_dir: Path | None,
     state_file: Path | None,
+    wait: bool,
+    wait_timeout: float,
     jobs: int | None,
     rate: float,
 ) -> None:
     """Fingerprint the audio files under DIRECTORY and submit them with their tags."""
-    from earmark.library.connect import KeyRefusedError
     from earmark.library.scan import find_audio_files
 
     settings = library_settings(ctx, data_dir)
     if server and not user_key:
-        raise KeyRefusedError("--user KEY is required with --server (your user API key)")
+        raise UsageError("--user KEY is required with --server (your user API key)")
     files = list(dict.fromkeys(find_audio_files([directory])))
-    summary = asyncio.run(
-        _import(settings, directory, files, server, client_key, user_key, state_file, jobs, rate)
+    timeout = wait_timeout if wait else None
+    summary, fates = asyncio.run(
+        _import(
+            settings,
+            directory,
+            files,
+            server,
+            client_key,
+            user_key,
+            state_file,
+            jobs,
+            rate,
+            timeout,
+        )
     )
-    for line in summary.lines():
+    for line in summary.lines() + (fates.lines() if fates is not None else []):
         click.echo(line)
-    ctx.exit(2 if summary.failed else 0)
+    if fates is None and summary.sent:
+        click.echo(
+            "not waiting for the importer (--no-wait): `earmark identify` finds the files "
+            "once it has imported them"
+        )
+    not_imported = fates is not None and bool(fates.skipped or fates.failed)
+    ctx.exit(2 if summary.failed or not_imported else 0)
 
 
 async def _import(
@@ -93,9 +133,11 @@ async def _import(
     state_file: Path | None,
     jobs: int | None,
     rate: float,
-) -> ImportSummary:
+    timeout: float | None,
+) -> tuple[ImportSummary, Fates | None]:
     # The in-process service behind connect() is the web app: loaded only when importing.
     from earmark.library.connect import connect
+    from earmark.library.fates import await_fates
     from earmark.library.fingerprints import default_jobs
     from earmark.library.importing import Importer, default_state_path
     from earmark.library.state import Journal
@@ -119,4 +161,8 @@ async def _import(
         if shown:
             click.echo("", err=True)
         click.echo(f"journal: {path}", err=True)
-        return summary
+        if timeout is None or not summary.sent:
+            return summary, None
+        if shown:
+            click.echo("waiting for the importer…", err=True)
+        return summary, await await_fates(conn.client, summary.sent, timeout=timeout)

@@ -23,6 +23,14 @@ from earmark.settings import load_settings
 #: Every command: where it lives and the summary `earmark --help` shows (kept equal to the
 #: command's own help by tests/cli/test_startup.py).
 COMMANDS = {
+    "accounts": LazyCommand(
+        "earmark.cli.accounts_cmd:accounts_group",
+        "User accounts and their user API keys (submissions are made as a user).",
+    ),
+    "apps": LazyCommand(
+        "earmark.cli.apps_cmd:apps_group",
+        "Applications and their client API keys (every request names one).",
+    ),
     "config": LazyCommand("earmark.cli.config_cmd:config", "Inspect Earmark's settings."),
     "db": LazyCommand(
         "earmark.cli.db_cmd:db", "Create and migrate the app, fingerprint and ingest databases."

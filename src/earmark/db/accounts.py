@@ -36,6 +36,8 @@ class Account:
     lastlogin: datetime | None
     application_id: int | None
     application_version: str | None
+    #: False: the user key is refused (``earmark accounts deactivate``).
+    active: bool = True
 
 
 def generate_api_key() -> str:
@@ -55,6 +57,7 @@ def _account(row: sa.Row[Any]) -> Account:
         lastlogin=row.lastlogin,
         application_id=row.application_id,
         application_version=row.application_version,
+        active=row.active,
     )
 
 
@@ -141,6 +144,12 @@ def get_by_name(conn: Connection, name: str) -> Account | None:
     return _one(conn, account.c.name == name)
 
 
+def list_by_name(conn: Connection, name: str) -> list[Account]:
+    """Every account called ``name``, oldest first (names are not unique)."""
+    rows = conn.execute(sa.select(account).where(account.c.name == name).order_by(account.c.id))
+    return [_account(row) for row in rows]
+
+
 def get_by_mbuser(conn: Connection, mbuser: str) -> Account | None:
     """The account of a MusicBrainz user name, compared case-insensitively (reference §11.1)."""
     return _one(conn, sa.func.lower(account.c.mbuser) == mbuser.lower())
@@ -188,3 +197,21 @@ def touch_login(conn: Connection, account_id: int) -> None:
     conn.execute(
         sa.update(account).where(account.c.id == account_id).values(lastlogin=sa.func.now())
     )
+
+
+def list_all(conn: Connection, *, include_anonymous: bool = False) -> list[Account]:
+    """Every account, oldest first; anonymous ones (``/v2/user/create_anonymous``, possibly
+    very many) only when asked."""
+    query = sa.select(account).order_by(account.c.id)
+    if not include_anonymous:
+        query = query.where(account.c.anonymous == sa.false())
+    return [_account(row) for row in conn.execute(query)]
+
+
+def set_active(conn: Connection, account_id: int, active: bool) -> bool:
+    """Activate or deactivate an account (a deactivated account's user key is refused);
+    False when there is no such account."""
+    result = conn.execute(
+        sa.update(account).where(account.c.id == account_id).values(active=active)
+    )
+    return result.rowcount > 0

@@ -105,6 +105,12 @@ def list_by_account(conn: Connection, account_id: int) -> list[Application]:
     return [_application(r) for r in rows]
 
 
+def list_all(conn: Connection) -> list[Application]:
+    """Every application, oldest first."""
+    rows = conn.execute(sa.select(application).order_by(application.c.id)).all()
+    return [_application(r) for r in rows]
+
+
 def set_active(conn: Connection, application_id: int, active: bool) -> bool:
     """Activate or deactivate an application's key; False when there is no such application."""
     result = conn.execute(

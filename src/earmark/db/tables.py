@@ -76,6 +76,8 @@ account = sa.Table(
     sa.Column("application_version", sa.String, nullable=True),
     sa.Column("created_from", sa.String(64), nullable=True),
     sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    # A deactivated account's user key is refused (error 6); beyond the reference.
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     info={"role": "app"},
 )
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
-
-from earmark.chromaprint.compare import compare2, extract_query
+from earmark.chromaprint.compare import compare2
+from earmark.chromaprint.identifiable import (
+    FINGERPRINT_MIN_UNIQUE_ITEMS as FINGERPRINT_MIN_UNIQUE_ITEMS,
+)
+from earmark.chromaprint.identifiable import (
+    unidentifiable_reason,
+)
 from earmark.db import fingerprints, foreignids, formats, links, sources, submissions, tracks
 from earmark.db import meta as meta_data
 from earmark.db.engine import Connections
@@ -27,12 +31,8 @@ TRACK_MERGE_THRESHOLD = 0.75
 TRACK_GROUP_MERGE_THRESHOLD = 0.4
 #: ... and be at most this many seconds longer or shorter (FINGERPRINT_MAX_LENGTH_DIFF).
 FINGERPRINT_MAX_LENGTH_DIFF = 7
-#: Fewer distinct items than this is too little to identify anything.
-FINGERPRINT_MIN_UNIQUE_ITEMS = 80
 
 SKIP_NO_LINK = "no usable MBID, PUID, metadata or foreign id"
-SKIP_FEW_ITEMS = f"fewer than {FINGERPRINT_MIN_UNIQUE_ITEMS} unique fingerprint items"
-SKIP_EMPTY_QUERY = "the fingerprint gives no index query"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +151,7 @@ def _skip_reason(sub: Submission) -> str | None:
         or foreignid is not None
     ):
         return SKIP_NO_LINK
-    if np.unique(sub.fingerprint).size < FINGERPRINT_MIN_UNIQUE_ITEMS:
-        return SKIP_FEW_ITEMS
-    if extract_query(sub.fingerprint).size == 0:
-        return SKIP_EMPTY_QUERY
-    return None
+    return unidentifiable_reason(sub.fingerprint)
 
 
 def _foreignid(sub: Submission) -> foreignids.ForeignId | None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
-from earmark.errors import EarmarkError
+from earmark.errors import EarmarkError, UsageError
 from earmark.library.client import (
     INVALID_API_KEY,
     INVALID_USER_API_KEY,
@@ -18,9 +18,10 @@ from earmark.settings import Settings
 
 
 class KeyRefusedError(EarmarkError):
-    """A key was refused: say which one and where keys come from."""
+    """A key was refused: say which one and where keys come from (exit 1, an error: 2 is
+    for usage errors and files that could not be fingerprinted)."""
 
-    exit_code = 2
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ async def connect(
     process with the keys given or else the data directory's own."""
     if server:
         if not client_key:
-            raise KeyRefusedError("--client KEY is required with --server (an application key)")
+            raise UsageError("--client KEY is required with --server (an application key)")
         async with WebServiceClient(server, client_key, rate=rate) as client:
             with explained_key_errors():
                 yield Connection(client, user_key, client.base_url)

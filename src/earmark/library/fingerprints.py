@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from earmark.chromaprint.audio import AudioError
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from earmark.chromaprint.files import fingerprint_file
+from earmark.chromaprint.identifiable import unidentifiable_message
 from earmark.library.tags import Tags, read_tags
 
 #: The reason of a file whose decoding killed the worker process.
@@ -42,6 +43,9 @@ class Scanned:
     #: The error came from the system (I/O error, permission, file gone), not from the file's
     #: content: it may well go away (a disk remounted), so it must not be remembered as final.
     transient: bool = False
+    #: Why the fingerprint can never be identified (too short, silence), or None: the importer
+    #: would skip its submission and no lookup can find it (earmark.chromaprint.identifiable).
+    unidentifiable: str | None = None
 
 
 def scan_file(path: str, length: float, with_tags: bool) -> Scanned:
@@ -60,6 +64,7 @@ def scan_file(path: str, length: float, with_tags: bool) -> Scanned:
         fingerprint=encode_fingerprint_base64(result.items),
         tags=tags,
         warning=result.warning,
+        unidentifiable=unidentifiable_message(result.items),
     )
 
 

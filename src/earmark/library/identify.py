@@ -27,6 +27,8 @@ class Identified:
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     warning: str | None = None
+    #: Why the file's fingerprint can never be identified (too short, silence), or None.
+    unidentifiable: str | None = None
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"path": self.path}
@@ -35,12 +37,16 @@ class Identified:
         else:
             data["duration"] = round(self.duration, 2)
             data["results"] = self.results
+            if self.unidentifiable is not None and not self.results:
+                data["unidentifiable"] = self.unidentifiable
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
     def to_text(self) -> str:
         lines = [_line(self.path)]
         if self.error is not None:
             return f"{lines[0]}\n  error: {_line(self.error)}\n"
+        if not self.results and self.unidentifiable is not None:
+            return f"{lines[0]}\n  no match: {self.unidentifiable}\n"
         if not self.results:
             return f"{lines[0]}\n  no match\n"
         best = self.results[0]
@@ -110,7 +116,15 @@ async def identify(
         queries = [Query(s.fingerprint or "", max(1, int(s.duration))) for s in batch]
         found = await client.lookup(queries, meta)
         for scanned, results in zip(batch, found, strict=True):
-            emit(Identified(scanned.path, scanned.duration, results, warning=scanned.warning))
+            emit(
+                Identified(
+                    scanned.path,
+                    scanned.duration,
+                    results,
+                    warning=scanned.warning,
+                    unidentifiable=scanned.unidentifiable,
+                )
+            )
         batch.clear()
 
     async for scanned in scan_files(paths, jobs=jobs, length=length, with_tags=False):

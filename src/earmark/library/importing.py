@@ -34,6 +34,8 @@ class ImportSummary:
     untagged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     failed_earlier: list[tuple[str, str]] = field(default_factory=list)
+    #: The submission ids of each file submitted in this run (to follow their fate).
+    sent: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [
@@ -141,6 +143,11 @@ class Importer:
             self.summary.untagged += 1
             self.journal.record([Entry(key, "untagged", reason=tags.error)])
             return
+        if scanned.unidentifiable is not None:
+            # The importer would skip the submission (earmark.chromaprint.identifiable): say so
+            # now rather than report it submitted and leave `identify` saying "no match".
+            self._fail(key, scanned.unidentifiable)
+            return
         self._batch.append((key, scanned, tags))
         if len(self._batch) >= SUBMIT_BATCH:
             await self._flush()
@@ -165,5 +172,7 @@ class Importer:
                 continue
             self.summary.submitted += 1
             self.summary.submissions += len(result.ids)
+            if result.ids:
+                self.summary.sent.append((key.path, result.ids))
             entries.append(Entry(key, "submitted", submissions=result.ids))
         self.journal.record(entries)
