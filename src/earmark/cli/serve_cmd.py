@@ -65,6 +65,7 @@ def serve(
             options,
             on_drain=runtime.services.health.begin_shutdown,
             on_started=lambda bound: click.echo(banner(options.host, bound, ready.keys)),
+            ops_app=runtime.ops_app,
         )
     finally:
         runtime.close()
