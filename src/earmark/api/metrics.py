@@ -152,7 +152,7 @@ class ApiMetrics:
         """Add a collector computed at scrape time (importer queue depth, index state, …)."""
         self.exposed.register(collector)
 
-    def add_queue_collector(self, dbs: Databases, *, cache_ttl: float = 5.0) -> None:
+    def add_queue_collector(self, dbs: Databases, *, cache_ttl: float = 0.0) -> None:
         """Expose the importer queue's depth and lag, read from ``dbs`` at most once every
         ``cache_ttl`` seconds (setting ``metrics_cache_ttl``; 0: at every scrape)."""
         self.register(QueueCollector(dbs, cache_ttl=cache_ttl))
