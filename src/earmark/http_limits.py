@@ -180,6 +180,8 @@ class HeadScanner:
         """Account for ``data[start:stop]``: the offset up to which it belongs to the head (to
         give the parser), and the verdict. Over a cap nothing is counted: refuse the request."""
         stop = len(data) if stop is None else stop
+        if len(self.prefix) < PREFIX_BYTES:  # kept whatever the verdict: it names the target
+            self.prefix += data[start : min(stop, start + PREFIX_BYTES - len(self.prefix))]
         if not self.line_done:
             newline = data.find(b"\n", start, stop)
             line_end = stop if newline == -1 else newline
@@ -195,8 +197,6 @@ class HeadScanner:
                 self.line_bytes += taken - start
             else:
                 self.line_done = True
-        if len(self.prefix) < PREFIX_BYTES:
-            self.prefix += data[start : min(taken, start + PREFIX_BYTES - len(self.prefix))]
         self.head_bytes += taken - start
         self._tail = (self._tail + data[max(start, taken - 2) : taken])[-2:]
         return taken, Verdict.INCOMPLETE if end == -1 else Verdict.COMPLETE
