@@ -10,6 +10,8 @@ _.writelines, _.readable, _.readinto, _.capture_signals, _.force_exit, _.total_t
 _.isolation_level, down_revision, branch_labels, depends_on, exc_type, tb
 # click.Group overrides (earmark.cli.lazy).
 _.get_command, _.format_commands
+# uvicorn HttpToolsProtocol and RequestResponseCycle members (earmark.http_protocol).
+_.timeout_keep_alive, _.data_received, _.disconnected, _.keep_alive
 
 # Tables registered in their MetaData (migrations and the MusicBrainz schema create them).
 account_google, release_country, release_unknown_country, country_area, area_type, artist_type

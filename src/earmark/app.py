@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from starlette.types import ASGIApp
 
-from earmark.api.app import Background, create_app
+from earmark.api.app import Background, create_app, create_ops_app
 from earmark.api.services import ApiConfig, ApiServices
 from earmark.auth import KeyCache
 from earmark.counters import CounterBackends, open_backends
@@ -133,6 +133,8 @@ class ApiRuntime:
     services: ApiServices
     background: list[Background] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: The health checks and /metrics, when they have a listener of their own (ops_address).
+    ops_app: ASGIApp | None = None
 
     def close(self) -> None:
         self.release(self.closers)
@@ -246,9 +248,16 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         services = api_services(
             settings, dbs=dbs, index=index, counters=counters, mirror=mirror, queue=queue
         )
-        services.metrics.add_queue_collector(dbs)
+        services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
         services.metrics.add_importer_collector(worker)
-        return ApiRuntime(create_app(services, background), services, background, closers)
+        separate = bool(settings.ops_address.strip())
+        return ApiRuntime(
+            create_app(services, background, ops_routes=not separate),
+            services,
+            background,
+            closers,
+            ops_app=create_ops_app(services) if separate else None,
+        )
     except BaseException:
         ApiRuntime.release(closers)
         raise
@@ -319,8 +328,14 @@ def open_production(settings: Settings) -> ApiRuntime:
             mirror=mirror if ready else None,
             queue=open_queue(settings, dbs),
         )
-        services.metrics.add_queue_collector(dbs)
-        return ApiRuntime(create_app(services), services, closers=closers)
+        services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
+        separate = bool(settings.ops_address.strip())
+        return ApiRuntime(
+            create_app(services, ops_routes=not separate),
+            services,
+            closers=closers,
+            ops_app=create_ops_app(services) if separate else None,
+        )
     except BaseException:
         ApiRuntime.release(closers)
         raise

@@ -31,13 +31,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Protocol
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from earmark.errors import ConfigError
+from earmark.http_limits import ErrorRenderer, HttpLimits, limits_from_settings, plain_text
 from earmark.http_protocol import protocol_class
 from earmark.settings import Settings
 
@@ -66,6 +68,12 @@ class ServerOptions:
     access_log: bool = False
     #: Seconds in-flight requests get to finish once the server stops listening.
     graceful_timeout: int = 30
+    #: Caps and timeouts of the HTTP front, and how its refusals are answered.
+    http: HttpLimits = field(default_factory=HttpLimits)
+    #: The web service passes the API's (earmark.api.front); this module knows no API.
+    renderer: ErrorRenderer = plain_text
+    #: (host, port) of the operations listener (/metrics, health checks), or None.
+    ops_address: tuple[str, int] | None = None
 
     @classmethod
     def from_settings(
@@ -75,6 +83,7 @@ class ServerOptions:
         host: str | None = None,
         port: int | None = None,
         access_log: bool = False,
+        renderer: ErrorRenderer = plain_text,
     ) -> ServerOptions:
         return cls(
             host=settings.api_host if host is None else host,
@@ -83,7 +92,21 @@ class ServerOptions:
             shutdown_delay=settings.shutdown_delay,
             log_level=settings.log_level,
             access_log=access_log,
+            http=limits_from_settings(settings),
+            ops_address=parse_address(settings.ops_address, "ops_address"),
+            renderer=renderer,
         )
+
+
+def parse_address(text: str, name: str) -> tuple[str, int] | None:
+    """``host:port`` (``[v6]:port`` for IPv6) as a pair; None for an empty text."""
+    if not text.strip():
+        return None
+    host, sep, port = text.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must be host:port with a port from 0 to 65535, not {text!r}")
+    return host, int(port)
 
 
 def uvicorn_config(app: ASGIApp, options: ServerOptions) -> uvicorn.Config:
@@ -97,7 +120,7 @@ def uvicorn_config(app: ASGIApp, options: ServerOptions) -> uvicorn.Config:
         proxy_headers=True,
         forwarded_allow_ips=options.forwarded_allow_ips,
         lifespan="on",
-        http=protocol_class(),
+        http=protocol_class(options.http, options.renderer),
         # The root logger is configured by the `earmark` command; uvicorn's loggers propagate.
         log_config=None,
         log_level=options.log_level.lower(),
@@ -194,8 +217,24 @@ def serve(
     on_started: Callable[[int], None] | None = None,
     sockets: list[socket.socket] | None = None,
     parent_pid: int | None = None,
+    ops_app: ASGIApp | None = None,
+    ops_socket: socket.socket | None = None,
 ) -> int:
-    """Serve ``app`` until a signal; returns the exit status (0, or 3 when it did not start)."""
+    """Serve ``app`` until a signal; returns the exit status (0, or 3 when it did not start).
+
+    With ``options.ops_address`` and ``ops_app``, ``ops_app`` is served on that address (on
+    ``ops_socket`` when given, bound here otherwise) and ``app`` on the public one."""
+    if options.ops_address is not None and ops_app is not None:
+        try:
+            if sockets is None:
+                sockets = [listening_socket(options.host, options.port)]
+            if ops_socket is None:
+                ops_socket = listening_socket(*options.ops_address)
+        except OSError as exc:
+            log.error("cannot listen: %s", exc)
+            return 1
+        app = ByListener(app, ops_app, ops_socket.getsockname())
+        sockets = [*sockets, ops_socket]
     server = GracefulServer(
         uvicorn_config(app, options),
         on_drain=on_drain,
@@ -212,6 +251,45 @@ def serve(
 
 #: Connections waiting to be accepted, per listening socket.
 _BACKLOG = 2048
+
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+
+
+class ByListener:
+    """Sends each request to ``ops`` when it arrived on the operations listener (bound to
+    ``ops_name``), else to ``public``; the lifespan is ``public``'s."""
+
+    def __init__(self, public: ASGIApp, ops: ASGIApp, ops_name: tuple[str, int]) -> None:
+        self.public = public
+        self.ops = ops
+        self.ops_host, self.ops_port = str(ops_name[0]), int(ops_name[1])
+
+    def is_ops(self, scope: Scope) -> bool:
+        server = scope.get("server")
+        if not server or server[1] != self.ops_port:
+            return False
+        return self.ops_host in _WILDCARDS or server[0] == self.ops_host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.is_ops(scope):
+            await self.ops(scope, receive, send)
+        else:
+            await self.public(scope, receive, send)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (SO_REUSEADDR), for uvicorn to listen on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

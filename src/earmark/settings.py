@@ -184,6 +184,54 @@ class Settings:
         "so load balancers move traffic away first.",
         minimum=0,
     )
+    http_max_request_line: int = setting(
+        65536,
+        "Bytes a request line (method, URL, version) may have; longer ones are answered 414 "
+        "without reading further. The default fits a whole-file fingerprint in a GET URL.",
+        minimum=1024,
+    )
+    http_max_head: int = setting(
+        98304,
+        "Bytes a request head (request line and headers) may have; larger ones are answered "
+        "431 without reading further. At least http_max_request_line + 2.",
+        minimum=1026,
+    )
+    http_head_timeout: float = setting(
+        30.0,
+        "Seconds a request head may take to arrive, from its first byte (from the connection "
+        "for the first request); then 408 and the connection is closed. A connection that "
+        "sends nothing at all is closed after as long.",
+        minimum=0.001,
+    )
+    http_keep_alive_timeout: float = setting(
+        5.0,
+        "Seconds an idle keep-alive connection is kept open waiting for its next request.",
+        minimum=0.001,
+    )
+    http_body_timeout: float = setting(
+        60.0,
+        "Seconds a request body may take to arrive after its head; then 408 and close.",
+        minimum=0.001,
+    )
+    http_max_connections: int = setting(
+        1000,
+        "Open connections each server process holds at most; a connection beyond them is "
+        "answered 503 and closed. The open-file limit is raised to fit them when it can, "
+        "else the cap is lowered (with a warning at start).",
+        minimum=1,
+    )
+    metrics_cache_ttl: float = setting(
+        5.0,
+        "Seconds /metrics reuses what it read from the databases (the importer queue's depth "
+        "and lag) instead of querying them at every scrape (0: every scrape).",
+        minimum=0,
+    )
+    ops_address: str = setting(
+        "",
+        "host:port of a second listener for /metrics and the health checks (/_health, "
+        "/_health_ro, /_health_docker), which are then not served on the public address. "
+        "Empty: served on the public address.",
+    )
     cluster_secret: Secret = setting(
         "",
         "Shared secret of the /v2/internal/* endpoints; a request carrying it as `secret` also "

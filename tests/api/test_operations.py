@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from earmark.api.metrics import ApiMetrics
+from earmark.api.metrics import ApiMetrics, QueueCollector
 from earmark.api.operations import DATABASE_UNAVAILABLE, DatabaseProbe
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from earmark.db.engine import Databases
@@ -25,6 +25,7 @@ from earmark.importer.table_queue import TableQueue
 from earmark.importer.worker import Worker
 from tests.api.harness import ApiHarness
 from tests.importer.harness import fixture_items
+from tests.support import statements_run
 
 MBID = "b1a9c0e9-d987-4042-ae91-78d6a3267d69"
 HEALTH = ("/_health", "/_health_ro", "/_health_docker")
@@ -317,3 +318,36 @@ def test_a_separate_registry_reads_a_multiprocess_directory(tmp_path: Path) -> N
     assert b'earmark_api_requests_total{endpoint="lookup",status="200"} 1.0' in own.render()
     empty = ApiMetrics(multiprocess_dir=str(tmp_path))
     assert b"earmark_api_requests_total{" not in empty.render()
+
+
+def _backlog_reads(statement: str) -> bool:
+    return "pending_submission" in statement and "count(" in statement.lower()
+
+
+def test_scrapes_within_the_cache_period_query_the_database_once(api: ApiHarness) -> None:
+    api.services.metrics.add_queue_collector(api.dbs, cache_ttl=3600)
+    with statements_run(api.dbs.ingest, _backlog_reads) as seen:
+        scrapes = [metrics_lines(api) for _ in range(5)]
+    assert len(seen) == 1
+    assert all(found["earmark_importer_queue_up"] == 1 for found in scrapes)
+    assert all(found["earmark_importer_queue_depth"] == 0 for found in scrapes)
+
+
+def test_the_queue_is_read_again_once_the_cache_period_is_over(api: ApiHarness) -> None:
+    now = [1000.0]
+    collector = QueueCollector(api.dbs, cache_ttl=5.0, clock=lambda: now[0])
+    with statements_run(api.dbs.ingest, _backlog_reads) as seen:
+        for at in (1000.0, 1001.0, 1004.9, 1005.0, 1009.0, 1010.5):
+            now[0] = at
+            names = [family.name for family in collector.collect()]
+            assert "earmark_importer_queue_depth" in names
+    # Read at 1000 (kept until 1005), at 1005 (until 1010) and at 1010.5.
+    assert len(seen) == 3
+
+
+def test_without_a_cache_period_every_scrape_reads(api: ApiHarness) -> None:
+    api.services.metrics.add_queue_collector(api.dbs, cache_ttl=0)
+    with statements_run(api.dbs.ingest, _backlog_reads) as seen:
+        for _ in range(3):
+            metrics_lines(api)
+    assert len(seen) == 3

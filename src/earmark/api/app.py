@@ -52,14 +52,17 @@ class AnyMethod:
         await self.app(scope, receive, send)
 
 
-def routes() -> list[BaseRoute]:
+def routes(*, ops: bool = True) -> list[BaseRoute]:
+    """Every route of the web service; without ``ops`` the health checks and ``/metrics``
+    (served on their own listener, :func:`create_ops_app`) are left out."""
     found: list[BaseRoute] = []
     for module in ENVELOPE_MODULES:
         for path, name, handler in module.ROUTES:
             found.append(Route(path, AnyMethod(endpoint(name, handler)), name=name))
     for path, name, handler in [*lookup.LEGACY_ROUTES, *submit.LEGACY_ROUTES]:
         found.append(Route(path, AnyMethod(endpoint(name, handler, legacy=True)), name=name))
-    found += operations.routes()
+    if ops:
+        found += operations.routes()
     found += docs_routes.routes()
     return found
 
@@ -68,7 +71,12 @@ def routes() -> list[BaseRoute]:
 THREADS_CLOSE_WAIT_S = 30.0
 
 
-def create_app(services: ApiServices, background: Sequence[Background] = ()) -> ASGIApp:
+def create_app(
+    services: ApiServices, background: Sequence[Background] = (), *, ops_routes: bool = True
+) -> ASGIApp:
+    """The web service; ``ops_routes=False`` leaves the health checks and ``/metrics`` to an
+    app of their own (:func:`create_ops_app`, setting ``ops_address``)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # As many blocking calls at once as the connection pools hold: a thread beyond them
@@ -101,12 +109,23 @@ def create_app(services: ApiServices, background: Sequence[Background] = ()) -> 
                 log.warning("worker threads still busy %.0f s after shutdown", THREADS_CLOSE_WAIT_S)
 
     app = Starlette(
-        routes=routes(),
+        routes=routes(ops=ops_routes),
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _not_found},
     )
     app.state.services = services
     return Transport(app)
+
+
+def create_ops_app(services: ApiServices) -> ASGIApp:
+    """The health checks and ``/metrics`` alone, for the operations listener. No lifespan:
+    the web service's app starts and stops the services both share."""
+    app = Starlette(
+        routes=operations.routes(),
+        exception_handlers={404: _not_found, 405: _not_found},
+    )
+    app.state.services = services
+    return app
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -1,8 +1,9 @@
 """The web service's errors: AcoustID's numeric codes are the public contract (reference §2.1).
 
 Handlers raise :class:`ApiError`; exactly one place (:mod:`earmark.api.endpoint`) renders it in
-the requested format. Codes 1-19 are AcoustID's, with its messages and HTTP statuses; 20 and 21
-are Earmark's own, for what the reference answered with an HTML page (docs/compatibility.md).
+the requested format. Codes 1-19 are AcoustID's, with its messages and HTTP statuses; 20-23
+are Earmark's own, for what the reference answered with an HTML page or plain text
+(docs/compatibility.md).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ FINGERPRINT_NOT_FOUND = ErrorCode(18, "fingerprint_not_found", 404)
 REQUEST_TOO_LARGE = ErrorCode(19, "request_too_large", 413)
 INVALID_REQUEST_BODY = ErrorCode(20, "invalid_request_body", 400)
 UNKNOWN_ENDPOINT = ErrorCode(21, "unknown_endpoint", 404)
+INVALID_REQUEST = ErrorCode(22, "invalid_request", 400)
+REQUEST_TIMEOUT = ErrorCode(23, "request_timeout", 408)
 
 ALL_CODES: tuple[ErrorCode, ...] = (
     UNKNOWN_FORMAT,
@@ -61,6 +64,8 @@ ALL_CODES: tuple[ErrorCode, ...] = (
     REQUEST_TOO_LARGE,
     INVALID_REQUEST_BODY,
     UNKNOWN_ENDPOINT,
+    INVALID_REQUEST,
+    REQUEST_TIMEOUT,
 )
 
 
@@ -183,3 +188,11 @@ def invalid_request_body(detail: str) -> ApiError:
 
 def unknown_endpoint(path: str) -> ApiError:
     return ApiError(UNKNOWN_ENDPOINT, f'unknown endpoint "{path}"')
+
+
+def invalid_request() -> ApiError:
+    return ApiError(INVALID_REQUEST, "malformed HTTP request")
+
+
+def request_timeout() -> ApiError:
+    return ApiError(REQUEST_TIMEOUT, "the request was not received in time")

@@ -8,9 +8,10 @@ importer's counters).
 
 Wiring, for whoever builds the services:
 
-* ``metrics.add_queue_collector(dbs)``: ``earmark_importer_queue_depth`` and
+* ``metrics.add_queue_collector(dbs, cache_ttl=...)``: ``earmark_importer_queue_depth`` and
   ``earmark_importer_queue_lag_seconds`` from the ``pending_submission`` table (both queue
-  backends write it).
+  backends write it), read at most once per ``cache_ttl`` seconds (setting
+  ``metrics_cache_ttl``), not at every scrape.
 * ``metrics.add_importer_collector(worker)``: the counters of an importer
   :class:`~earmark.importer.worker.Worker` running in this process (``earmark serve``).
 * Several API worker processes (``earmark run api --workers N``): the runner calls
@@ -24,8 +25,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -150,9 +152,10 @@ class ApiMetrics:
         """Add a collector computed at scrape time (importer queue depth, index state, …)."""
         self.exposed.register(collector)
 
-    def add_queue_collector(self, dbs: Databases) -> None:
-        """Expose the importer queue's depth and lag, read from ``dbs`` at every scrape."""
-        self.register(QueueCollector(dbs))
+    def add_queue_collector(self, dbs: Databases, *, cache_ttl: float = 0.0) -> None:
+        """Expose the importer queue's depth and lag, read from ``dbs`` at most once every
+        ``cache_ttl`` seconds (setting ``metrics_cache_ttl``; 0: at every scrape)."""
+        self.register(QueueCollector(dbs, cache_ttl=cache_ttl))
 
     def add_importer_collector(self, worker: HasImporterStats) -> None:
         """Expose the counters of an importer worker running in this process."""
@@ -169,16 +172,36 @@ class QueueCollector(Collector):
 
     When the database does not answer, only ``..._up 0`` is exposed (and a warning logged at
     most once a minute): a scrape must not fail because one of its sources did.
+
+    What was read (or that it could not be) is reused for ``cache_ttl`` seconds, so scrapes
+    however frequent (several Prometheus servers, a dashboard, someone hammering a public
+    ``/metrics``) cost the database one query per period; concurrent scrapes share one read.
     """
 
-    def __init__(self, dbs: Databases) -> None:
+    def __init__(
+        self, dbs: Databases, *, cache_ttl: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.dbs = dbs
+        self.cache_ttl = cache_ttl
+        self._clock = clock
         self._warned = -_WARN_EVERY_S
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[Metric]] | None = None
 
     def describe(self) -> Iterable[Metric]:
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            now = self._clock()
+            if self._cached is not None and now < self._cached[0]:
+                return self._cached[1]
+            families = self._read()
+            if self.cache_ttl > 0:
+                self._cached = (now + self.cache_ttl, families)
+            return families
+
+    def _read(self) -> list[Metric]:
         try:
             with self.dbs.read() as conns:
                 backlog = submissions.backlog(conns.ingest)

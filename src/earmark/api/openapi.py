@@ -37,6 +37,7 @@ _TAGS = {
 _STATUS_TEXT = {
     400: "Bad request",
     404: "Not found",
+    408: "Request timeout",
     413: "Request too large",
     429: "Too many requests",
     500: "Internal error",

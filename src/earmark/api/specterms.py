@@ -179,6 +179,8 @@ _WHEN = {
     19: "body over 1 MiB (after inflating), over 1000 parameters, or too many batch queries",
     20: "corrupt gzip/deflate body, unsupported Content-Encoding, bad Content-Length",
     21: "no endpoint at this path",
+    22: "the request line or a header cannot be parsed (raw non-ASCII bytes, bad syntax)",
+    23: "a request head or body did not arrive within `http_head_timeout`/`http_body_timeout`",
 }
 
 #: Each message as clients see it (from the constructors), placeholders in angle brackets.
@@ -206,6 +208,8 @@ _MESSAGES: dict[int, str] = {
         errors.request_too_large(),
         errors.invalid_request_body("<detail>"),
         errors.unknown_endpoint("<path>"),
+        errors.invalid_request(),
+        errors.request_timeout(),
     )
 }
 

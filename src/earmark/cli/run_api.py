@@ -52,7 +52,11 @@ def api(
     from earmark.server import ServerOptions
 
     settings = loaded_settings(ctx).settings
-    options = ServerOptions.from_settings(settings, host=host, port=port, access_log=access_log)
+    from earmark.api.front import render_front_error
+
+    options = ServerOptions.from_settings(
+        settings, host=host, port=port, access_log=access_log, renderer=render_front_error
+    )
     count = workers or settings.api_workers
     warn_if_numpy_fallback()
     check_production(settings)
@@ -70,7 +74,12 @@ def _serve_here(settings: Settings, options: ServerOptions) -> int:
 
     runtime = open_production(settings)
     try:
-        return serve(runtime.app, options, on_drain=runtime.services.health.begin_shutdown)
+        return serve(
+            runtime.app,
+            options,
+            on_drain=runtime.services.health.begin_shutdown,
+            ops_app=runtime.ops_app,
+        )
     finally:
         runtime.close()
 
@@ -80,14 +89,21 @@ def _serve_workers(settings: Settings, options: ServerOptions, count: int) -> in
     from earmark.server import bind_socket, run_workers
 
     sock = bind_socket(options.host, options.port)
+    try:
+        ops = None if options.ops_address is None else bind_socket(*options.ops_address)
+    except OSError:
+        sock.close()
+        raise
     # The workers write their metrics to files here; any worker answering /metrics sums them.
     with tempfile.TemporaryDirectory(prefix="earmark-metrics-") as metrics_dir:
         prepare_multiprocess(metrics_dir)
         try:
             host, port = sock.getsockname()[:2]
             log.info("listening on %s:%d with %d workers", host, port, count)
+            if ops is not None:
+                log.info("operations (/metrics, health) on %s:%d", *ops.getsockname()[:2])
             return run_workers(
-                functools.partial(_worker, settings, options),
+                functools.partial(_worker, settings, options, ops),
                 sock,
                 count,
                 stop_timeout=options.shutdown_delay + options.graceful_timeout + _STOP_MARGIN_S,
@@ -95,6 +111,8 @@ def _serve_workers(settings: Settings, options: ServerOptions, count: int) -> in
             )
         finally:
             sock.close()
+            if ops is not None:
+                ops.close()
 
 
 def _forget_worker(metrics_dir: str, pid: int) -> None:
@@ -107,6 +125,7 @@ def _forget_worker(metrics_dir: str, pid: int) -> None:
 def _worker(
     settings: Settings,
     options: ServerOptions,
+    ops: socket.socket | None,
     sock: socket.socket,
     parent: int,
     ready: Callable[[], None],
@@ -139,6 +158,8 @@ def _worker(
             sockets=[worker_socket(sock)],
             parent_pid=parent,
             on_started=lambda _port: ready(),
+            ops_app=runtime.ops_app,
+            ops_socket=None if ops is None else worker_socket(ops),
         )
     finally:
         runtime.close()

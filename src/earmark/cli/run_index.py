@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from earmark.cli.context import loaded_settings
+from earmark.http_limits import limits_from_settings
 from earmark.index.engine import CorruptFileError, IndexSettings
 from earmark.process import tune_allocator
 
@@ -83,8 +84,9 @@ def index(
     # Per-update temporaries (~1 MiB arrays) then reuse heap memory instead of being
     # faulted in afresh for every batch; merges give memory back with malloc_trim.
     tune_allocator()
+    configured = loaded_settings(ctx).settings
     if data_dir is None:
-        data_dir = loaded_settings(ctx).settings.data_dir / "index"
+        data_dir = configured.data_dir / "index"
     settings = IndexSettings(
         checkpoint_threshold=checkpoint_threshold,
         checkpoint_age_s=checkpoint_age_ms / 1000,
@@ -93,7 +95,16 @@ def index(
         fsync=not no_fsync,
     )
     try:
-        serve(ServerConfig(data_dir, host, port, legacy_port, index=settings))
+        serve(
+            ServerConfig(
+                data_dir,
+                host,
+                port,
+                legacy_port,
+                index=settings,
+                http=limits_from_settings(configured),
+            )
+        )
     except CorruptFileError as exc:
         # A damaged file must stop the server, loudly and naming the file, never be skipped.
         raise click.ClickException(str(exc)) from exc

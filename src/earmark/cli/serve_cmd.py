@@ -62,7 +62,11 @@ def serve(
     ready = embedded.initialise(settings)
     if ready.created:
         click.echo(f"Initialised {settings.data_dir.resolve()}: administrator account created.")
-    options = ServerOptions.from_settings(settings, host=host, port=port, access_log=access_log)
+    from earmark.api.front import render_front_error
+
+    options = ServerOptions.from_settings(
+        settings, host=host, port=port, access_log=access_log, renderer=render_front_error
+    )
     runtime = open_embedded(settings)
     try:
         status = run_server(
@@ -70,6 +74,7 @@ def serve(
             options,
             on_drain=runtime.services.health.begin_shutdown,
             on_started=lambda bound: click.echo(banner(options.host, bound, ready.keys)),
+            ops_app=runtime.ops_app,
         )
     finally:
         runtime.close()

@@ -54,11 +54,15 @@ _STATUS = {
     "IndexAlreadyExists": 409,
     "OlderIndexAlreadyExists": 409,
     "NewerIndexAlreadyExists": 409,
+    "RequestTimeout": 408,
     "BodyTooBig": 413,
+    "RequestLineTooLong": 414,
+    "HeadersTooLarge": 431,
     "UnsupportedMediaType": 415,
     "NotImplemented": 501,
     "IndexNotReady": 503,
     "SearchTimeout": 503,
+    "TooManyConnections": 503,
 }
 
 

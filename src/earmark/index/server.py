@@ -21,7 +21,9 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
+from earmark.http_limits import ErrorAnswer, HttpLimits
 from earmark.http_protocol import protocol_class
+from earmark.index import codec
 from earmark.index.api import BODY_LIMIT, IndexApi
 from earmark.index.engine import IndexSettings, MultiIndex
 from earmark.index.legacy import serve_legacy
@@ -39,6 +41,26 @@ class ServerConfig:
     legacy_port: int = 0
     body_limit: int = BODY_LIMIT
     index: IndexSettings = field(default_factory=IndexSettings)
+    http: HttpLimits = field(default_factory=HttpLimits)
+
+
+#: The index server's error names for the refusals of the HTTP front (by status).
+FRONT_ERRORS = {
+    400: "BadRequest",
+    408: "RequestTimeout",
+    414: "RequestLineTooLong",
+    431: "HeadersTooLarge",
+    503: "TooManyConnections",
+}
+
+
+def render_front_error(status: int, target: bytes | None) -> ErrorAnswer:
+    """A refusal of the HTTP front in the index server's format: ``{"error": name}``, JSON
+    (the head that would say otherwise was not read)."""
+    name = FRONT_ERRORS[status]
+    headers = (("retry-after", "1"),) if status == 503 else ()
+    body = codec.error_body(name, codec.Format.JSON)
+    return ErrorAnswer(codec.status_of(name), codec.Format.JSON.value, body, headers)
 
 
 def create_app(
@@ -106,7 +128,7 @@ def serve(config: ServerConfig) -> None:
             app,
             host=config.host,
             port=config.port,
-            http=protocol_class(),
+            http=protocol_class(config.http, render_front_error),
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=10,
