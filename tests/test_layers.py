@@ -14,8 +14,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 #: Top to bottom; a module may import from its own layer and every layer below it.
@@ -62,24 +60,10 @@ LAYERS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-#: Upward imports the code has today, each with the reason and the change that removes it.
-#: Add none: move the code down, or pass the upper object in, instead.
-ALLOWED_UPWARD: dict[tuple[str, str], str] = {
-    # library/local builds a runtime of its own; goes when app.py owns open_local (issue 24 #1).
-    ("earmark.library.local", "earmark.app"): "library/local builds a runtime",
-    ("earmark.library.local", "earmark.embedded"): "library/local builds a runtime",
-}
-
 #: Package pairs that must not meet even where the layers would allow it: the library is a
 #: client of the web service (by URL or by a runtime it is handed), not a part of it.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "earmark.library": ("earmark.api", "earmark.app"),
-}
-
-#: Exceptions to FORBIDDEN, with the same reason as above.
-ALLOWED_FORBIDDEN: dict[tuple[str, str], str] = {
-    ("earmark.library.local", "earmark.api.app"): "library/local builds a runtime",
-    ("earmark.library.local", "earmark.app"): "library/local builds a runtime",
 }
 
 RANK = {name: rank for rank, name in enumerate(reversed(LAYERS))}
@@ -158,7 +142,7 @@ def test_no_import_runs_up_a_layer() -> None:
     for module, targets in sorted(EDGES.items()):
         for target, line in sorted(targets.items()):
             up = RANK[layer_of(target)] > RANK[layer_of(module)]
-            if up and (module, target) not in ALLOWED_UPWARD:
+            if up:
                 upward.append(
                     f"{MODULES[module].relative_to(SRC)}:{line}: {module} "
                     f"({layer_of(module)}) imports {target} ({layer_of(target)})"
@@ -174,17 +158,9 @@ def test_forbidden_packages_stay_apart() -> None:
                 continue
             for target, line in sorted(targets.items()):
                 hit = any(_within(target, b) for b in banned)
-                if hit and (module, target) not in ALLOWED_FORBIDDEN:
+                if hit:
                     found.append(f"{MODULES[module].relative_to(SRC)}:{line}: {target}")
     assert not found, "forbidden imports:\n" + "\n".join(found)
-
-
-@pytest.mark.parametrize(
-    "allowed", sorted({**ALLOWED_UPWARD, **ALLOWED_FORBIDDEN}), ids=" -> ".join
-)
-def test_every_allowed_exception_still_exists(allowed: tuple[str, str]) -> None:
-    module, target = allowed
-    assert target in EDGES.get(module, {}), f"{module} no longer imports {target}: drop the entry"
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:

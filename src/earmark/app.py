@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from starlette.types import ASGIApp
 
+from earmark import embedded
 from earmark.api.app import Background, create_app, create_ops_app
 from earmark.api.services import ApiConfig, ApiServices
 from earmark.auth import KeyCache
@@ -29,6 +32,7 @@ from earmark.importer.queue import SubmissionQueue
 from earmark.importer.worker import Worker
 from earmark.index.client import HttpIndexClient, IndexClient, LocalIndexClient
 from earmark.index.engine import MultiIndex
+from earmark.library.local import Keys, LocalService, in_process
 from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import open_rate_limits
@@ -50,6 +54,17 @@ class IndexHandle:
         self.client.close()
         if self.engine is not None:
             self.engine.close()
+
+
+def _open_stores(
+    settings: Settings, closers: list[Callable[[], None]], *, web: bool
+) -> tuple[Databases, IndexHandle]:
+    """The databases and the index every runtime starts with; their closers go on ``closers``."""
+    dbs = open_databases(settings, web=web)
+    closers.append(dbs.dispose)
+    index = open_index(settings)
+    closers.append(index.close)
+    return dbs, index
 
 
 def open_index(settings: Settings) -> IndexHandle:
@@ -225,10 +240,7 @@ def open_embedded(settings: Settings) -> ApiRuntime:
     """
     closers: list[Callable[[], None]] = []
     try:
-        dbs = open_databases(settings, web=True)
-        closers.append(dbs.dispose)
-        index = open_index(settings)
-        closers.append(index.close)
+        dbs, index = _open_stores(settings, closers, web=True)
         mirror = open_mirror(settings, dbs)
         closers.append(mirror.dispose)
         counters = open_backends()
@@ -302,10 +314,7 @@ def open_production(settings: Settings) -> ApiRuntime:
     """
     closers: list[Callable[[], None]] = []
     try:
-        dbs = open_databases(settings, web=True)
-        closers.append(dbs.dispose)
-        index = open_index(settings)
-        closers.append(index.close)
+        dbs, index = _open_stores(settings, closers, web=True)
         mirror = open_mirror(settings, dbs)
         closers.append(mirror.dispose)
         ready = mirror_ready(mirror)
@@ -345,3 +354,80 @@ def mirror_ready(mirror: MusicBrainzDatabase) -> bool:
     """True when the MusicBrainz subset's tables exist (``earmark mb init`` ran)."""
     schema = None if mirror.engine.dialect.name == "sqlite" else mirror.schema_name
     return sa.inspect(mirror.engine).has_table("recording", schema=schema)
+
+
+# --- the data directory's web service in this process (identify, import-audio) -------------
+
+
+def open_local(settings: Settings) -> ApiRuntime:
+    """The API over a data directory, for ``earmark identify`` and ``earmark import-audio``
+    without ``--server``: no server, no importer, no cron, rate limits off (the only client is
+    this process). The data directory is the all-in-one service's (:mod:`earmark.embedded`),
+    whatever the settings say for production; it must be initialised and current (an older
+    one is upgraded by ``earmark serve``, never behind its back by a lookup)."""
+    settings = _unlimited(embedded.embedded_settings(settings))
+    closers: list[Callable[[], None]] = []
+    try:
+        dbs, index = _open_stores(settings, closers, web=False)
+        if not migrate.is_current(dbs):
+            raise embedded.DataDirError(
+                f"data directory {settings.data_dir} is at an older schema: run "
+                f"`earmark serve --data-dir {settings.data_dir}` once to upgrade it"
+            )
+        counters = open_backends(str(settings.redis_url), settings.redis_prefix)
+        closers.append(counters.close)
+        mirror = _loaded_mirror(settings, dbs)
+        if mirror is not None:
+            closers.append(mirror.dispose)
+        services = api_services(
+            settings,
+            dbs=dbs,
+            index=index,
+            counters=counters,
+            mirror=mirror,
+            queue=open_queue(settings, dbs),
+        )
+        return ApiRuntime(create_app(services), services, closers=closers)
+    except BaseException:
+        ApiRuntime.release(closers)
+        raise
+
+
+@asynccontextmanager
+async def local_service(settings: Settings) -> AsyncIterator[LocalService]:
+    """:func:`open_local` running in this process, with the administrator's keys
+    (:data:`earmark.library.local.LocalFactory`)."""
+    found = embedded.read_keys(embedded.embedded_settings(settings))  # raises if uninitialised
+    runtime = open_local(settings)
+    try:
+        async with in_process(runtime.app, Keys(client=found.client, user=found.user)) as local:
+            yield local
+    finally:
+        runtime.close()
+
+
+def _unlimited(settings: Settings) -> Settings:
+    """The settings with every rate limit off."""
+    return dataclasses.replace(
+        settings,
+        rate_limit_application=0.0,
+        rate_limit_global=0.0,
+        rate_limit_ip=0.0,
+        rate_limit_user=0.0,
+        rate_limit_overrides="",
+    )
+
+
+def _loaded_mirror(settings: Settings, dbs: Databases) -> MusicBrainzDatabase | None:
+    """The MusicBrainz mirror when one is loaded (an absent SQLite file is not created)."""
+    default = not str(settings.musicbrainz_database_url)
+    if default and not (settings.data_dir / "musicbrainz.db").exists():
+        return None
+    mirror = open_mirror(settings, dbs)
+    try:
+        if mirror_ready(mirror):
+            return mirror
+    except sa.exc.SQLAlchemyError:
+        pass
+    mirror.dispose()
+    return None

@@ -19,6 +19,7 @@ from earmark.cli.library_options import (
     data_dir_option,
     jobs_option,
     library_settings,
+    local_factory,
     rate_option,
 )
 from earmark.library.identify import DEFAULT_META
@@ -107,7 +108,13 @@ async def _identify(
             if as_json:
                 sys.stdout.flush()
 
-        async with connect(settings, server=server, client_key=client_key, rate=rate) as conn:
+        async with connect(
+            settings,
+            server=server,
+            client_key=client_key,
+            rate=rate,
+            local=local_factory(server),
+        ) as conn:
             await identify(
                 conn.client,
                 files,

@@ -23,6 +23,7 @@ from earmark.cli.library_options import (
     data_dir_option,
     jobs_option,
     library_settings,
+    local_factory,
     rate_option,
 )
 from earmark.errors import UsageError
@@ -143,7 +144,12 @@ async def _import(
     from earmark.library.state import Journal
 
     async with connect(
-        settings, server=server, client_key=client_key, user_key=user_key, rate=rate
+        settings,
+        server=server,
+        client_key=client_key,
+        user_key=user_key,
+        rate=rate,
+        local=local_factory(server),
     ) as conn:
         assert conn.user_key is not None
         path = state_file or default_state_path(conn.target, directory)

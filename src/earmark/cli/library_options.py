@@ -12,6 +12,7 @@ import click
 
 from earmark.cli.context import loaded_settings
 from earmark.library.client import DEFAULT_RATE
+from earmark.library.local import LocalFactory
 from earmark.library.progress import quiet_libraries
 from earmark.settings import Settings
 
@@ -55,3 +56,13 @@ def library_settings(ctx: click.Context, data_dir: Path | None) -> Settings:
     if data_dir is not None:
         settings = dataclasses.replace(settings, data_dir=data_dir)
     return settings
+
+
+def local_factory(server: str | None) -> LocalFactory | None:
+    """The data directory's in-process service builder, loaded only when no ``--server`` is
+    given (it imports the whole web app)."""
+    if server:
+        return None
+    from earmark.app import local_service
+
+    return local_service

@@ -13,7 +13,7 @@ from earmark.library.client import (
     AcoustidError,
     WebServiceClient,
 )
-from earmark.library.local import local_service
+from earmark.library.local import LocalFactory
 from earmark.settings import Settings
 
 
@@ -40,9 +40,10 @@ async def connect(
     client_key: str | None,
     user_key: str | None = None,
     rate: float,
+    local: LocalFactory | None = None,
 ) -> AsyncIterator[Connection]:
     """A client of ``server`` with the given keys, or of the data directory's app in this
-    process with the keys given or else the data directory's own."""
+    process (built by ``local``) with the keys given or else the data directory's own."""
     if server:
         if not client_key:
             raise UsageError("--client KEY is required with --server (an application key)")
@@ -50,15 +51,20 @@ async def connect(
             with explained_key_errors():
                 yield Connection(client, user_key, client.base_url)
         return
+    if local is None:
+        raise UsageError("no --server given and no local service to use")
     async with (
-        local_service(settings) as local,
+        local(settings) as service,
         WebServiceClient(
-            local.base_url, client_key or local.keys.client, transport=local.transport, rate=0
+            service.base_url,
+            client_key or service.keys.client,
+            transport=service.transport,
+            rate=0,
         ) as client,
     ):
         with explained_key_errors():
             yield Connection(
-                client, user_key or local.keys.user, f"data-dir:{settings.data_dir.resolve()}"
+                client, user_key or service.keys.user, f"data-dir:{settings.data_dir.resolve()}"
             )
 
 
