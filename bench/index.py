@@ -31,7 +31,7 @@ import msgpack
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-VECTORS = Path(os.environ.get("EARMARK_SHARED_DIR", ROOT.parent / "shared")) / "vectors"
+VECTORS = ROOT / "tests" / "data" / "vectors"  # carried in the repository
 TERMS_PER_DOC = 120
 BATCH = 1000
 KEEP = 72  # 60 % of a document's terms are kept in a query
@@ -45,12 +45,7 @@ SETTLE_S = 15
 
 def bit_probabilities() -> np.ndarray:
     """P(bit set) for each of the 32 bits of real extract_query terms (dev corpus)."""
-    path = VECTORS / "dev-corpus-compare.json"
-    if not path.exists():
-        p = np.full(32, 0.47)
-        p[:4] = 0.0  # extract_query masks the low 4 bits
-        return p
-    fps = json.loads(path.read_text())["fingerprints"].values()
+    fps = json.loads((VECTORS / "dev-corpus-compare.json").read_text())["fingerprints"].values()
     terms = np.concatenate([np.array(f["extract_query_unsigned"], dtype=np.uint64) for f in fps])
     return np.array([((terms >> np.uint64(b)) & np.uint64(1)).mean() for b in range(32)])
 

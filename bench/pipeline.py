@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-VECTORS = Path(os.environ.get("EARMARK_SHARED_DIR", ROOT.parent / "shared")) / "vectors"
+VECTORS = ROOT / "tests" / "data" / "vectors"  # carried in the repository
 PG_ADMIN = os.environ.get(
     "EARMARK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
 )

@@ -1,4 +1,4 @@
-"""Test helpers: where the shared material lives, which tools are present, real audio."""
+"""Test helpers: where the test data lives, which tools are present, real audio."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from earmark.db import driver
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("EARMARK_SHARED_DIR", ROOT.parent / "shared"))
+VECTORS = ROOT / "tests" / "data" / "vectors"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -33,13 +33,8 @@ def require_tool(name: str) -> str:
 
 
 def load_vectors(name: str) -> Any:
-    path = SHARED / "vectors" / name
-    if not path.exists():
-        message = f"shared vectors not found at {path}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return json.loads(path.read_text())
+    """A vector file carried in the repository (tests/data/vectors/, see its README)."""
+    return json.loads((VECTORS / name).read_text())
 
 
 MUSIC_DIRS = (

@@ -104,28 +104,67 @@ def test_status_request_errors_and_shapes(api: ApiHarness) -> None:
 # `wait` (Earmark's addition, bounded).
 
 
-def test_wait_without_an_importer_answers_pending_after_the_wait(api: ApiHarness) -> None:
+def record_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The ``seconds`` of every wait a submit starts (the real wait then runs, at most 60 s,
+    so that a broken cap fails an assertion instead of holding the suite)."""
+    waits: list[float] = []
+    wait_for_import = submit_module._wait_for_import
+
+    async def recording(services: Any, ids: Any, seconds: float) -> Any:
+        waits.append(seconds)
+        return await wait_for_import(services, ids, min(seconds, 60.0))
+
+    monkeypatch.setattr(submit_module, "_wait_for_import", recording)
+    return waits
+
+
+def record_looks(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The statuses a waiting submit saw at each of its looks, in order."""
+    looks: list[list[str]] = []
+    statuses = submit_module._statuses
+
+    def recording(services: Any, ids: Any) -> Any:
+        infos = statuses(services, ids)
+        looks.append([infos[i].status if i in infos else "unknown" for i in ids])
+        return infos
+
+    monkeypatch.setattr(submit_module, "_statuses", recording)
+    return looks
+
+
+def test_wait_without_an_importer_answers_pending_after_the_wait(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits, looks = record_waits(monkeypatch), record_looks(monkeypatch)
     started = time.monotonic()
     body = post(api, [*one(api), ("wait", "1")]).json()
     elapsed = time.monotonic() - started
     assert [e["status"] for e in body["submissions"]] == ["pending"]
-    assert 0.9 <= elapsed < 5
+    assert waits == [1.0]
+    assert looks
+    assert all(look == ["pending"] for look in looks)
+    # The wait is the feature: the answer comes no sooner than the second asked for.
+    assert elapsed >= 1.0
 
 
 @pytest.mark.parametrize("wait", ["0", "-3", "x", "1.5", ""])
-def test_wait_that_is_not_a_positive_integer_is_ignored(api: ApiHarness, wait: str) -> None:
-    started = time.monotonic()
+def test_wait_that_is_not_a_positive_integer_is_ignored(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch, wait: str
+) -> None:
+    waits, looks = record_waits(monkeypatch), record_looks(monkeypatch)
     body = post(api, [*one(api), ("wait", wait)]).json()
     assert [e["status"] for e in body["submissions"]] == ["pending"]
-    assert time.monotonic() - started < 0.9
+    assert waits == []  # answered at once: no wait started, no status looked at
+    assert looks == []
 
 
 def test_wait_is_capped(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     # The cap is 10 s; shortened here so the test stays fast.
     monkeypatch.setattr(submit_module, "MAX_WAIT_SECONDS", 0.5)
-    started = time.monotonic()
-    post(api, [*one(api), ("wait", "9" * 5000)])
-    assert time.monotonic() - started < 3
+    waits = record_waits(monkeypatch)
+    body = post(api, [*one(api), ("wait", "9" * 5000)]).json()
+    assert [e["status"] for e in body["submissions"]] == ["pending"]
+    assert waits == [0.5]
 
 
 @pytest.fixture
@@ -133,7 +172,8 @@ def worker(api: ApiHarness) -> Iterator[Worker]:
     """The real importer running in the app's event loop, sharing its TableQueue."""
     portal = api.client.portal
     assert portal is not None
-    w = Worker(api.dbs, api.searcher, api.services.queue, min_idle=5.0, max_idle=30.0)
+    # It idles an hour between polls: within a test only a publish can wake it.
+    w = Worker(api.dbs, api.searcher, api.services.queue, min_idle=3600.0, max_idle=3600.0)
 
     def start() -> None:
         w.start()  # its task is awaitable: returning it would make the portal wait for it
@@ -143,8 +183,14 @@ def worker(api: ApiHarness) -> Iterator[Worker]:
     portal.call(w.stop)
 
 
-def test_wait_answers_the_import(api: ApiHarness, worker: Worker) -> None:
-    # The worker idles 5-30 s between polls: only the publish wakes it within the wait.
+def test_wait_answers_the_import(
+    api: ApiHarness, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker idles an hour between polls: only the publish wakes it within the wait. The
+    # long wait is only a failure bound: the answer comes at the first look that sees the
+    # import.
+    monkeypatch.setattr(submit_module, "MAX_WAIT_SECONDS", 60.0)
+    looks = record_looks(monkeypatch)
     time.sleep(0.3)  # let it reach its idle wait
     pairs = [
         *keys(api),
@@ -154,11 +200,9 @@ def test_wait_answers_the_import(api: ApiHarness, worker: Worker) -> None:
         ("fingerprint.1", fingerprint(9, size=40)),  # too few items: skipped
         ("duration.1", "150"),
         ("track.1", "y"),
-        ("wait", "8"),
+        ("wait", "60"),
     ]
-    started = time.monotonic()
     body = post(api, pairs).json()
-    assert time.monotonic() - started < 4
     imported, skipped = body["submissions"]
     assert imported == {
         "id": imported["id"],
@@ -169,19 +213,24 @@ def test_wait_answers_the_import(api: ApiHarness, worker: Worker) -> None:
     assert skipped["status"] == "skipped"
     assert skipped["index"] == "1"
     assert skipped["reason"]
+    # It answered because the import was done, not because the wait ran out.
+    assert looks[-1] == ["imported", "skipped"]
+    assert all("pending" in look for look in looks[:-1])
 
 
 def test_publish_wakes_a_waiting_fetch(api: ApiHarness) -> None:
     portal = api.client.portal
     assert portal is not None
     queue = api.services.queue
-    fetching = portal.start_task_soon(queue.fetch, 10, 30.0)
-    time.sleep(0.3)  # the fetch found nothing and waits for up to 30 s
+    fetching = portal.start_task_soon(queue.fetch, 10, 3600.0)
+    time.sleep(0.3)  # the fetch found nothing and waits for up to an hour
     assert not fetching.done()
-    started = time.monotonic()
-    [sid] = [e["id"] for e in post(api, one(api)).json()["submissions"]]
-    deliveries = fetching.result(timeout=10)
-    assert time.monotonic() - started < 5
+    try:
+        [sid] = [e["id"] for e in post(api, one(api)).json()["submissions"]]
+        # Only the publish can end the hour's wait; 60 s is the failure bound.
+        deliveries = fetching.result(timeout=60)
+    finally:
+        fetching.cancel()  # a no-op once it returned
     assert len(deliveries) == 1
     with api.dbs.write() as conns:
         assert deliveries[0].claim(conns) == sid

@@ -36,7 +36,7 @@ def redis_client(redis_prefix: str) -> Iterator[redis.Redis]:
     try:
         yield client
     finally:
-        keys = list(client.scan_iter(match=redis_prefix + "*"))
+        keys = set(client.scan_iter(match=redis_prefix + "*"))  # SCAN may return a key twice
         if keys:
             client.delete(*keys)
         client.close()

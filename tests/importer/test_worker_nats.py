@@ -48,9 +48,9 @@ def nats_queue(stream: str, **kwargs: Any) -> NatsQueue:
 
 
 async def stream_messages(stream: str, expected: int) -> int:
-    """Messages left in the stream; polls up to 2 s for ``expected`` (the server applies acks
-    and terms asynchronously)."""
-    deadline = time.monotonic() + 2
+    """Messages left in the stream; polls for ``expected`` (the server applies acks and terms
+    asynchronously), up to 30 s: a failure bound, it returns as soon as the count is there."""
+    deadline = time.monotonic() + 30
     async with nats_queue(stream) as queue:
         while True:
             info = await queue.jetstream.stream_info(stream)

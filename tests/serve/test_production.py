@@ -78,7 +78,7 @@ def redis_prefix() -> Iterator[str]:
     yield prefix
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        keys = list(client.scan_iter(match=prefix + "*"))
+        keys = set(client.scan_iter(match=prefix + "*"))  # SCAN may return a key twice
         if keys:
             client.delete(*keys)
     finally:

@@ -28,7 +28,8 @@ from tests.serve.process import (
     wait_until,
 )
 
-SHUTDOWN_DELAY = 1.5
+#: Long enough for the test's requests while the server drains, on a loaded machine too.
+SHUTDOWN_DELAY = 3.0
 
 
 @pytest.fixture(scope="module")

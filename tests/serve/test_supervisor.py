@@ -88,7 +88,8 @@ def test_exit_3_after_the_service_ran_is_restarted_with_backoff(tmp_path: Path) 
         "start", "exit 1", "start", "exit 3", "start", "exit 3", "start", "exit 0",
     ]  # fmt: skip
     gaps = [timeline[i + 1][0] - timeline[i][0] for i in (1, 3, 5)]
-    # 1x, 2x, 4x the pause (plus up to a supervision tick of 0.1 s and the spawn time).
+    # The backoff is the feature: 1x, 2x, then 4x the pause before each replacement (lower
+    # bounds only: how much later a loaded machine spawns it is not the supervisor's doing).
     for gap, pause in zip(gaps, (PAUSE, 2 * PAUSE, 4 * PAUSE), strict=True):
-        assert pause <= gap < pause + 1.5, gaps
+        assert gap >= pause, gaps
     assert "exited with 3: starting another" in stderr.decode()
