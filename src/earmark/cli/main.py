@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -22,7 +23,9 @@ from earmark.cli.run import run
 from earmark.cli.serve_cmd import serve
 from earmark.errors import EarmarkError
 from earmark.process import tune_allocator
-from earmark.settings import load_settings
+from earmark.settings import load_settings, unknown_variables
+
+log = logging.getLogger("earmark")
 
 
 class EarmarkGroup(click.Group):
@@ -63,6 +66,8 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for message in unknown_variables(os.environ):
+        log.warning("%s", message)
     ctx.obj = {"config_file": config_file, "settings": loaded}
 
 

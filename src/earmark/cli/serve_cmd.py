@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from pathlib import Path
 
 import click
@@ -10,7 +12,9 @@ import click
 from earmark import embedded
 from earmark.app import open_embedded
 from earmark.cli.context import loaded_settings, warn_if_numpy_fallback
+from earmark.datadir_lock import INDEX_DIR, claim_data_dir, lock_data_dir
 from earmark.embedded import LocalKeys
+from earmark.listen import bind_address
 from earmark.server import ServerOptions
 from earmark.server import serve as run_server
 
@@ -52,22 +56,35 @@ def serve(
             "(use `earmark run api` and friends for such a deployment)",
             ", ".join(ignored),
         )
-    warn_if_numpy_fallback()
     settings = embedded.embedded_settings(configured, data_dir)
-    ready = embedded.initialise(settings)
-    if ready.created:
-        click.echo(f"Initialised {settings.data_dir.resolve()}: administrator account created.")
     options = ServerOptions.from_settings(settings, host=host, port=port, access_log=access_log)
-    runtime = open_embedded(settings)
-    try:
-        status = run_server(
-            runtime.app,
-            options,
-            on_drain=runtime.services.health.begin_shutdown,
-            on_started=lambda bound: click.echo(banner(options.host, bound, ready.keys)),
-        )
-    finally:
-        runtime.close()
+    with contextlib.ExitStack() as held:
+        # The address and the data directory are taken before anything is created in either:
+        # a port in use or a directory another process serves ends here, in one line.
+        sockets: list[socket.socket] = []
+
+        def take_address() -> None:
+            sock = bind_address(options.host, options.port)
+            held.callback(sock.close)  # the server closes it too; this is for a failed start
+            sockets.append(sock)
+
+        held.enter_context(claim_data_dir(settings.data_dir, take_address))
+        held.enter_context(lock_data_dir(settings.data_dir / INDEX_DIR, create=True))
+        warn_if_numpy_fallback()
+        ready = embedded.initialise(settings)
+        if ready.created:
+            click.echo(f"Initialised {settings.data_dir.resolve()}: administrator account created.")
+        runtime = open_embedded(settings)
+        try:
+            status = run_server(
+                runtime.app,
+                options,
+                on_drain=runtime.services.health.begin_shutdown,
+                on_started=lambda bound: click.echo(banner(options.host, bound, ready.keys)),
+                sockets=sockets,
+            )
+        finally:
+            runtime.close()
     if status:
         ctx.exit(status)
 
