@@ -53,6 +53,11 @@ def check_address(host: str, port: int) -> None:
     bind_address(host, port).close()
 
 
+def listen_error(host: str, port: int, exc: OSError) -> ListenError:
+    """The one-line error of a failed bind of ``host:port``."""
+    return ListenError(f"cannot listen on {display_address(host, port)}: {_reason(exc)}")
+
+
 def _reason(exc: OSError) -> str:
     if isinstance(exc, socket.gaierror):
         return f"unknown host ({exc.strerror})"

@@ -15,6 +15,7 @@ from prometheus_client import multiprocess
 from earmark.api.metrics import prepare_multiprocess
 from earmark.app import check_production, open_production
 from earmark.cli.context import loaded_settings, warn_if_numpy_fallback
+from earmark.listen import bind_address, listen_error
 from earmark.server import (
     STARTUP_FAILURE,
     ServerOptions,
@@ -56,26 +57,43 @@ def api(
     settings = loaded_settings(ctx).settings
     options = ServerOptions.from_settings(settings, host=host, port=port, access_log=access_log)
     count = workers or settings.api_workers
-    warn_if_numpy_fallback()
-    check_production(settings)
-    if count == 1:
-        status = _serve_here(settings, options)
-    else:
-        status = _serve_workers(settings, options, count)
+    # The address first: a port in use is one line, before any database is looked at.
+    sock = _take_address(options, count)
+    try:
+        warn_if_numpy_fallback()
+        check_production(settings)
+        if count == 1:
+            status = _serve_here(settings, options, sock)
+        else:
+            status = _serve_workers(settings, options, count, sock)
+    finally:
+        sock.close()
     if status:
         ctx.exit(status)
 
 
-def _serve_here(settings: Settings, options: ServerOptions) -> int:
+def _take_address(options: ServerOptions, count: int) -> socket.socket:
+    if count == 1:
+        return bind_address(options.host, options.port)
+    try:
+        return bind_socket(options.host, options.port)
+    except OSError as exc:
+        raise listen_error(options.host, options.port, exc) from None
+
+
+def _serve_here(settings: Settings, options: ServerOptions, sock: socket.socket) -> int:
     runtime = open_production(settings)
     try:
-        return serve(runtime.app, options, on_drain=runtime.services.health.begin_shutdown)
+        return serve(
+            runtime.app, options, on_drain=runtime.services.health.begin_shutdown, sockets=[sock]
+        )
     finally:
         runtime.close()
 
 
-def _serve_workers(settings: Settings, options: ServerOptions, count: int) -> int:
-    sock = bind_socket(options.host, options.port)
+def _serve_workers(
+    settings: Settings, options: ServerOptions, count: int, sock: socket.socket
+) -> int:
     # The workers write their metrics to files here; any worker answering /metrics sums them.
     with tempfile.TemporaryDirectory(prefix="earmark-metrics-") as metrics_dir:
         prepare_multiprocess(metrics_dir)
