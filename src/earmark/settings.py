@@ -14,7 +14,9 @@ Nothing is read at import time: :func:`load_settings` builds a value that the ca
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +28,12 @@ from earmark.errors import ConfigError
 ENV_PREFIX = "EARMARK_"
 CONFIG_ENV = "EARMARK_CONFIG"
 MASK = "********"
+#: The highest TCP port number.
+PORT_MAX = 65535
+#: ``EARMARK_*`` variables that are not settings but are read all the same: the config file,
+#: and the test suite's and benchmarks' own (service URLs, the shared data folder).
+OTHER_VARIABLES = frozenset({CONFIG_ENV, "EARMARK_SHARED_DIR"})
+OTHER_PREFIXES = ("EARMARK_TEST_", "EARMARK_BENCH_")
 
 Source = Literal["default", "config", "env", "env-file"]
 
@@ -39,9 +47,28 @@ class Secret(str):
         return f"Secret({MASK!r})"
 
 
-def setting(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
-    """Declare one setting: its default, help text (CLI and docs), and optional lower bound."""
-    return field(default=default, metadata={"help": help, "secret": secret, "minimum": minimum})
+#: How a setting holding URLs is checked: ``one`` URL, or a comma-separated ``list`` of them.
+UrlKind = Literal["one", "list"]
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    secret: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    url: UrlKind | None = None,
+) -> Any:
+    """Declare one setting: its default, help text (CLI and docs), optional bounds, and whether
+    it holds URLs (whose port, when given, must be a TCP port: 1..65535)."""
+    metadata = {"help": help, "secret": secret, "minimum": minimum, "maximum": maximum, "url": url}
+    return field(default=default, metadata=metadata)
+
+
+def port_setting(default: int, help: str, *, any_free: bool = False) -> Any:
+    """A TCP port: 1..65535, or 0..65535 where 0 means "any free port" (``any_free``)."""
+    return setting(default, help, minimum=0 if any_free else 1, maximum=PORT_MAX)
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -74,24 +101,28 @@ class Settings:
         "fingerprint and ingest databases unless they have their own URL. Empty: the SQLite file "
         "<data_dir>/earmark.db. Example: postgresql://user@host/earmark.",
         secret=True,
+        url="one",
     )
     fingerprint_database_url: Secret = setting(
         "",
         "SQLAlchemy URL of the fingerprint database (tracks, fingerprints, links). "
         "Empty: the same database as database_url.",
         secret=True,
+        url="one",
     )
     ingest_database_url: Secret = setting(
         "",
         "SQLAlchemy URL of the ingest database (submissions, results, provenance). "
         "Empty: the same database as database_url.",
         secret=True,
+        url="one",
     )
     musicbrainz_database_url: Secret = setting(
         "",
         "SQLAlchemy URL of the MusicBrainz mirror (the lookup subset of its schema). "
         "Empty: the SQLite file <data_dir>/musicbrainz.db.",
         secret=True,
+        url="one",
     )
     database_pool_size: int = setting(
         10,
@@ -123,6 +154,7 @@ class Settings:
         "Base URL of the fingerprint index server (`earmark run index`, or acoustid-index), "
         "e.g. http://127.0.0.1:6080. Empty: an index engine inside this process, stored in "
         "<data_dir>/index.",
+        url="one",
     )
     index_name: str = setting("main", "Name of the fingerprint index on the index server.")
     queue: QueueBackend = setting(
@@ -134,6 +166,7 @@ class Settings:
         "nats://127.0.0.1:4222",
         "NATS server URL(s), comma-separated, for queue = nats.",
         secret=True,
+        url="list",
     )
     nats_stream: str = setting(
         "EARMARK_SUBMISSIONS", "JetStream stream (and subject prefix) of the submission queue."
@@ -151,6 +184,7 @@ class Settings:
         "Redis URL for shared counters (lookup and user-agent statistics) in production, e.g. "
         "redis://127.0.0.1:6379/0. Empty: counters are kept in this process's memory.",
         secret=True,
+        url="one",
     )
     redis_prefix: str = setting("earmark:", "Prefix of every Redis key Earmark writes.")
     counters_flush_interval: float = setting(
@@ -163,7 +197,12 @@ class Settings:
     api_host: str = setting(
         "127.0.0.1", "Address `earmark serve` and `earmark run api` listen on (0.0.0.0: all)."
     )
-    api_port: int = setting(8080, "TCP port of `earmark serve` and `earmark run api`.", minimum=0)
+    api_port: int = port_setting(
+        8080,
+        "TCP port of `earmark serve` and `earmark run api` (0: any free port; `serve` prints "
+        "the one it got).",
+        any_free=True,
+    )
     api_workers: int = setting(
         1, "Worker processes of `earmark run api` (each with its own connections).", minimum=1
     )
@@ -241,6 +280,7 @@ class Settings:
     musicbrainz_userinfo_url: str = setting(
         "https://musicbrainz.org/oauth2/userinfo",
         "MusicBrainz OAuth userinfo URL /v2/user/create_musicbrainz checks access tokens with.",
+        url="one",
     )
     key_cache_ttl: float = setting(
         10.0,
@@ -292,6 +332,8 @@ class SettingInfo:
     help: str
     secret: bool
     minimum: float | None = None
+    maximum: float | None = None
+    url: UrlKind | None = None
 
     @property
     def env_var(self) -> str:
@@ -318,6 +360,8 @@ def registry(cls: type[Any] = Settings) -> list[SettingInfo]:
             help=f.metadata["help"],
             secret=bool(f.metadata.get("secret")),
             minimum=f.metadata.get("minimum"),
+            maximum=f.metadata.get("maximum"),
+            url=f.metadata.get("url"),
         )
         for f in dataclasses.fields(cls)
     ]
@@ -341,7 +385,7 @@ def load_settings(
         if source == "default":
             value = info.default
         else:
-            value = _convert(info, hints[info.name], raw, source)
+            value = _convert(info, hints[info.name], raw, source, path)
         values[info.name] = Secret(value) if info.secret and isinstance(value, str) else value
         sources[info.name] = source
     return LoadedSettings(settings=cls(**values), sources=sources, config_file=path)
@@ -375,15 +419,40 @@ def _read_config_file(path: Path, cls: type[Any]) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path}: not valid TOML: {exc}") from None
-    known = {info.name for info in registry(cls)}
-    unknown = sorted(set(data) - known)
+    known = [info.name for info in registry(cls)]
+    unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(f"config file {path}: unknown setting(s): {', '.join(unknown)}")
+        named = ", ".join(_with_suggestion(name, known) for name in unknown)
+        raise ConfigError(f"config file {path}: unknown setting(s): {named}")
     return data
 
 
-def _convert(info: SettingInfo, hint: Any, raw: Any, source: Source) -> Any:
-    where = info.env_var if source in ("env", "env-file") else f"config key {info.name}"
+def unknown_variables(environ: Mapping[str, str], cls: type[Any] = Settings) -> list[str]:
+    """One message per ``EARMARK_*`` variable of ``environ`` that no setting reads, naming the
+    closest setting's variable: a typo would otherwise be ignored without a word."""
+    known = [ENV_PREFIX + info.name.upper() for info in registry(cls)]
+    names = set(known) | {var + "_FILE" for var in known} | OTHER_VARIABLES
+    return [
+        f"unknown setting {_with_suggestion(var, known)}: ignored"
+        for var in sorted(environ)
+        if var.startswith(ENV_PREFIX) and var not in names and not var.startswith(OTHER_PREFIXES)
+    ]
+
+
+def _with_suggestion(name: str, known: list[str]) -> str:
+    # A *_FILE typo is matched on its setting part: EARMARK_API_PROT_FILE -> EARMARK_API_PORT.
+    stem, suffix = (name[:-5], "_FILE") if name.endswith("_FILE") else (name, "")
+    close = difflib.get_close_matches(stem, known, n=1, cutoff=0.8)
+    return f"{name} (did you mean {close[0]}{suffix}?)" if close else name
+
+
+def _convert(
+    info: SettingInfo, hint: Any, raw: Any, source: Source, config_file: Path | None = None
+) -> Any:
+    if source in ("env", "env-file"):
+        where = info.env_var
+    else:
+        where = f"config key {info.name} in {config_file}"
     from_text = isinstance(raw, str) and source != "config"
     try:
         value = _coerce(hint, raw, from_text)
@@ -391,7 +460,45 @@ def _convert(info: SettingInfo, hint: Any, raw: Any, source: Source) -> Any:
         raise ConfigError(f"{where}: {exc}") from None
     if info.minimum is not None and value < info.minimum:
         raise ConfigError(f"{where}: {value!r} is below the minimum {info.minimum:g}")
+    if info.maximum is not None and value > info.maximum:
+        raise ConfigError(f"{where}: {value!r} is above the maximum {info.maximum:g}")
+    if info.url is not None and value:
+        urls = value.split(",") if info.url == "list" else [value]
+        for url in urls:
+            problem = url_port_problem(url.strip())
+            if problem is not None:
+                raise ConfigError(f"{where}: {problem}")
     return value
+
+
+# scheme://[user[:password]@]host[:port]..., split two ways: as SQLAlchemy splits its URLs (the
+# password holds any character but "@", a "/" included) and as urllib does (the host part ends
+# at the first "/"). A port is wrong only when it is wrong both ways, so that neither a "/" in a
+# password nor an "@" in a path is taken for the port.
+_SQLALCHEMY_HEAD = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*://(?:[^:/@]*(?::[^@]*)?@)?(?:\[[^\]/?]*\]|[^/:?]*)(?::(?P<port>[^/?]*))?"
+)
+_URLLIB_HEAD = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*://(?:[^/?#]*@)?(?:\[[^\]/?#]*\]|[^/:?#]*)(?::(?P<port>[^/?#]*))?"
+)
+
+
+def url_port_problem(url: str) -> str | None:
+    """Why the port of ``url`` cannot be a TCP port (1..65535), or None (fine, or no port).
+    Says nothing of the URL itself, which may carry a password."""
+    problems = [_port_problem(head.match(url)) for head in (_SQLALCHEMY_HEAD, _URLLIB_HEAD)]
+    return problems[0] if all(problems) else None
+
+
+def _port_problem(found: re.Match[str] | None) -> str | None:
+    port = found.group("port") if found is not None else None
+    if not port:
+        return None
+    if not port.isascii() or not port.isdigit():
+        return "the URL's port is not a number"
+    if not 1 <= int(port) <= PORT_MAX:
+        return f"the URL's port {int(port)} is out of range (1..{PORT_MAX})"
+    return None
 
 
 def _coerce(hint: Any, raw: Any, from_text: bool) -> Any:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from earmark.cli.main import EarmarkGroup
 from earmark.cli.mb_cmd import mb
+from earmark.db.engine import sqlite_file
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.settings import load_settings
 from tests.musicbrainz.support import (
@@ -113,3 +115,45 @@ def test_group_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     assert isinstance(mb, click.Group)
     assert set(mb.commands) == {"init", "load-sample", "import"}
+
+
+@pytest.mark.parametrize(
+    "role", ["DATABASE_URL", "FINGERPRINT_DATABASE_URL", "INGEST_DATABASE_URL"]
+)
+def test_the_app_sqlite_file_is_refused_for_the_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, role: str
+) -> None:
+    # Both schemas have a `track` table: the mirror in Earmark's own SQLite file used to fail
+    # with "no such column: medium". Another spelling of the same file is the same file.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    env = {
+        f"EARMARK_{role}": f"sqlite:///{tmp_path}/earmark.db",
+        "EARMARK_MUSICBRAINZ_DATABASE_URL": "sqlite:///sub/../earmark.db",
+    }
+    result = _invoke(["init"], env)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"earmark: error: musicbrainz_database_url names {tmp_path / 'earmark.db'}, the SQLite "
+        "file of Earmark's "
+    )
+    assert f"sqlite:///{tmp_path / 'musicbrainz.db'}" in line
+    assert not (tmp_path / "earmark.db").exists(), "refused before anything was created"
+
+
+def test_a_file_of_its_own_next_to_the_app_database_works(tmp_path: Path) -> None:
+    env = {
+        "EARMARK_DATABASE_URL": f"sqlite:///{tmp_path}/earmark.db",
+        "EARMARK_MUSICBRAINZ_DATABASE_URL": f"sqlite:///{tmp_path}/musicbrainz.db",
+    }
+    result = _invoke(["init"], env)
+    assert result.exit_code == 0, result.output
+    assert "created 27 tables" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file::memory:?uri=true"]
+)
+def test_in_memory_sqlite_is_never_the_same_file(url: str) -> None:
+    assert sqlite_file(url) is None

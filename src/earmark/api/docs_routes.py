@@ -3,7 +3,7 @@
 The page and its script and style ship in the package (``earmark/api/static/``) and are served
 from it: no CDN, no request leaves the server, and the Content-Security-Policy keeps it so
 (``default-src 'self'``). Only the named files are served; any other name is the error envelope
-(code 21), as for unknown paths.
+(code 21), as for unknown paths. ``/`` redirects to the page (until a website answers there).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import hashlib
 from importlib import resources
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from earmark.api import errors
@@ -27,6 +27,7 @@ ASSETS = {
     "docs.css": "text/css; charset=utf-8",
 }
 PAGE = "docs.html"
+DOCS_PATH = "/v2/docs"
 PAGE_TYPE = "text/html; charset=utf-8"
 OPENAPI_TYPE = "application/json"
 #: The page may load only what this server serves; it fetches openapi.json itself.
@@ -76,11 +77,18 @@ async def docs_asset(request: Request) -> Response:
     return _send(request, asset(name), media_type, {})
 
 
+async def home(request: Request) -> Response:
+    # The start banner sends people to the server's address; until there is a website to
+    # answer there, the API's documentation does. 307: temporary, nothing caches it for good.
+    return RedirectResponse(DOCS_PATH, status_code=307)
+
+
 def routes() -> list[BaseRoute]:
     """The documentation routes, for :func:`earmark.api.app.routes`."""
     methods = ["GET", "HEAD"]
     return [
+        Route("/", home, methods=methods, name="home"),
         Route("/v2/openapi.json", openapi_json, methods=methods, name="openapi_json"),
-        Route("/v2/docs", docs_page, methods=methods, name="docs"),
+        Route(DOCS_PATH, docs_page, methods=methods, name="docs"),
         Route("/v2/docs/static/{name}", docs_asset, methods=methods, name="docs_static"),
     ]

@@ -8,6 +8,7 @@ only for what it uses.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -18,7 +19,9 @@ from earmark.cli.context import native_status
 from earmark.cli.lazy import LazyCommand, LazyGroup
 from earmark.errors import EarmarkError
 from earmark.process import tune_allocator
-from earmark.settings import load_settings
+from earmark.settings import load_settings, unknown_variables
+
+log = logging.getLogger("earmark")
 
 #: Every command: where it lives and the summary `earmark --help` shows (kept equal to the
 #: command's own help by tests/cli/test_startup.py).
@@ -118,6 +121,8 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for message in unknown_variables(os.environ):
+        log.warning("%s", message)
     ctx.obj = {"config_file": config_file, "settings": loaded}
 
 

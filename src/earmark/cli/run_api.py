@@ -48,27 +48,50 @@ def api(
     the importer and the cron are their own processes (`earmark run importer`, `earmark run
     cron`). The databases must be migrated (`earmark db upgrade`) and index_url set.
     """
+    from earmark.api.front import render_front_error
     from earmark.app import check_production
     from earmark.server import ServerOptions
 
     settings = loaded_settings(ctx).settings
-    from earmark.api.front import render_front_error
-
     options = ServerOptions.from_settings(
         settings, host=host, port=port, access_log=access_log, renderer=render_front_error
     )
     count = workers or settings.api_workers
-    warn_if_numpy_fallback()
-    check_production(settings)
-    if count == 1:
-        status = _serve_here(settings, options)
-    else:
-        status = _serve_workers(settings, options, count)
+    # The addresses first: a port in use is one line, before any database is looked at.
+    sock = _take_address(options.host, options.port, count)
+    ops: socket.socket | None = None
+    try:
+        if options.ops_address is not None:
+            ops = _take_address(*options.ops_address, count)
+        warn_if_numpy_fallback()
+        check_production(settings)
+        if count == 1:
+            status = _serve_here(settings, options, sock, ops)
+        else:
+            status = _serve_workers(settings, options, count, sock, ops)
+    finally:
+        sock.close()
+        if ops is not None:
+            ops.close()
     if status:
         ctx.exit(status)
 
 
-def _serve_here(settings: Settings, options: ServerOptions) -> int:
+def _take_address(host: str, port: int, count: int) -> socket.socket:
+    from earmark.listen import bind_address, listen_error
+    from earmark.server import bind_socket
+
+    if count == 1:
+        return bind_address(host, port)
+    try:
+        return bind_socket(host, port)
+    except OSError as exc:
+        raise listen_error(host, port, exc) from None
+
+
+def _serve_here(
+    settings: Settings, options: ServerOptions, sock: socket.socket, ops: socket.socket | None
+) -> int:
     from earmark.app import open_production
     from earmark.server import serve
 
@@ -78,22 +101,24 @@ def _serve_here(settings: Settings, options: ServerOptions) -> int:
             runtime.app,
             options,
             on_drain=runtime.services.health.begin_shutdown,
+            sockets=[sock],
             ops_app=runtime.ops_app,
+            ops_socket=ops,
         )
     finally:
         runtime.close()
 
 
-def _serve_workers(settings: Settings, options: ServerOptions, count: int) -> int:
+def _serve_workers(
+    settings: Settings,
+    options: ServerOptions,
+    count: int,
+    sock: socket.socket,
+    ops: socket.socket | None,
+) -> int:
     from earmark.api.metrics import prepare_multiprocess
-    from earmark.server import bind_socket, run_workers
+    from earmark.server import run_workers
 
-    sock = bind_socket(options.host, options.port)
-    try:
-        ops = None if options.ops_address is None else bind_socket(*options.ops_address)
-    except OSError:
-        sock.close()
-        raise
     # The workers write their metrics to files here; any worker answering /metrics sums them.
     with tempfile.TemporaryDirectory(prefix="earmark-metrics-") as metrics_dir:
         prepare_multiprocess(metrics_dir)
@@ -111,8 +136,6 @@ def _serve_workers(settings: Settings, options: ServerOptions, count: int) -> in
             )
         finally:
             sock.close()
-            if ops is not None:
-                ops.close()
 
 
 def _forget_worker(metrics_dir: str, pid: int) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from earmark.cli.context import loaded_settings
+from earmark.datadir_lock import INDEX_DIR, lock_data_dir
 
 # The app's parts are imported when the importer runs (fast `earmark --help`).
 if TYPE_CHECKING:
@@ -39,21 +40,29 @@ def importer(ctx: click.Context, once: bool, until_idle: bool, batch_size: int |
     from earmark.importer.worker import Worker
 
     settings = loaded_settings(ctx).settings
-    dbs = open_databases(settings)
-    index = open_index(settings)
-    try:
-        worker = Worker(
-            dbs,
-            searcher(index),
-            open_queue(settings, dbs),
-            batch_size=batch_size or settings.importer_batch_size,
-            max_attempts=settings.queue_max_deliveries,
-        )
-        mode = "once" if once else "until-idle" if until_idle else "forever"
-        stats = asyncio.run(_run(worker, mode))
-    finally:
-        index.close()
-        dbs.dispose()
+    # Without index_url the index engine is in this process, in the data directory: no
+    # `earmark serve` or `earmark run index` may have it open at the same time.
+    embedded_index = settings.data_dir / INDEX_DIR
+    with (
+        lock_data_dir(embedded_index, create=True)
+        if not settings.index_url
+        else contextlib.nullcontext()
+    ):
+        dbs = open_databases(settings)
+        index = open_index(settings)
+        try:
+            worker = Worker(
+                dbs,
+                searcher(index),
+                open_queue(settings, dbs),
+                batch_size=batch_size or settings.importer_batch_size,
+                max_attempts=settings.queue_max_deliveries,
+            )
+            mode = "once" if once else "until-idle" if until_idle else "forever"
+            stats = asyncio.run(_run(worker, mode))
+        finally:
+            index.close()
+            dbs.dispose()
     click.echo(_summary(stats))
 
 

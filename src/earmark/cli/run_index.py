@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from earmark.cli.context import loaded_settings
+from earmark.datadir_lock import INDEX_DIR, claim_data_dir
 from earmark.http_limits import limits_from_settings
 from earmark.index.engine import CorruptFileError, IndexSettings
+from earmark.listen import check_address
 from earmark.process import tune_allocator
 
 _DEFAULTS = IndexSettings()
@@ -23,12 +25,14 @@ _DEFAULTS = IndexSettings()
     help="Data directory, created if missing (default: <data_dir setting>/index).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
-@click.option("--port", default=6080, show_default=True, type=int, help="HTTP port.")
+@click.option(
+    "--port", default=6080, show_default=True, type=click.IntRange(1, 65535), help="HTTP port."
+)
 @click.option(
     "--legacy-port",
     default=0,
     show_default=True,
-    type=int,
+    type=click.IntRange(0, 65535),
     help="Port of the legacy line protocol (index `main`); 0 = off.",
 )
 @click.option(
@@ -86,7 +90,7 @@ def index(
     tune_allocator()
     configured = loaded_settings(ctx).settings
     if data_dir is None:
-        data_dir = configured.data_dir / "index"
+        data_dir = configured.data_dir / INDEX_DIR
     settings = IndexSettings(
         checkpoint_threshold=checkpoint_threshold,
         checkpoint_age_s=checkpoint_age_ms / 1000,
@@ -94,17 +98,25 @@ def index(
         idle_merge_s=idle_merge_ms / 1000,
         fsync=not no_fsync,
     )
+
+    def check_addresses() -> None:
+        for taken in (port, legacy_port):
+            if taken:
+                check_address(host, taken)
+
+    # One server per index directory, and both checked before the directory is created.
     try:
-        serve(
-            ServerConfig(
-                data_dir,
-                host,
-                port,
-                legacy_port,
-                index=settings,
-                http=limits_from_settings(configured),
+        with claim_data_dir(data_dir, check_addresses):
+            serve(
+                ServerConfig(
+                    data_dir,
+                    host,
+                    port,
+                    legacy_port,
+                    index=settings,
+                    http=limits_from_settings(configured),
+                )
             )
-        )
     except CorruptFileError as exc:
         # A damaged file must stop the server, loudly and naming the file, never be skipped.
         raise click.ClickException(str(exc)) from exc

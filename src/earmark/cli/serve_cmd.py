@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from earmark.cli.context import loaded_settings, warn_if_numpy_fallback
+from earmark.datadir_lock import INDEX_DIR, claim_data_dir, lock_data_dir
+from earmark.listen import bind_address
 
 if TYPE_CHECKING:
     from earmark.embedded import LocalKeys
@@ -57,27 +61,49 @@ def serve(
             "(use `earmark run api` and friends for such a deployment)",
             ", ".join(ignored),
         )
-    warn_if_numpy_fallback()
     settings = embedded.embedded_settings(configured, data_dir)
-    ready = embedded.initialise(settings)
-    if ready.created:
-        click.echo(f"Initialised {settings.data_dir.resolve()}: administrator account created.")
     from earmark.api.front import render_front_error
 
     options = ServerOptions.from_settings(
         settings, host=host, port=port, access_log=access_log, renderer=render_front_error
     )
-    runtime = open_embedded(settings)
-    try:
-        status = run_server(
-            runtime.app,
-            options,
-            on_drain=runtime.services.health.begin_shutdown,
-            on_started=lambda bound: click.echo(banner(options.host, bound, ready.keys)),
-            ops_app=runtime.ops_app,
-        )
-    finally:
-        runtime.close()
+    with contextlib.ExitStack() as held:
+        # The address and the data directory are taken before anything is created in either:
+        # a port in use or a directory another process serves ends here, in one line.
+        sockets: list[socket.socket] = []
+        ops_socket: list[socket.socket] = []
+
+        def take_address() -> None:
+            sock = bind_address(options.host, options.port)
+            held.callback(sock.close)  # the server closes it too; this is for a failed start
+            sockets.append(sock)
+
+        def take_addresses() -> None:
+            take_address()
+            if options.ops_address is not None:
+                ops = bind_address(*options.ops_address)
+                held.callback(ops.close)
+                ops_socket.append(ops)
+
+        held.enter_context(claim_data_dir(settings.data_dir, take_addresses))
+        held.enter_context(lock_data_dir(settings.data_dir / INDEX_DIR, create=True))
+        warn_if_numpy_fallback()
+        ready = embedded.initialise(settings)
+        if ready.created:
+            click.echo(f"Initialised {settings.data_dir.resolve()}: administrator account created.")
+        runtime = open_embedded(settings)
+        try:
+            status = run_server(
+                runtime.app,
+                options,
+                on_drain=runtime.services.health.begin_shutdown,
+                on_started=lambda bound: click.echo(banner(options.host, bound, ready.keys)),
+                sockets=sockets,
+                ops_app=runtime.ops_app,
+                ops_socket=ops_socket[0] if ops_socket else None,
+            )
+        finally:
+            runtime.close()
     if status:
         ctx.exit(status)
 

@@ -74,7 +74,37 @@ def pool_options(settings: Settings) -> dict[str, Any]:
 
 
 def musicbrainz_url(settings: Settings) -> str:
-    return str(settings.musicbrainz_database_url) or default_musicbrainz_url(settings)
+    """The mirror's URL; refused (:class:`ConfigError`) when it is the SQLite file of one of
+    Earmark's own databases."""
+    url = str(settings.musicbrainz_database_url) or default_musicbrainz_url(settings)
+    mirror_file = sqlite_file(url)
+    if mirror_file is not None:
+        for role, role_url in role_urls(settings).items():
+            if sqlite_file(role_url) == mirror_file:
+                # SQLite has no schemas within a file (an ATTACHed database is another file),
+                # and both sets of tables have a `track` (and Earmark's has no `medium`).
+                own_file = mirror_file.parent / "musicbrainz.db"
+                raise ConfigError(
+                    f"musicbrainz_database_url names {mirror_file}, the SQLite file of Earmark's "
+                    f"{role} database: both have a table named track. Give the MusicBrainz "
+                    f"mirror a file of its own, e.g. sqlite:///{own_file} "
+                    "(or leave musicbrainz_database_url empty: <data_dir>/musicbrainz.db)"
+                )
+    return url
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names, as an absolute path; None for other databases and for
+    in-memory SQLite (each connection its own database)."""
+    parsed = normalize_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename (?uri=true)
+        database = database[len("file:") :].split("?", 1)[0]
+        if not database or database == ":memory:":
+            return None
+    return Path(database).expanduser().resolve()
 
 
 def normalize_url(url: str | URL) -> URL:
