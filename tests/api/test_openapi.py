@@ -1,6 +1,6 @@
 """The OpenAPI document, the docs page and docs/api.md agree with each other and with the app.
 
-The document is built from :mod:`earmark.api.apispec`; these tests tie that table to what the
+The document is built from :mod:`earmark.api.spec.endpoints`; these tests tie that table to what the
 app really serves (its routes, the parameters its handlers read, the error codes, the ``meta``
 flags) and check the document's structure as OpenAPI 3.1 (no validator package is installed,
 so the rules that matter are checked here).
@@ -27,17 +27,18 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from earmark.api import apispec, app, docs_routes, errors, openapi
+from earmark.api import app, errors
+from earmark.api.spec import docs, endpoints, openapi
 from earmark.api.transport import Transport
 from earmark.musicbrainz.flags import SHORTCUTS, Flag
 from tests.api.harness import ApiHarness
 
 ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "src" / "earmark" / "api" / "static"
-DOCS_PATHS = {route.path for route in docs_routes.routes() if isinstance(route, Route)}
+STATIC = ROOT / "src" / "earmark" / "api" / "spec" / "static"
+DOCS_PATHS = {route.path for route in docs.routes() if isinstance(route, Route)}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 #: Modules the handlers share; the parameters they read (format, jsoncallback, secret, and the
-#: default ``client``/``user`` of Call.application()/Call.user()) are in apispec's COMMON_PARAMS
+#: default ``client``/``user`` of Call.application()/Call.user()) are in endpoints.COMMON_PARAMS
 #: or in every endpoint that uses them.
 FOUNDATIONS = {"call", "params", "errors", "formats", "services", "transport", "app", "metrics"}
 READ_BY_FOUNDATIONS = {"format", "jsoncallback", "secret", "client", "user"}
@@ -53,7 +54,7 @@ def document() -> dict[str, Any]:
 def docs_client() -> Iterator[TestClient]:
     """Only the documentation routes, behind the API's transport middleware."""
     not_found = {404: app._not_found, 405: app._not_found}  # as the API app answers them
-    routes = docs_routes.routes()
+    routes = docs.routes()
     with TestClient(Transport(Starlette(routes=routes, exception_handlers=not_found))) as client:
         yield client
 
@@ -231,12 +232,12 @@ def _route_modules() -> list[ModuleType]:
 
 @pytest.mark.parametrize("module", _route_modules(), ids=lambda m: m.__name__)
 def test_every_parameter_a_handler_reads_is_documented(module: ModuleType) -> None:
-    by_path = {e.path: e for e in apispec.ENDPOINTS}
+    by_path = {e.path: e for e in endpoints.ENDPOINTS}
     documented = {
         p.name
         for path, _, _ in module.ROUTES
         if path in by_path
-        for p in (*by_path[path].params, *apispec.COMMON_PARAMS)
+        for p in (*by_path[path].params, *endpoints.COMMON_PARAMS)
     }
     trees = [ast.parse(Path(m.__file__ or "").read_text()) for m in _helper_modules(module)]
     read = set().union(*(_names_read(tree) for tree in trees))
@@ -245,8 +246,8 @@ def test_every_parameter_a_handler_reads_is_documented(module: ModuleType) -> No
     assert read - documented - legacy_only == set()
 
 
-@pytest.mark.parametrize("endpoint", apispec.ENDPOINTS, ids=lambda e: e.path)
-def test_every_documented_parameter_appears_in_its_handler(endpoint: apispec.Endpoint) -> None:
+@pytest.mark.parametrize("endpoint", endpoints.ENDPOINTS, ids=lambda e: e.path)
+def test_every_documented_parameter_appears_in_its_handler(endpoint: endpoints.Endpoint) -> None:
     handlers = {path: handler for m in app.ENVELOPE_MODULES for path, _, handler in m.ROUTES}
     if endpoint.path not in handlers:
         pytest.fail(f"{endpoint.path} is documented but no module declares it")
@@ -345,8 +346,8 @@ def test_examples_follow_their_schemas_and_use_documented_parameters(
     document: dict[str, Any],
 ) -> None:
     seen = 0
-    for endpoint in apispec.ENDPOINTS:
-        documented = {p.name for p in (*endpoint.params, *apispec.COMMON_PARAMS)}
+    for endpoint in endpoints.ENDPOINTS:
+        documented = {p.name for p in (*endpoint.params, *endpoints.COMMON_PARAMS)}
         content = document["paths"][endpoint.path]["get"]["responses"]["200"]["content"]
         json_content = content["application/json"]
         for example in json_content.get("examples", {}).values():
@@ -402,8 +403,8 @@ def _section(text: str, path: str) -> str:
     return rest[: end.start()] if end else rest
 
 
-@pytest.mark.parametrize("endpoint", apispec.ENDPOINTS, ids=lambda e: e.path)
-def test_api_md_documents_each_endpoint_and_its_parameters(endpoint: apispec.Endpoint) -> None:
+@pytest.mark.parametrize("endpoint", endpoints.ENDPOINTS, ids=lambda e: e.path)
+def test_api_md_documents_each_endpoint_and_its_parameters(endpoint: endpoints.Endpoint) -> None:
     section = _section(_api_md(), endpoint.path)
     for param in endpoint.params:
         label = f"`{param.name}.N`" if param.suffixed else f"`{param.name}`"
@@ -414,7 +415,7 @@ def test_api_md_documents_each_endpoint_and_its_parameters(endpoint: apispec.End
 
 def test_api_md_lists_every_error_code_flag_and_the_compatibility_notes() -> None:
     text = _api_md()
-    for info in apispec.ERRORS:
+    for info in endpoints.ERRORS:
         row = re.search(rf"^\| *{info.code} *\| *`{info.name}` *\|(.*)$", text, re.M)
         assert row, f"error {info.code} missing from docs/api.md"
         assert f"| {info.status} |" in row.group(0), info.code
@@ -493,7 +494,7 @@ def test_assets_reference_no_external_url() -> None:
         assert not re.search(r"""(?:src|href|url)\s*[=(]\s*["']?//""", text), asset.name
         assert "@import" not in text, asset.name
         assert "cdn" not in text.lower(), asset.name
-    assert {p.name for p in STATIC.iterdir()} == {docs_routes.PAGE, *docs_routes.ASSETS}
+    assert {p.name for p in STATIC.iterdir()} == {docs.PAGE, *docs.ASSETS}
 
 
 def test_the_document_names_no_external_server(document: dict[str, Any]) -> None:
@@ -514,4 +515,4 @@ def test_static_files_ship_with_the_package() -> None:
     package answers /v2/docs with an internal error)."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["earmark"]
-    assert "api/static/*" in patterns
+    assert "api/spec/static/*" in patterns

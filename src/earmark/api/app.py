@@ -19,9 +19,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from earmark.api import docs_routes, errors, internal, lookup, operations, submit, tracks, user
+from earmark.api import errors, internal, lookup, operations, submit, tracks, user
 from earmark.api.call import endpoint, error_response
 from earmark.api.services import ApiServices
+from earmark.api.spec import docs
 from earmark.api.transport import Transport, error_format
 from earmark.musicbrainz import schema
 
@@ -63,7 +64,7 @@ def routes(*, ops: bool = True) -> list[BaseRoute]:
         found.append(Route(path, AnyMethod(endpoint(name, handler, legacy=True)), name=name))
     if ops:
         found += operations.routes()
-    found += docs_routes.routes()
+    found += docs.routes()
     return found
 
 

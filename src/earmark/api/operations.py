@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable
 from typing import TypeVar, cast
 
-import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -35,7 +34,8 @@ from starlette.routing import BaseRoute, Route
 
 from earmark.api.metrics import CONTENT_TYPE
 from earmark.api.services import ApiServices
-from earmark.db.engine import Databases, is_sqlite, read_connection
+from earmark.db.engine import Databases
+from earmark.db.health import probe
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ T = TypeVar("T")
 PROBE_TIMEOUT_S = 2.0
 SHUTTING_DOWN = "shutdown in process"
 DATABASE_UNAVAILABLE = "database unavailable"
-READ_ONLY = "database is read-only"
 _WARN_EVERY_S = 60.0
 
 
@@ -54,20 +53,8 @@ def _services(request: Request) -> ApiServices:
     return services
 
 
-def probe_databases(dbs: Databases, *, write: bool) -> str | None:
-    """Ask every database a trivial question; None when all answer, else the reason (short,
-    public). ``write``: PostgreSQL must also accept writes (not be a hot standby)."""
-    for engine, _roles in dbs.physical():
-        with read_connection(engine) as conn:
-            conn.execute(sa.select(sa.literal(1))).scalar_one()
-            standby = sa.select(sa.func.pg_is_in_recovery())
-            if write and not is_sqlite(conn) and conn.execute(standby).scalar_one():
-                return READ_ONLY
-    return None
-
-
 class DatabaseProbe:
-    """Runs :func:`probe_databases` for health requests; see the module docstring.
+    """Runs :func:`earmark.db.health.probe` for health requests; see the module docstring.
 
     The probe runs in a daemon thread of its own rather than a pool's: a database that never
     answers would otherwise hold a pool thread, and at exit the pool waits for its threads.
@@ -82,7 +69,7 @@ class DatabaseProbe:
         """None when healthy, else the public reason."""
         future = self._running.get(write)
         if future is None or future.done():
-            future = _in_daemon_thread(functools.partial(probe_databases, dbs, write=write))
+            future = _in_daemon_thread(functools.partial(probe, dbs, write=write))
             self._running[write] = future
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.timeout)

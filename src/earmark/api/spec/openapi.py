@@ -1,11 +1,11 @@
-"""The OpenAPI 3.1 document of the `/v2` web service, built from :mod:`earmark.api.apispec`.
+"""The OpenAPI 3.1 document of the `/v2` web service, built from :mod:`earmark.api.spec.endpoints`.
 
 Every endpoint accepts any method with the same parameters, read from the query string and the
 form body merged (reference §2); the document shows the two clients use, GET with a query string
 and POST with a form body (optionally gzip-compressed), as two operations of one path. Batch
 parameters (``fingerprint.N``) are the base name in the query and ``patternProperties`` in the
 form schema. The ``x-earmark-*`` extensions carry what OpenAPI has no field for (error codes,
-``meta`` flags); the docs page (``api/static/docs.js``) renders them.
+``meta`` flags); the docs page (``api/spec/static/docs.js``) renders them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 from typing import Any
 
 import earmark
-from earmark.api import apispec
-from earmark.api.apispec import Endpoint, Param
+from earmark.api.spec import endpoints
+from earmark.api.spec.endpoints import Endpoint, Param
 from earmark.settings import registry
 
 Schema = dict[str, Any]
@@ -78,7 +78,7 @@ SCHEMAS: dict[str, Schema] = {
         status={"type": "string", "const": "error"},
         error=_obj(
             ("code", "message"),
-            code={"type": "integer", "enum": [e.code for e in apispec.ERRORS]},
+            code={"type": "integer", "enum": [e.code for e in endpoints.ERRORS]},
             message=_STR,
         ),
     ),
@@ -215,7 +215,7 @@ def param_schema(param: Param) -> Schema:
         case "foreignid":
             base = {"type": "string", "pattern": "^[0-9a-z]+:.+$"}
         case "format":
-            base = {"type": "string", "enum": list(apispec.RESPONSE_FORMATS)}
+            base = {"type": "string", "enum": list(endpoints.RESPONSE_FORMATS)}
         case _:
             base = dict(_STR)
     if param.minimum is not None:
@@ -258,7 +258,7 @@ def form_schema(endpoint: Endpoint) -> Schema:
     properties: dict[str, Schema] = {}
     patterns: dict[str, Schema] = {}
     required: list[str] = []
-    for param in (*endpoint.params, *apispec.COMMON_PARAMS):
+    for param in (*endpoint.params, *endpoints.COMMON_PARAMS):
         schema = param_schema(param) | {"description": _description(param)}
         properties[param.name] = schema
         if param.suffixed:
@@ -281,8 +281,8 @@ def form_name(endpoint: Endpoint) -> str:
 def _statuses(endpoint: Endpoint) -> dict[int, list[int]]:
     """HTTP status → the error codes of ``endpoint`` answered with it."""
     by_status: dict[int, list[int]] = {}
-    codes = sorted({*endpoint.errors, *apispec.COMMON_ERRORS})
-    for info in apispec.ERRORS:
+    codes = sorted({*endpoint.errors, *endpoints.COMMON_ERRORS})
+    for info in endpoints.ERRORS:
         if info.code in codes:
             by_status.setdefault(info.status, []).append(info.code)
     return by_status
@@ -327,7 +327,7 @@ def _operation(endpoint: Endpoint, method: str) -> Schema:
         "description": endpoint.description,
         "responses": _responses(endpoint),
         "x-earmark-auth": endpoint.auth,
-        "x-earmark-error-codes": sorted({*endpoint.errors, *apispec.COMMON_ERRORS}),
+        "x-earmark-error-codes": sorted({*endpoint.errors, *endpoints.COMMON_ERRORS}),
     }
     if method == "get":
         operation["parameters"] = [query_parameter(p) for p in endpoint.params]
@@ -357,7 +357,7 @@ def _operation(endpoint: Endpoint, method: str) -> Schema:
 def _path_item(endpoint: Endpoint) -> Schema:
     return {
         "summary": endpoint.summary,
-        "parameters": [query_parameter(p) for p in apispec.COMMON_PARAMS],
+        "parameters": [query_parameter(p) for p in endpoints.COMMON_PARAMS],
         "get": _operation(endpoint, "get"),
         "post": _operation(endpoint, "post"),
     }
@@ -366,8 +366,8 @@ def _path_item(endpoint: Endpoint) -> Schema:
 def _error_responses() -> Schema:
     retry_after = {"$ref": "#/components/headers/Retry-After"}
     responses: Schema = {}
-    for status in sorted({e.status for e in apispec.ERRORS}):
-        codes = [e.code for e in apispec.ERRORS if e.status == status]
+    for status in sorted({e.status for e in endpoints.ERRORS}):
+        codes = [e.code for e in endpoints.ERRORS if e.status == status]
         response: Schema = {
             "description": f"{_STATUS_TEXT[status]} (error codes "
             f"{', '.join(map(str, codes))}): the error envelope in the requested format.",
@@ -443,9 +443,9 @@ def build_document() -> Schema:
         },
         "servers": [{"url": "/", "description": "This server."}],
         "tags": [{"name": name, "description": text} for name, text in _TAGS.items()],
-        "paths": {e.path: _path_item(e) for e in apispec.ENDPOINTS},
+        "paths": {e.path: _path_item(e) for e in endpoints.ENDPOINTS},
         "components": {
-            "schemas": SCHEMAS | {form_name(e): form_schema(e) for e in apispec.ENDPOINTS},
+            "schemas": SCHEMAS | {form_name(e): form_schema(e) for e in endpoints.ENDPOINTS},
             "responses": _error_responses(),
             "headers": {
                 "Retry-After": {
@@ -462,10 +462,10 @@ def build_document() -> Schema:
                 "message": e.message,
                 "when": e.when,
             }
-            for e in apispec.ERRORS
+            for e in endpoints.ERRORS
         ],
-        "x-earmark-meta-flags": [{"name": f.name, "adds": f.adds} for f in apispec.META_FLAGS],
-        "x-earmark-meta-shortcuts": dict(apispec.META_SHORTCUTS),
+        "x-earmark-meta-flags": [{"name": f.name, "adds": f.adds} for f in endpoints.META_FLAGS],
+        "x-earmark-meta-shortcuts": dict(endpoints.META_SHORTCUTS),
     }
 
 

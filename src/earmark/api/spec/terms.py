@@ -1,4 +1,4 @@
-"""The vocabulary of the `/v2` API description (:mod:`earmark.api.apispec`): parameter and
+"""The vocabulary of the `/v2` API description (:mod:`earmark.api.spec.endpoints`): parameter and
 endpoint records, the parameters every endpoint shares, the error table and the ``meta`` flags.
 """
 
@@ -10,7 +10,7 @@ from typing import Literal
 from earmark.api import errors
 from earmark.api.formats import FORMATS
 
-#: What a parameter holds; :mod:`earmark.api.openapi` maps each kind to a JSON Schema.
+#: What a parameter holds; :mod:`earmark.api.spec.openapi` maps each kind to a JSON Schema.
 Kind = Literal["string", "integer", "uuid", "flag", "fingerprint", "foreignid", "date", "format"]
 #: Which key an endpoint needs: a client (application) key, a user key, the cluster secret.
 Auth = Literal["client", "user", "client+user", "secret", "none"]
@@ -52,7 +52,7 @@ class Endpoint:
     tag: Literal["lookup", "submit", "tracks", "users", "internal"]
     auth: Auth
     params: tuple[Param, ...]
-    #: The component schema of the ``ok`` answer (see :data:`earmark.api.openapi.SCHEMAS`).
+    #: The component schema of the ``ok`` answer (see :data:`earmark.api.spec.openapi.SCHEMAS`).
     response: str
     #: The error codes this endpoint can answer, besides the ones every endpoint can
     #: (:data:`COMMON_ERRORS`).

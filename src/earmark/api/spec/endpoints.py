@@ -1,15 +1,16 @@
 """The `/v2` web service described as data: every endpoint and its parameters.
 
 This table (with the vocabulary, common parameters, errors and ``meta`` flags of
-:mod:`earmark.api.specterms`, re-exported here) is the single source of the OpenAPI document
-(:mod:`earmark.api.openapi`), hence of the docs page that renders it, and of the docs tests that
-compare it with the routes the app serves and the parameters the handlers read. Facts come from
-the reference (acoustid-server.md §2-§6, §17) and Earmark's own choices (docs/compatibility.md).
+:mod:`earmark.api.spec.terms`, re-exported here) is the single source of the OpenAPI document
+(:mod:`earmark.api.spec.openapi`), hence of the docs page that renders it, and of the docs
+tests that compare it with the routes the app serves and the parameters the handlers read.
+Facts come from the reference (acoustid-server.md §2-§6, §17) and Earmark's own choices
+(docs/compatibility.md).
 """
 
 from __future__ import annotations
 
-from earmark.api.specterms import (
+from earmark.api.spec.terms import (
     BATCH,
     CLIENT,
     CLIENTVERSION,

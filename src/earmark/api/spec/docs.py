@@ -1,6 +1,6 @@
 """Routes of the API's own documentation: ``/v2/openapi.json`` and the ``/v2/docs`` page.
 
-The page and its script and style ship in the package (``earmark/api/static/``) and are served
+The page and its script and style ship in the package (``earmark/api/spec/static/``) and are served
 from it: no CDN, no request leaves the server, and the Content-Security-Policy keeps it so
 (``default-src 'self'``). Only the named files are served; any other name is the error envelope
 (code 21), as for unknown paths. ``/`` redirects to the page (until a website answers there).
@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from earmark.api import errors
 from earmark.api.call import error_response
 from earmark.api.formats import JSON
-from earmark.api.openapi import document_bytes
+from earmark.api.spec.openapi import document_bytes
 
 #: The files under ``/v2/docs/static/`` and their media types.
 ASSETS = {
@@ -40,8 +40,8 @@ _CACHE = "public, max-age=300"
 
 @functools.cache
 def asset(name: str) -> bytes:
-    """A packaged file of ``earmark/api/static`` (read once per process)."""
-    return (resources.files("earmark.api") / "static" / name).read_bytes()
+    """A packaged file of ``earmark/api/spec/static`` (read once per process)."""
+    return (resources.files("earmark.api.spec") / "static" / name).read_bytes()
 
 
 def _etag(body: bytes) -> str:
