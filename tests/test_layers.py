@@ -226,3 +226,16 @@ def test_the_contract_sees_function_level_imports(tmp_path: Path) -> None:
 
 def test_the_cycle_finder_finds_a_circle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_two_classes_share_a_name() -> None:
+    """One name, one class: two records called ``MbidLink`` in two packages made a reader
+    convert one into the other (issue 24)."""
+    where: dict[str, list[str]] = {}
+    for module, path in sorted(MODULES.items()):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(module)
+    shared = {name: modules for name, modules in where.items() if len(modules) > 1}
+    assert not shared, f"classes defined more than once: {shared}"

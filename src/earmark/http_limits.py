@@ -146,7 +146,7 @@ def path_and_query(target: bytes) -> tuple[str, bytes]:
     return path.partition(b"#")[0].decode("latin-1"), query
 
 
-class Verdict(enum.Enum):
+class HeadVerdict(enum.Enum):
     INCOMPLETE = "incomplete"
     COMPLETE = "complete"
     LINE_TOO_LONG = "line too long"
@@ -176,7 +176,7 @@ class HeadScanner:
     def started(self) -> bool:
         return self.head_bytes > 0
 
-    def scan(self, data: bytes, start: int, stop: int | None = None) -> tuple[int, Verdict]:
+    def scan(self, data: bytes, start: int, stop: int | None = None) -> tuple[int, HeadVerdict]:
         """Account for ``data[start:stop]``: the offset up to which it belongs to the head (to
         give the parser), and the verdict. Over a cap nothing is counted: refuse the request."""
         stop = len(data) if stop is None else stop
@@ -186,11 +186,11 @@ class HeadScanner:
             newline = data.find(b"\n", start, stop)
             line_end = stop if newline == -1 else newline
             if self.line_bytes + line_end - start > self.max_line:
-                return start, Verdict.LINE_TOO_LONG
+                return start, HeadVerdict.LINE_TOO_LONG
         end = self._find_end(data, start, stop)
         taken = stop if end == -1 else end
         if self.head_bytes + taken - start > self.max_head:
-            return start, Verdict.HEAD_TOO_LARGE
+            return start, HeadVerdict.HEAD_TOO_LARGE
         if not self.line_done:
             newline = data.find(b"\n", start, taken)
             if newline == -1:
@@ -199,7 +199,7 @@ class HeadScanner:
                 self.line_done = True
         self.head_bytes += taken - start
         self._tail = (self._tail + data[max(start, taken - 2) : taken])[-2:]
-        return taken, Verdict.INCOMPLETE if end == -1 else Verdict.COMPLETE
+        return taken, HeadVerdict.INCOMPLETE if end == -1 else HeadVerdict.COMPLETE
 
     def _find_end(self, data: bytes, start: int, stop: int) -> int:
         """The offset just past the first head terminator, or -1."""

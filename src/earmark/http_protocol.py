@@ -53,8 +53,8 @@ from earmark.http_limits import (
     ErrorAnswer,
     ErrorRenderer,
     HeadScanner,
+    HeadVerdict,
     HttpLimits,
-    Verdict,
     connection_cap,
     last_head_end,
     plain_text,
@@ -184,10 +184,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                         self.limits.head_timeout, self._head_timed_out
                     )
                 end, verdict = self.head.scan(data, position)
-                if verdict is Verdict.LINE_TOO_LONG:
+                if verdict is HeadVerdict.LINE_TOO_LONG:
                     self._reject(URI_TOO_LONG)
                     return
-                if verdict is Verdict.HEAD_TOO_LARGE:
+                if verdict is HeadVerdict.HEAD_TOO_LARGE:
                     self._reject(HEAD_TOO_LARGE)
                     return
                 if not self._feed(data, position, end):
@@ -206,9 +206,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                 # that head from the body's last empty line on.
                 start = last_head_end(data, position, end)
                 _, verdict = self.head.scan(data, start, end)
-                if verdict is Verdict.LINE_TOO_LONG:
+                if verdict is HeadVerdict.LINE_TOO_LONG:
                     self._reject(URI_TOO_LONG)
-                elif verdict is Verdict.HEAD_TOO_LARGE:
+                elif verdict is HeadVerdict.HEAD_TOO_LARGE:
                     self._reject(HEAD_TOO_LARGE)
             position = end
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from earmark.api import errors
 from earmark.api.call import Call, Handler, Payload
 from earmark.api.errors import ApiError
-from earmark.api.lookup_work import Json, LookupWork, Query, run_lookup
+from earmark.api.lookup_work import Json, LookupQuery, LookupWork, run_lookup
 from earmark.api.params import (
     Params,
     Suffix,
@@ -37,7 +37,7 @@ class LookupRequest:
     application_id: int
     flags: MetaFlags
     max_duration_diff: int
-    queries: list[Query]
+    queries: list[LookupQuery]
     batch: bool
     legacy: bool
 
@@ -70,7 +70,9 @@ def _max_duration_diff(params: Params) -> int:
     return value
 
 
-def parse_queries(params: Params, *, batch: bool, duration_name: str = "duration") -> list[Query]:
+def parse_queries(
+    params: Params, *, batch: bool, duration_name: str = "duration"
+) -> list[LookupQuery]:
     """The queries of the request, in suffix order (no suffix first).
 
     A query that does not parse is dropped, unless it is the last one and none before it
@@ -80,7 +82,7 @@ def parse_queries(params: Params, *, batch: bool, duration_name: str = "duration
     suffixes = params.suffixes("fingerprint", "trackid")
     if not suffixes:
         raise errors.missing_parameter("fingerprint")
-    queries: list[Query] = []
+    queries: list[LookupQuery] = []
     fingerprints = trackids = 0
     last = len(suffixes) - 1
     for position, suffix in enumerate(suffixes):
@@ -103,14 +105,14 @@ def parse_queries(params: Params, *, batch: bool, duration_name: str = "duration
     return queries
 
 
-def parse_query(params: Params, suffix: Suffix, duration_name: str = "duration") -> Query:
+def parse_query(params: Params, suffix: Suffix, duration_name: str = "duration") -> LookupQuery:
     """One query: ``trackid[.N]`` when given (a bad UUID → 7), else ``duration[.N]`` (missing,
     zero or not an integer → 2) and ``fingerprint[.N]`` (absent → 2; empty, undecodable or not
     algorithm 1 → 3)."""
     trackid_name = suffixed("trackid", suffix)
     trackid = params.get(trackid_name)
     if trackid:  # an empty value counts as absent
-        return Query(suffix, trackid=parse_uuid(trackid, trackid_name), requested=trackid)
+        return LookupQuery(suffix, trackid=parse_uuid(trackid, trackid_name), requested=trackid)
     duration_key = suffixed(duration_name, suffix)
     duration = parse_int(params.get(duration_key))
     if not duration:
@@ -119,7 +121,7 @@ def parse_query(params: Params, suffix: Suffix, duration_name: str = "duration")
     text = params.get(fingerprint_name)
     if text is None:
         raise errors.missing_parameter(fingerprint_name)
-    return Query(suffix, duration=duration, items=decode_fingerprint(text))
+    return LookupQuery(suffix, duration=duration, items=decode_fingerprint(text))
 
 
 async def _handle(call: Call, *, legacy: bool) -> Payload:

@@ -61,7 +61,7 @@ MIN_LENGTH, MAX_LENGTH = -32768, 32767
 
 
 @dataclass(frozen=True, slots=True)
-class Query:
+class LookupQuery:
     """One parsed query: a fingerprint with its duration, or a track id (``requested`` keeps
     the text as sent, which the answer echoes)."""
 
@@ -74,7 +74,7 @@ class Query:
 
 @dataclass(frozen=True)
 class LookupWork:
-    queries: Sequence[Query]
+    queries: Sequence[LookupQuery]
     flags: MetaFlags
     max_duration_diff: int
 

@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from earmark.index import codec
-from earmark.index.codec import ApiError, Format
+from earmark.index.codec import IndexApiError, IndexFormat
 from earmark.index.engine import Delete, EngineError, Insert, MultiIndex
 from earmark.index.engine.lineage import is_valid_name
 from earmark.index.engine.snapshot import export_snapshot
@@ -28,14 +28,14 @@ from earmark.index.metrics import CONTENT_TYPE, IndexMetrics
 BODY_LIMIT = 16 << 20
 _BODY_METHODS = frozenset({"PUT", "POST", "DELETE", "PATCH"})
 
-Handler = Callable[[Request, bytes, Format, Format], Awaitable[Response]]
+Handler = Callable[[Request, bytes, IndexFormat, IndexFormat], Awaitable[Response]]
 
 
-def respond(obj: object, fmt: Format, status: int = 200) -> Response:
+def respond(obj: object, fmt: IndexFormat, status: int = 200) -> Response:
     return Response(codec.encode(obj, fmt), status_code=status, media_type=fmt.value)
 
 
-def error_response(name: str, fmt: Format) -> Response:
+def error_response(name: str, fmt: IndexFormat) -> Response:
     return Response(codec.error_body(name, fmt), codec.status_of(name), media_type=fmt.value)
 
 
@@ -43,20 +43,20 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than `limit` bytes while reading (413 BodyTooBig)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError("BodyTooBig")
+        raise IndexApiError("BodyTooBig")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError("BodyTooBig")
+            raise IndexApiError("BodyTooBig")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def _doc_id(raw: str) -> int:
     if not raw.isdigit() or int(raw) > MAX_U32:
-        raise ApiError("BadRequest", "bad fingerprint id")
+        raise IndexApiError("BadRequest", "bad fingerprint id")
     return int(raw)
 
 
@@ -88,15 +88,15 @@ class IndexApi:
             name = "MethodNotAllowed"
         ct = request.headers.get("content-type")
         try:
-            in_fmt: Format | None = codec.request_format(ct, False)
-        except ApiError:
+            in_fmt: IndexFormat | None = codec.request_format(ct, False)
+        except IndexApiError:
             in_fmt = None
         return error_response(name, codec.response_format(request.headers.get("accept"), in_fmt))
 
     def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             accept = request.headers.get("accept")
-            in_fmt: Format | None = None
+            in_fmt: IndexFormat | None = None
             try:
                 body = b""
                 if request.method in _BODY_METHODS:
@@ -104,7 +104,7 @@ class IndexApi:
                 in_fmt = codec.request_format(request.headers.get("content-type"), bool(body))
                 out_fmt = codec.response_format(accept, in_fmt)
                 return await handler(request, body, in_fmt, out_fmt)
-            except (ApiError, EngineError) as exc:
+            except (IndexApiError, EngineError) as exc:
                 return error_response(exc.name, codec.response_format(accept, in_fmt))
 
         return endpoint
@@ -112,7 +112,7 @@ class IndexApi:
     def _index_name(self, request: Request) -> str:
         name: str = request.path_params["index"]
         if not is_valid_name(name):
-            raise ApiError("IndexNotFound")
+            raise IndexApiError("IndexNotFound")
         return name
 
     # -- service endpoints -------------------------------------------------------------------
@@ -131,7 +131,9 @@ class IndexApi:
 
     # -- indexes -----------------------------------------------------------------------------
 
-    async def index(self, request: Request, body: bytes, fmt: Format, out: Format) -> Response:
+    async def index(
+        self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
+    ) -> Response:
         method = request.method
         raw_name: str = request.path_params["index"]
         if method == "PUT":
@@ -178,18 +180,24 @@ class IndexApi:
         }
         return respond(codec.short(obj, out), out)
 
-    async def status(self, request: Request, body: bytes, fmt: Format, out: Format) -> Response:
+    async def status(
+        self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
+    ) -> Response:
         st = self.engine.get(self._index_name(request)).status()
         obj = {"generation": st.generation, "version": st.version, "file_version": st.file_version}
         return respond(codec.short(obj, out), out)
 
-    async def snapshot(self, request: Request, body: bytes, fmt: Format, out: Format) -> Response:
+    async def snapshot(
+        self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
+    ) -> Response:
         index = self.engine.get(self._index_name(request))
         return StreamingResponse(export_snapshot(index), media_type="application/octet-stream")
 
     # -- documents ---------------------------------------------------------------------------
 
-    async def search(self, request: Request, body: bytes, fmt: Format, out: Format) -> Response:
+    async def search(
+        self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
+    ) -> Response:
         name = self._index_name(request)
         index = self.engine.get(name)
         params = codec.parse_search(codec.decode(body, fmt), fmt)
@@ -198,7 +206,9 @@ class IndexApi:
         self.metrics.search_done(name, time.perf_counter() - start, bool(results))
         return respond(codec.search_body([(r.id, r.score) for r in results], out), out)
 
-    async def update(self, request: Request, body: bytes, fmt: Format, out: Format) -> Response:
+    async def update(
+        self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
+    ) -> Response:
         name = self._index_name(request)
         index = self.engine.get(name)
 
@@ -211,7 +221,7 @@ class IndexApi:
         return respond(codec.short({"version": version}, out), out)
 
     async def fingerprint(
-        self, request: Request, body: bytes, fmt: Format, out: Format
+        self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
     ) -> Response:
         name = self._index_name(request)
         index = self.engine.get(name)

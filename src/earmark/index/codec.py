@@ -27,12 +27,12 @@ MSGPACK_TYPE = "application/vnd.msgpack"
 MAX_U64 = (1 << 64) - 1
 
 
-class Format(enum.Enum):
+class IndexFormat(enum.Enum):
     JSON = JSON_TYPE
     MSGPACK = MSGPACK_TYPE
 
 
-class ApiError(Exception):
+class IndexApiError(Exception):
     """An error answered as `{"error": name}` with the status of spec §2.1."""
 
     def __init__(self, name: str, detail: str = "") -> None:
@@ -70,46 +70,46 @@ def status_of(error_name: str) -> int:
     return _STATUS.get(error_name, 500)
 
 
-def bad(detail: str) -> ApiError:
-    return ApiError("BadRequest", detail)
+def bad(detail: str) -> IndexApiError:
+    return IndexApiError("BadRequest", detail)
 
 
 # -- negotiation -----------------------------------------------------------------------------
 
 
-def request_format(content_type: str | None, has_body: bool) -> Format:
+def request_format(content_type: str | None, has_body: bool) -> IndexFormat:
     if content_type:
         media = content_type.split(";", 1)[0].strip().lower()
         if media == JSON_TYPE:
-            return Format.JSON
+            return IndexFormat.JSON
         if media == MSGPACK_TYPE:
-            return Format.MSGPACK
-        raise ApiError("UnsupportedMediaType")
+            return IndexFormat.MSGPACK
+        raise IndexApiError("UnsupportedMediaType")
     # No Content-Type: a body is msgpack, no body means JSON (spec §2.1).
-    return Format.MSGPACK if has_body else Format.JSON
+    return IndexFormat.MSGPACK if has_body else IndexFormat.JSON
 
 
-def response_format(accept: str | None, request_fmt: Format | None) -> Format:
+def response_format(accept: str | None, request_fmt: IndexFormat | None) -> IndexFormat:
     # Only an Accept value that is exactly one of the two types counts; lists are not parsed.
     if accept == JSON_TYPE:
-        return Format.JSON
+        return IndexFormat.JSON
     if accept == MSGPACK_TYPE:
-        return Format.MSGPACK
-    return request_fmt or Format.JSON
+        return IndexFormat.MSGPACK
+    return request_fmt or IndexFormat.JSON
 
 
-def encode(obj: object, fmt: Format) -> bytes:
-    if fmt is Format.JSON:
+def encode(obj: object, fmt: IndexFormat) -> bytes:
+    if fmt is IndexFormat.JSON:
         return json.dumps(obj, separators=(",", ":")).encode()
     data: bytes = msgpack.packb(obj, use_bin_type=True)
     return data
 
 
-def decode(body: bytes, fmt: Format) -> Any:
+def decode(body: bytes, fmt: IndexFormat) -> Any:
     if not body:
         raise bad("missing body")
     try:
-        if fmt is Format.JSON:
+        if fmt is IndexFormat.JSON:
             return json.loads(body)
         return msgpack.unpackb(body, raw=False, strict_map_key=False)
     except (ValueError, msgpack.UnpackException, RecursionError) as exc:
@@ -119,7 +119,7 @@ def decode(body: bytes, fmt: Format) -> Any:
 # -- field access ----------------------------------------------------------------------------
 
 
-def fields(obj: Any, fmt: Format, names: Sequence[str]) -> dict[str, Any]:
+def fields(obj: Any, fmt: IndexFormat, names: Sequence[str]) -> dict[str, Any]:
     """Map a decoded struct onto the field names; null values count as absent."""
     if not isinstance(obj, dict):
         raise bad("expected an object")
@@ -128,7 +128,7 @@ def fields(obj: Any, fmt: Format, names: Sequence[str]) -> dict[str, Any]:
     for key, value in obj.items():
         if not isinstance(key, str) or not key:
             raise bad("bad field name")
-        name = lookup.get(key if fmt is Format.JSON else key[0])
+        name = lookup.get(key if fmt is IndexFormat.JSON else key[0])
         if name is None:
             raise bad(f"unknown field {key!r}")
         if value is not None:
@@ -137,8 +137,8 @@ def fields(obj: Any, fmt: Format, names: Sequence[str]) -> dict[str, Any]:
 
 
 @functools.cache
-def _lookup(names: tuple[str, ...], fmt: Format) -> dict[str, str]:
-    if fmt is Format.JSON:
+def _lookup(names: tuple[str, ...], fmt: IndexFormat) -> dict[str, str]:
+    if fmt is IndexFormat.JSON:
         return {n: n for n in names}
     return {n[0]: n for n in names}
 
@@ -220,7 +220,7 @@ class UpdateRequest:
     expected_version: int | None
 
 
-def parse_create(obj: Any, fmt: Format) -> CreateRequest:
+def parse_create(obj: Any, fmt: IndexFormat) -> CreateRequest:
     f = fields(obj, fmt, ("expect_does_not_exist", "generation"))
     gen = f.get("generation")
     return CreateRequest(
@@ -229,12 +229,12 @@ def parse_create(obj: Any, fmt: Format) -> CreateRequest:
     )
 
 
-def parse_delete(obj: Any, fmt: Format) -> DeleteRequest:
+def parse_delete(obj: Any, fmt: IndexFormat) -> DeleteRequest:
     f = fields(obj, fmt, ("expect_exists",))
     return DeleteRequest(boolean(f.get("expect_exists", False), "expect_exists"))
 
 
-def parse_search(obj: Any, fmt: Format) -> SearchParams:
+def parse_search(obj: Any, fmt: IndexFormat) -> SearchParams:
     f = fields(obj, fmt, ("query", "limit", "timeout", "min_score", "score_pct"))
     if "query" not in f:
         raise bad("query is required")
@@ -250,7 +250,7 @@ def parse_search(obj: Any, fmt: Format) -> SearchParams:
     return SearchParams(query=hashes(f["query"]), **kw)
 
 
-def parse_fingerprint(obj: Any, fmt: Format) -> U32Array:
+def parse_fingerprint(obj: Any, fmt: IndexFormat) -> U32Array:
     f = fields(obj, fmt, ("hashes",))
     if "hashes" not in f:
         raise bad("hashes is required")
@@ -263,7 +263,7 @@ class _PendingInsert:
     hashes: Any  # converted in bulk by parse_update
 
 
-def _parse_change(obj: Any, fmt: Format) -> Change | _PendingInsert:
+def _parse_change(obj: Any, fmt: IndexFormat) -> Change | _PendingInsert:
     if not isinstance(obj, dict) or len(obj) != 1:
         raise bad("a change is an object with one key")
     ((tag, body),) = obj.items()
@@ -271,7 +271,7 @@ def _parse_change(obj: Any, fmt: Format) -> Change | _PendingInsert:
         raise bad("bad change")
     kind = (
         tag
-        if fmt is Format.JSON
+        if fmt is IndexFormat.JSON
         else {"i": "insert", "d": "delete", "s": "set_metadata"}.get(tag[0], "")
     )
     if kind == "insert":
@@ -300,7 +300,7 @@ def _parse_change(obj: Any, fmt: Format) -> Change | _PendingInsert:
     raise bad(f"unknown change {tag!r}")
 
 
-def parse_update(obj: Any, fmt: Format) -> UpdateRequest:
+def parse_update(obj: Any, fmt: IndexFormat) -> UpdateRequest:
     f = fields(obj, fmt, ("changes", "metadata", "expected_version"))
     raw_changes = f.get("changes", [])
     if not isinstance(raw_changes, list):
@@ -321,18 +321,18 @@ def parse_update(obj: Any, fmt: Format) -> UpdateRequest:
 # -- responses -------------------------------------------------------------------------------
 
 
-def short(obj: Mapping[str, Any], fmt: Format) -> dict[str, Any]:
+def short(obj: Mapping[str, Any], fmt: IndexFormat) -> dict[str, Any]:
     """Top-level keys to their first letter for msgpack (spec §2.2 key table)."""
-    if fmt is Format.JSON:
+    if fmt is IndexFormat.JSON:
         return dict(obj)
     return {k[0]: v for k, v in obj.items()}
 
 
-def search_body(results: Sequence[tuple[int, int]], fmt: Format) -> dict[str, Any]:
-    if fmt is Format.JSON:
+def search_body(results: Sequence[tuple[int, int]], fmt: IndexFormat) -> dict[str, Any]:
+    if fmt is IndexFormat.JSON:
         return {"results": [{"id": i, "score": s} for i, s in results]}
     return {"r": [{"i": i, "s": s} for i, s in results]}
 
 
-def error_body(name: str, fmt: Format) -> bytes:
-    return encode({"error": name} if fmt is Format.JSON else {"e": name}, fmt)
+def error_body(name: str, fmt: IndexFormat) -> bytes:
+    return encode({"error": name} if fmt is IndexFormat.JSON else {"e": name}, fmt)

@@ -31,7 +31,7 @@ MAX_LINE = 256 * 1024
 DEFAULT_IDLE_TIMEOUT_S = 60
 
 
-class ProtocolError(Exception):
+class LegacyProtocolError(Exception):
     pass
 
 
@@ -57,9 +57,9 @@ def _parse_hashes(text: str) -> np.ndarray[tuple[int], np.dtype[np.uint32]]:
         try:
             v = int(part)
         except ValueError as exc:
-            raise ProtocolError(f"invalid hash {part!r}") from exc
+            raise LegacyProtocolError(f"invalid hash {part!r}") from exc
         if not -(1 << 31) <= v <= MAX_U32:
-            raise ProtocolError(f"hash out of range {part!r}")
+            raise LegacyProtocolError(f"hash out of range {part!r}")
         values.append(v & MAX_U32)  # signed decimals are the same 32 bits
     return np.array(values, dtype=np.uint32)
 
@@ -78,7 +78,7 @@ class LegacyProtocol:
     async def execute(self, session: Session, line: str) -> str:
         try:
             return "OK " + await self._execute(session, line)
-        except ProtocolError as exc:
+        except LegacyProtocolError as exc:
             return f"ERR {exc}"
         except EngineError as exc:
             return f"ERR {exc.name}"
@@ -104,16 +104,16 @@ class LegacyProtocol:
             return " ".join(f"{r.id}:{r.score}" for r in results)
         if command == "begin":
             if session.transaction is not None:
-                raise ProtocolError("already in transaction")
+                raise LegacyProtocolError("already in transaction")
             session.transaction = []
             return ""
         needs_transaction = ("insert", "commit", "rollback", "optimize", "cleanup")
         if command in needs_transaction and session.transaction is None:
-            raise ProtocolError("not in transaction")
+            raise LegacyProtocolError("not in transaction")
         if command == "insert":
             doc, _, hashes_text = rest.partition(" ")
             if not doc.isdigit() or not 0 < int(doc) <= MAX_U32:
-                raise ProtocolError("invalid document id")
+                raise LegacyProtocolError("invalid document id")
             assert session.transaction is not None
             session.transaction.append(Insert(int(doc), _parse_hashes(hashes_text)))
             return ""
@@ -145,17 +145,17 @@ class LegacyProtocol:
             name, _, value = rest.partition(" ")
             value = value.strip()
             if not name:
-                raise ProtocolError("missing attribute name")
+                raise LegacyProtocolError("missing attribute name")
             if name in _SESSION_ATTRIBUTES:
                 if not value.isdigit():
-                    raise ProtocolError(f"invalid value for {name}")
+                    raise LegacyProtocolError(f"invalid value for {name}")
                 setattr(session, name, int(value))
                 return ""
             if session.transaction is None:
-                raise ProtocolError("not in transaction")
+                raise LegacyProtocolError("not in transaction")
             session.pending_attributes[name] = value
             return ""
-        raise ProtocolError(f"unknown command {command!r}")
+        raise LegacyProtocolError(f"unknown command {command!r}")
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session()

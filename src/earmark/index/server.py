@@ -59,8 +59,8 @@ def render_front_error(status: int, target: bytes | None) -> ErrorAnswer:
     (the head that would say otherwise was not read)."""
     name = FRONT_ERRORS[status]
     headers = (("retry-after", "1"),) if status == 503 else ()
-    body = codec.error_body(name, codec.Format.JSON)
-    return ErrorAnswer(codec.status_of(name), codec.Format.JSON.value, body, headers)
+    body = codec.error_body(name, codec.IndexFormat.JSON)
+    return ErrorAnswer(codec.status_of(name), codec.IndexFormat.JSON.value, body, headers)
 
 
 def create_app(

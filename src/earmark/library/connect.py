@@ -25,7 +25,7 @@ class KeyRefusedError(EarmarkError):
 
 
 @dataclass(frozen=True)
-class Connection:
+class ServiceConnection:
     client: WebServiceClient
     user_key: str | None
     target: str
@@ -41,7 +41,7 @@ async def connect(
     user_key: str | None = None,
     rate: float,
     local: LocalFactory | None = None,
-) -> AsyncIterator[Connection]:
+) -> AsyncIterator[ServiceConnection]:
     """A client of ``server`` with the given keys, or of the data directory's app in this
     process (built by ``local``) with the keys given or else the data directory's own."""
     if server:
@@ -49,7 +49,7 @@ async def connect(
             raise UsageError("--client KEY is required with --server (an application key)")
         async with WebServiceClient(server, client_key, rate=rate) as client:
             with explained_key_errors():
-                yield Connection(client, user_key, client.base_url)
+                yield ServiceConnection(client, user_key, client.base_url)
         return
     if local is None:
         raise UsageError("no --server given and no local service to use")
@@ -63,7 +63,7 @@ async def connect(
         ) as client,
     ):
         with explained_key_errors():
-            yield Connection(
+            yield ServiceConnection(
                 client, user_key or service.keys.user, f"data-dir:{settings.data_dir.resolve()}"
             )
 

@@ -42,12 +42,12 @@ from earmark.musicbrainz.metadata import (
     Appearance,
     CreditedArtist,
     Medium,
+    MediumTrack,
     MetadataLookup,
     Recording,
     Release,
     ReleaseEvent,
     ReleaseGroup,
-    Track,
     lookup_metadata,
     normalize_mbid,
 )
@@ -293,7 +293,7 @@ def user_recording(meta: UserMeta) -> Recording:
     events = (ReleaseEvent(None, meta.year, None, None),) if meta.year else ()
     release = Release(None, meta.album or "", None, None, album_artists, events, group)
     appearance = Appearance(
-        track=Track(None, meta.track_no, meta.track or "", artists, None),
+        track=MediumTrack(None, meta.track_no, meta.track or "", artists, None),
         medium=Medium(meta.disc_no, None, None, ""),
         release=release,
     )

@@ -89,7 +89,7 @@ class Medium:
 
 
 @dataclass(frozen=True)
-class Track:
+class MediumTrack:
     id: str | None
     position: int | None
     title: str
@@ -101,7 +101,7 @@ class Track:
 class Appearance:
     """A recording as a track on a medium of a release (one row of the main query)."""
 
-    track: Track
+    track: MediumTrack
     medium: Medium
     release: Release
 
@@ -267,7 +267,7 @@ def _assemble(
             )
         appearances[mbid].append(
             Appearance(
-                track=Track(
+                track=MediumTrack(
                     id=str(row.track_gid),
                     position=row.track_position,
                     title=row.track_name or "",
