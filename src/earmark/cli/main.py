@@ -121,6 +121,9 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic (1.16+) logs each plugin it sets up at INFO when first imported: noise in every
+    # command that opens a database, and before a one-line error.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     for message in unknown_variables(os.environ):
         log.warning("%s", message)
     ctx.obj = {"config_file": config_file, "settings": loaded}
