@@ -26,7 +26,11 @@ _DEFAULTS = IndexSettings()
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
 @click.option(
-    "--port", default=6080, show_default=True, type=click.IntRange(1, 65535), help="HTTP port."
+    "--port",
+    default=6080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTP port (0: a free one, named in the start line).",
 )
 @click.option(
     "--legacy-port",
