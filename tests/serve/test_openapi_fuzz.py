@@ -53,7 +53,14 @@ from tests.serve.process import (
     wait_until,
 )
 from tests.serve.test_production import Fleet, client_key
-from tests.services import NATS_URL, REDIS_URL, RUN_ID, PostgresDatabases, require_nats
+from tests.services import (
+    NATS_URL,
+    REDIS_URL,
+    RUN_ID,
+    PostgresDatabases,
+    require_nats,
+    require_redis,
+)
 from tests.support import IN_CI
 
 #: Test cases per operation and phase; with 32 operations a pass sends a few thousand requests.
@@ -263,6 +270,7 @@ def production_env(tmp_path: Path, pg_databases: PostgresDatabases) -> Iterator[
     """The settings of a production deployment: a fresh PostgreSQL database, a NATS stream and
     a Redis prefix of this test's own (both removed afterwards)."""
     require_nats()
+    require_redis()
     stream = f"EARMARK_FUZZ_TEST_{RUN_ID}".upper()
     prefix = f"earmark-fuzz-test:{RUN_ID}:"
     yield clean_environment(
