@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install deps test test-fast lint format bench bench-large acceptance clean serve
+.PHONY: install deps test test-fast lint format bench bench-large acceptance stress clean serve
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Earmark needs Python 3.11 or newer (apt-get install python3)"; exit 1; }
@@ -36,9 +36,10 @@ serve: install
 deps:
 	@bash scripts/system-deps.sh
 
-## test: the whole suite (what CI runs)
+## test: the whole suite (what CI runs); with CI=true also `make stress`
 test: install deps
 	$(BIN)/python -m pytest
+	@if [ "$${CI,,}" = true ]; then $(MAKE) --no-print-directory stress; fi
 
 ## test-fast: the suite without slow tests
 test-fast: install
@@ -72,6 +73,13 @@ bench: install deps
 bench-large: install
 	$(BIN)/python bench/index.py --docs 1000000 --mode inproc
 	$(BIN)/python bench/index.py --docs 1000000 --mode http
+
+## stress: SIGKILL `earmark serve` CYCLES times under submit load, then a SOAK-second lookup
+## soak (docs/reliability.md); `make stress CYCLES=100 SOAK=600` for the full run
+CYCLES ?= 25
+SOAK ?= 180
+stress: install deps
+	$(BIN)/python bench/stress.py --cycles '$(CYCLES)' --soak '$(SOAK)'
 
 ## acceptance: fingerprint every dev-corpus track and compare with fpcalc (docs/benchmarks.md)
 acceptance: install deps
