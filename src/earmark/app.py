@@ -231,7 +231,7 @@ class CronTask:
 
 
 def open_embedded(settings: Settings) -> ApiRuntime:
-    """``earmark serve``: the API, the importer and the cron in one process.
+    """``earmark serve``: the API, the website, the importer and the cron in one process.
 
     ``settings`` are :func:`earmark.embedded.embedded_settings` over an initialised data
     directory (:func:`earmark.embedded.initialise`). One table queue is shared by the API
@@ -263,8 +263,17 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
         services.metrics.add_importer_collector(worker)
         separate = bool(settings.ops_address.strip())
+        # The website's part of the composition root uses the builders above.
+        from earmark.app_web import SiteAndApi, web_services
+        from earmark.web.app import create_web_app
+
+        site = create_web_app(
+            web_services(
+                settings, dbs=dbs, mirror=mirror, searcher=searcher(index), counters=counters
+            )
+        )
         return ApiRuntime(
-            create_app(services, background, ops_routes=not separate),
+            SiteAndApi(create_app(services, background, ops_routes=not separate), site),
             services,
             background,
             closers,
