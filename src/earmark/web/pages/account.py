@@ -76,7 +76,8 @@ def signup_problem(login: str, password: str, again: str, email: str) -> str | N
 
 
 async def signup_form(request: Request) -> Response:
-    return await render(request, "signup.html", {"values": {}, "error": None})
+    context = {"values": {"login": "", "email": ""}, "error": None}
+    return await render(request, "signup.html", context)
 
 
 async def signup(request: Request) -> Response:
