@@ -1,5 +1,6 @@
 """The composition root's part for the website (:mod:`earmark.web`): its services from the
-settings, and the one app of ``earmark serve`` that answers both the site and the API.
+settings, and the one app of ``earmark serve`` that answers both the site and the API
+(:mod:`earmark.app` builds the runtimes with these).
 
 ``earmark serve`` serves both on one port: the API keeps its paths (``/v2/…``, the v1 paths
 ``/lookup`` and ``/submit``, the health checks and ``/metrics``) and the website has the rest,
@@ -13,13 +14,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from earmark.api.transport import normalize_path
-from earmark.app import ApiRuntime, NotReadyError, mirror_ready, open_databases, open_mirror
 from earmark.counters import CounterBackends
-from earmark.db import migrate
 from earmark.db.engine import Databases
 from earmark.demokey import DemoKeys
 from earmark.errors import ConfigError
@@ -27,7 +25,6 @@ from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import MemoryWindow, RedisWindow, Window
 from earmark.search import Searcher
 from earmark.settings import Secret, Settings
-from earmark.web.app import create_web_app
 from earmark.web.services import WebConfig, WebServices
 
 log = logging.getLogger(__name__)
@@ -135,40 +132,10 @@ class WebRuntime:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        ApiRuntime.release(self.closers)
-
-
-def check_web_production(settings: Settings) -> None:
-    """Refuse what ``earmark run web`` cannot work with: no secret, databases not migrated."""
-    web_config(settings)
-    dbs = open_databases(settings)
-    try:
-        if not migrate.is_current(dbs):
-            raise NotReadyError(
-                "the databases are not at the newest revision: run `earmark db upgrade`"
-            )
-    except sa.exc.OperationalError as exc:
-        raise NotReadyError(
-            f"cannot reach the database: {' '.join(str(exc.orig).split())}"
-        ) from None
-    finally:
-        dbs.dispose()
-
-
-def open_web(settings: Settings) -> WebRuntime:
-    """``earmark run web``: the website alone over the settings' databases and mirror; the
-    sign-in attempts counted in Redis when ``redis_url`` is set."""
-    closers: list[Callable[[], None]] = []
-    try:
-        dbs = open_databases(settings, web=True)
-        closers.append(dbs.dispose)
-        mirror = open_mirror(settings, dbs)
-        closers.append(mirror.dispose)
-        ready = mirror_ready(mirror)
-        if not ready:
-            log.warning("no MusicBrainz tables at musicbrainz_database_url: pages show no titles")
-        services = web_services(settings, dbs=dbs, mirror=mirror if ready else None)
-        return WebRuntime(create_web_app(services), services, closers)
-    except BaseException:
-        ApiRuntime.release(closers)
-        raise
+        """Call the closers, newest first, each once, whatever the others do."""
+        while self.closers:
+            closer = self.closers.pop()
+            try:
+                closer()
+            except Exception:
+                log.exception("closing %r failed", closer)

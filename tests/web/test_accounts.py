@@ -23,17 +23,20 @@ def _signup(web: WebHarness, login: str, password: str = PASSWORD, again: str | 
 
 def test_sign_up_creates_a_signed_in_account(web: WebHarness) -> None:
     answer = _signup(web, "newcomer")
-    assert answer.status_code == 303 and answer.headers["location"] == "/api-key"
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/api-key"
     page = web.client.get("/api-key")
     with web.dbs.read() as conns:
         found = logins.get(conns.app, "NEWCOMER")
         assert found is not None
         account = accounts.get(conns.app, found.account_id)
-    assert account is not None and account.name == "newcomer"
+    assert account is not None
+    assert account.name == "newcomer"
     assert account.apikey in page.text
     assert "Signed in as" in page.text
     # The hash is argon2id, never the password.
-    assert found.password_hash.startswith("$argon2id$") and PASSWORD not in found.password_hash
+    assert found.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in found.password_hash
 
 
 def test_sign_up_refuses_bad_input_and_taken_names(web: WebHarness) -> None:
@@ -110,12 +113,14 @@ def test_change_password(web: WebHarness) -> None:
         "/change-password",
         data={"current": "nope nope", "password": new, "password2": new, "csrf_token": token},
     )
-    assert wrong.status_code == 400 and "current password is wrong" in wrong.text
+    assert wrong.status_code == 400
+    assert "current password is wrong" in wrong.text
     done = web.client.post(
         "/change-password",
         data={"current": PASSWORD, "password": new, "password2": new, "csrf_token": token},
     )
-    assert done.status_code == 200 and "has been changed" in done.text
+    assert done.status_code == 200
+    assert "has been changed" in done.text
     # The session id changed: the old form token no longer works.
     stale = web.client.post("/logout", data={"csrf_token": token})
     assert stale.status_code == 403
@@ -136,7 +141,8 @@ def test_api_key_regenerates_after_confirmation_only(web: WebHarness) -> None:
     assert account.apikey in page.text
     token = csrf_token(page.text)
     confirm = web.client.post("/api-key", data={"csrf_token": token})
-    assert confirm.status_code == 200 and "Yes, generate a new key" in confirm.text
+    assert confirm.status_code == 200
+    assert "Yes, generate a new key" in confirm.text
     with web.dbs.read() as conns:
         assert accounts.get(conns.app, account.id).apikey == account.apikey  # type: ignore[union-attr]
     no_token = web.client.post("/api-key", data={"confirm": "yes"})
@@ -144,10 +150,12 @@ def test_api_key_regenerates_after_confirmation_only(web: WebHarness) -> None:
     with web.dbs.read() as conns:
         assert accounts.get(conns.app, account.id).apikey == account.apikey  # type: ignore[union-attr]
     renewed = web.client.post("/api-key", data={"csrf_token": token, "confirm": "yes"})
-    assert renewed.status_code == 200 and "A new key was generated" in renewed.text
+    assert renewed.status_code == 200
+    assert "A new key was generated" in renewed.text
     with web.dbs.read() as conns:
         new_key = accounts.get(conns.app, account.id).apikey  # type: ignore[union-attr]
-    assert new_key != account.apikey and new_key in renewed.text
+    assert new_key != account.apikey
+    assert new_key in renewed.text
 
 
 def test_deactivated_account_is_signed_out(web: WebHarness) -> None:

@@ -25,7 +25,8 @@ def test_public_pages_render(web: WebHarness, path: str, text: str) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert text in page.text
-    assert "<footer" in page.text and "/static/site." in page.text
+    assert "<footer" in page.text
+    assert "/static/site." in page.text
 
 
 def test_home_shows_live_totals(web: WebHarness) -> None:

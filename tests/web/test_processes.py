@@ -51,13 +51,15 @@ def test_serve_answers_the_site_and_the_api_on_one_port(tmp_path: Path) -> None:
         banner = server.describe()
         assert "earmark accounts set-password admin" in banner
         home = httpx.get(server.url + "/", timeout=10)
-        assert home.status_code == 200 and "In this database" in home.text
+        assert home.status_code == 200
+        assert "In this database" in home.text
         lookup = httpx.get(
             server.url + "/v2/lookup",
             params={"client": server.client_key, "trackid": "9ff43b6a-4f16-427c-93c2-92307ca505e0"},
             timeout=10,
         )
-        assert lookup.status_code == 200 and lookup.json()["status"] == "ok"
+        assert lookup.status_code == 200
+        assert lookup.json()["status"] == "ok"
         assert httpx.get(server.url + "/_health", timeout=10).status_code == 200
         # The administrator `serve` created signs in once it has a password.
         made = _earmark(
@@ -71,7 +73,8 @@ def test_serve_answers_the_site_and_the_api_on_one_port(tmp_path: Path) -> None:
             signed_in = browser.post(
                 "/login", data={"login": "admin", "password": PASSWORD, "csrf_token": token}
             )
-            assert signed_in.status_code == 200 and "Signed in as" in signed_in.text
+            assert signed_in.status_code == 200
+            assert "Signed in as" in signed_in.text
             assert server.user_key in browser.get("/api-key").text
     finally:
         server.stop()
@@ -98,10 +101,12 @@ def test_run_web_serves_the_site(tmp_path: Path) -> None:
                 return None
 
         home = wait_until(answers, 60, "run web answering /")
-        assert home.status_code == 200 and "In this database" in home.text
+        assert home.status_code == 200
+        assert "In this database" in home.text
         assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
         css = re.search(r'href="(/static/site\.[0-9a-f]+\.css)"', home.text)
-        assert css is not None and httpx.get(url + css.group(1), timeout=5).status_code == 200
+        assert css is not None
+        assert httpx.get(url + css.group(1), timeout=5).status_code == 200
         # The API is not part of this process.
         assert httpx.get(url + "/v2/lookup", timeout=5).status_code == 404
     finally:
@@ -123,4 +128,5 @@ def test_run_web_refuses_a_busy_port_and_a_missing_secret(tmp_path: Path, taken_
         {k: v for k, v in env.items() if k != "EARMARK_WEB_SECRET"},
     )
     assert no_secret.returncode != 0
-    assert "web_secret" in no_secret.stderr and "Traceback" not in no_secret.stderr
+    assert "web_secret" in no_secret.stderr
+    assert "Traceback" not in no_secret.stderr

@@ -24,7 +24,7 @@ def web(ctx: click.Context, host: str | None, port: int | None, access_log: bool
     redis_url is set. The databases must be migrated (`earmark db upgrade`).
     """
     # Imported here: only `earmark run web` itself loads the app and the server.
-    from earmark.app_web import check_web_production, open_web
+    from earmark.app import check_web_production, open_web
     from earmark.listen import bind_address
     from earmark.server import ServerOptions, serve
 

@@ -36,8 +36,6 @@ def _login(row: sa.Row[Any]) -> Login:
     return Login(row.account_id, row.login, row.password_hash, row.email)
 
 
-
-
 def get(conn: Connection, login: str) -> Login | None:
     """The local sign-in of ``login`` (any case)."""
     row = conn.execute(

@@ -21,7 +21,7 @@ from earmark.db import accounts
 from earmark.db.accounts import Account
 from earmark.web.middleware import SCOPE_KEY
 from earmark.web.services import WebServices
-from earmark.web.session import Session
+from earmark.web.session import WebSession
 
 _ACCOUNT_KEY = "earmark.web.account"
 LOGIN_PATH = "/login"
@@ -40,8 +40,8 @@ def services_of(request: Request) -> WebServices:
     return services
 
 
-def session_of(request: Request) -> Session:
-    session: Session = request.scope[SCOPE_KEY]
+def session_of(request: Request) -> WebSession:
+    session: WebSession = request.scope[SCOPE_KEY]
     return session
 
 

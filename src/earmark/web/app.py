@@ -19,14 +19,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp
 
 from earmark.web.access import Redirect
 from earmark.web.middleware import SCOPE_KEY, SECURITY_HEADERS, WebMiddleware
 from earmark.web.pages import account, content
 from earmark.web.render import Templates, render
 from earmark.web.services import WebServices
-from earmark.web.session import Session, SessionCodec
+from earmark.web.session import WebSession, SessionCodec
 from earmark.web.static import StaticFiles
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ def _phrase(status: int) -> str:
 async def _server_error(request: Request, exc: Exception) -> Response:
     # Logged by Starlette's ServerErrorMiddleware; the page tells nothing of it. That
     # middleware is outside ours: the session may be unread and the headers are added here.
-    request.scope.setdefault(SCOPE_KEY, Session.new())
+    request.scope.setdefault(SCOPE_KEY, WebSession.new())
     response = await render(
         request,
         "error.html",
@@ -95,7 +94,7 @@ async def _redirect(request: Request, exc: Exception) -> Response:
     return RedirectResponse(exc.url, status_code=303)
 
 
-def create_web_app(services: WebServices, *, static: StaticFiles | None = None) -> ASGIApp:
+def create_web_app(services: WebServices, *, static: StaticFiles | None = None) -> Starlette:
     """The website over ``services`` (see the module doc). Its lifespan closes the sign-in
     rate limiter; everything else is closed by whoever built ``services``."""
     static = static or StaticFiles()

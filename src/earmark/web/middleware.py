@@ -13,7 +13,7 @@ from http.cookies import CookieError, SimpleCookie
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from earmark.web.session import COOKIE_NAME, MAX_AGE_S, Session, SessionCodec
+from earmark.web.session import COOKIE_NAME, MAX_AGE_S, WebSession, SessionCodec
 
 #: Where the request's session lives in the ASGI scope (see earmark.web.access.session_of).
 SCOPE_KEY = "earmark.web.session"
@@ -37,7 +37,7 @@ class WebMiddleware:
         self.codec = codec
         self.https = https
 
-    def _session(self, scope: Scope) -> Session:
+    def _session(self, scope: Scope) -> WebSession:
         for name, value in scope.get("headers", ()):
             if name != b"cookie":
                 continue
@@ -51,9 +51,9 @@ class WebMiddleware:
                 found = self.codec.loads(morsel.value)
                 if found is not None:
                     return found
-        return Session.new()
+        return WebSession.new()
 
-    def _cookie(self, session: Session) -> str:
+    def _cookie(self, session: WebSession) -> str:
         value = self.codec.dumps(session)
         flags = f"Path=/; Max-Age={MAX_AGE_S}; HttpOnly; SameSite=Lax"
         if self.https:

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 
 from earmark import __version__
 from earmark.web.access import current_account, is_admin, is_moderator, session_of
-from earmark.web.session import Session, SessionCodec
+from earmark.web.session import WebSession, SessionCodec
 from earmark.web.static import StaticFiles
 
 
@@ -44,7 +44,7 @@ class CsrfToken:
     """The session's form token, computed when a template prints it: a visitor without a
     session gets the cookie only with a page that has a form."""
 
-    def __init__(self, codec: SessionCodec, session: Session) -> None:
+    def __init__(self, codec: SessionCodec, session: WebSession) -> None:
         self._codec = codec
         self._session = session
 

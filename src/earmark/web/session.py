@@ -31,7 +31,7 @@ def _new_id() -> str:
 
 
 @dataclass
-class Session:
+class WebSession:
     """One visitor's session, as read from the cookie (or new)."""
 
     sid: str
@@ -42,7 +42,7 @@ class Session:
     fresh: bool = False
 
     @classmethod
-    def new(cls) -> Session:
+    def new(cls) -> WebSession:
         return cls(_new_id(), None, fresh=True)
 
     def sign_in(self, account_id: int) -> None:
@@ -66,11 +66,11 @@ class SessionCodec:
         self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
         self._csrf_key = hashlib.sha256(b"earmark.web.csrf\0" + secret.encode()).digest()
 
-    def dumps(self, session: Session) -> str:
+    def dumps(self, session: WebSession) -> str:
         data: dict[str, Any] = {"sid": session.sid, "aid": session.account_id}
         return self._serializer.dumps(data)
 
-    def loads(self, value: str) -> Session | None:
+    def loads(self, value: str) -> WebSession | None:
         """The session of a cookie value; None when it is forged, damaged or too old."""
         try:
             data = self._serializer.loads(value, max_age=MAX_AGE_S)
@@ -83,15 +83,15 @@ class SessionCodec:
             return None
         if aid is not None and (not isinstance(aid, int) or isinstance(aid, bool)):
             return None
-        return Session(sid, aid)
+        return WebSession(sid, aid)
 
-    def csrf_token(self, session: Session) -> str:
+    def csrf_token(self, session: WebSession) -> str:
         """The session's form token; a fresh session is sent as a cookie from now on."""
         if session.fresh:
             session.modified = True
         return hmac.new(self._csrf_key, session.sid.encode(), hashlib.sha256).hexdigest()
 
-    def csrf_valid(self, session: Session, token: str) -> bool:
+    def csrf_valid(self, session: WebSession, token: str) -> bool:
         """A fresh session (no cookie came) has no valid token whatever is sent."""
         if session.fresh:
             return False
