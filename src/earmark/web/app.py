@@ -25,7 +25,7 @@ from earmark.web.middleware import SCOPE_KEY, SECURITY_HEADERS, WebMiddleware
 from earmark.web.pages import account, content
 from earmark.web.render import Templates, render
 from earmark.web.services import WebServices
-from earmark.web.session import WebSession, SessionCodec
+from earmark.web.session import SessionCodec, WebSession
 from earmark.web.static import StaticFiles
 
 log = logging.getLogger(__name__)

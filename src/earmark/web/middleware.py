@@ -13,7 +13,7 @@ from http.cookies import CookieError, SimpleCookie
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from earmark.web.session import COOKIE_NAME, MAX_AGE_S, WebSession, SessionCodec
+from earmark.web.session import COOKIE_NAME, MAX_AGE_S, SessionCodec, WebSession
 
 #: Where the request's session lives in the ASGI scope (see earmark.web.access.session_of).
 SCOPE_KEY = "earmark.web.session"

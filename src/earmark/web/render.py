@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 
 from earmark import __version__
 from earmark.web.access import current_account, is_admin, is_moderator, session_of
-from earmark.web.session import WebSession, SessionCodec
+from earmark.web.session import SessionCodec, WebSession
 from earmark.web.static import StaticFiles
 
 
