@@ -22,6 +22,8 @@ gender, language, release_packaging, release_status, script
 _.touch_login, _.regenerate_api_key, _.mbid_link, _.set_mbid_disabled, _.get_by_gid
 _.counts_by_status, _.site_stats, _.contributors, _.tracks_with_mbid, _.track_mbids
 _.mbid_tracks, _.additions
+# The website's admin pages (grant and revoke roles); Totals.estimated is read by templates.
+_.set_roles, _.estimated
 
 # Public records and observables that tests and bench/ read: decoded-stream facts, worker and
 # client counters, the synthetic MusicBrainz catalogue's named cases, test-side helpers.

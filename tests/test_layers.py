@@ -18,9 +18,10 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 
 #: Top to bottom; a module may import from its own layer and every layer below it.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "entry points": ("earmark.cli", "earmark.app", "earmark.embedded"),
+    "entry points": ("earmark.cli", "earmark.app", "earmark.app_web", "earmark.embedded"),
     "adapters": (
         "earmark.api",
+        "earmark.web",
         "earmark.cron",
         "earmark.library",
         "earmark.importer",  # the worker loop and the queue backends
@@ -42,6 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.ratelimit",
         "earmark.counters",
         "earmark.auth",
+        "earmark.passwords",
         "earmark.index.client",
         "earmark.index.keepalive",
         "earmark.index.wire",

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from earmark import embedded
 from earmark.api.app import Background, create_app, create_ops_app
 from earmark.api.services import ApiConfig, ApiServices
+from earmark.app_web import SiteAndApi, WebRuntime, web_config, web_services
 from earmark.auth import KeyCache
 from earmark.counters import CounterBackends, open_backends
 from earmark.cron import Scheduler, build_scheduler
@@ -38,6 +39,7 @@ from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import open_rate_limits
 from earmark.search import Searcher
 from earmark.settings import Settings
+from earmark.web.app import create_web_app
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +233,7 @@ class CronTask:
 
 
 def open_embedded(settings: Settings) -> ApiRuntime:
-    """``earmark serve``: the API, the importer and the cron in one process.
+    """``earmark serve``: the API, the website, the importer and the cron in one process.
 
     ``settings`` are :func:`earmark.embedded.embedded_settings` over an initialised data
     directory (:func:`earmark.embedded.initialise`). One table queue is shared by the API
@@ -263,8 +265,13 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
         services.metrics.add_importer_collector(worker)
         separate = bool(settings.ops_address.strip())
+        site = create_web_app(
+            web_services(
+                settings, dbs=dbs, mirror=mirror, searcher=searcher(index), counters=counters
+            )
+        )
         return ApiRuntime(
-            create_app(services, background, ops_routes=not separate),
+            SiteAndApi(create_app(services, background, ops_routes=not separate), site),
             services,
             background,
             closers,
@@ -354,6 +361,45 @@ def mirror_ready(mirror: MusicBrainzDatabase) -> bool:
     """True when the MusicBrainz subset's tables exist (``earmark mb init`` ran)."""
     schema = None if mirror.engine.dialect.name == "sqlite" else mirror.schema_name
     return sa.inspect(mirror.engine).has_table("recording", schema=schema)
+
+
+# --- the website alone: `earmark run web` -------------------------------------------------
+
+
+def check_web_production(settings: Settings) -> None:
+    """Refuse what ``earmark run web`` cannot work with: no secret, databases not migrated."""
+    web_config(settings)
+    dbs = open_databases(settings)
+    try:
+        if not migrate.is_current(dbs):
+            raise NotReadyError(
+                "the databases are not at the newest revision: run `earmark db upgrade`"
+            )
+    except sa.exc.OperationalError as exc:
+        raise NotReadyError(
+            f"cannot reach the database: {' '.join(str(exc.orig).split())}"
+        ) from None
+    finally:
+        dbs.dispose()
+
+
+def open_web(settings: Settings) -> WebRuntime:
+    """``earmark run web``: the website alone over the settings' databases and mirror; the
+    sign-in attempts counted in Redis when ``redis_url`` is set."""
+    closers: list[Callable[[], None]] = []
+    try:
+        dbs = open_databases(settings, web=True)
+        closers.append(dbs.dispose)
+        mirror = open_mirror(settings, dbs)
+        closers.append(mirror.dispose)
+        ready = mirror_ready(mirror)
+        if not ready:
+            log.warning("no MusicBrainz tables at musicbrainz_database_url: pages show no titles")
+        services = web_services(settings, dbs=dbs, mirror=mirror if ready else None)
+        return WebRuntime(create_web_app(services), services, closers)
+    except BaseException:
+        ApiRuntime.release(closers)
+        raise
 
 
 # --- the data directory's web service in this process (identify, import-audio) -------------

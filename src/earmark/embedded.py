@@ -7,12 +7,15 @@ directory, brings the database to the newest migration (so a newer Earmark upgra
 data directory by itself), creates the MusicBrainz tables when missing, and makes sure the
 local administrator (account ``admin``, ``is_admin``) has an active application. Their two
 keys are what a newcomer needs to call the API; :func:`read_keys` finds them again without
-changing anything (``earmark keys``).
+changing anything (``earmark keys``). The website's signing secret is generated once and kept
+in the file ``web_secret`` (mode 0600), so sessions survive a restart.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from earmark.db import accounts, applications, migrate
+from earmark.db import accounts, applications, logins, migrate
 from earmark.db.engine import Databases, default_database_url
 from earmark.errors import EarmarkError
 from earmark.musicbrainz.schema import MusicBrainzDatabase
@@ -33,6 +36,7 @@ APPLICATION_VERSION = "1.0"
 DATABASE_FILE = "earmark.db"
 MUSICBRAINZ_FILE = "musicbrainz.db"
 ACCOUNT_TABLE = "account"
+WEB_SECRET_FILE = "web_secret"
 
 #: Settings ``earmark serve`` replaces: everything stays in the data directory and the process.
 EMBEDDED_DEFAULTS: dict[str, object] = {
@@ -72,6 +76,10 @@ class Initialised:
     keys: LocalKeys
     #: True on the first run (the administrator was created now).
     created: bool
+    #: The website's secret (setting web_secret when not configured).
+    web_secret: str = ""
+    #: True when the administrator has a password for the website.
+    admin_has_password: bool = False
 
 
 def embedded_settings(settings: Settings, data_dir: Path | None = None) -> Settings:
@@ -105,6 +113,10 @@ def initialise(settings: Settings) -> Initialised:
             migrate.upgrade(dbs)
             with dbs.write() as conns:
                 keys, created = _ensure_admin(conns.app)
+                admin = _admin(conns.app)
+                has_password = (
+                    admin is not None and logins.get_by_account(conns.app, admin.id) is not None
+                )
         finally:
             dbs.dispose()
     with _readable(data_dir / MUSICBRAINZ_FILE):
@@ -113,7 +125,25 @@ def initialise(settings: Settings) -> Initialised:
             mirror.create_schema()
         finally:
             mirror.dispose()
-    return Initialised(keys, created)
+    secret = web_secret(data_dir)
+    return Initialised(keys, created, secret, has_password)
+
+
+def web_secret(data_dir: Path) -> str:
+    """The website's secret of ``data_dir``, created (random, 0600) when missing."""
+    path = data_dir / WEB_SECRET_FILE
+    try:
+        if path.is_file():
+            found = path.read_text(encoding="ascii").strip()
+            if found:
+                return found
+        secret = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secret + "\n")
+        return secret
+    except (OSError, UnicodeError) as exc:
+        raise DataDirError(f"cannot use {path}: {exc}") from None
 
 
 def read_keys(settings: Settings) -> LocalKeys:

@@ -320,6 +320,35 @@ class Settings:
         "Per-key rates, space-separated `application.<id>=<rate>` or `ip.<address>=<rate>` "
         "(0: unlimited). An application with its own rate skips the per-IP limit.",
     )
+    web_host: str = setting("127.0.0.1", "Address `earmark run web` (the website) listens on.")
+    web_port: int = port_setting(
+        8081, "TCP port of `earmark run web` (`serve` has the site on api_port).", any_free=True
+    )
+    web_secret: Secret = setting(
+        "",
+        "Secret the website signs its session cookies and form tokens with; required by "
+        "`earmark run web` (the same on every web process). `serve` keeps one in its data "
+        "directory (web_secret file).",
+        secret=True,
+    )
+    web_https: bool = setting(
+        False, "The website is served over HTTPS: its session cookie gets the Secure flag."
+    )
+    web_login_rate: float = setting(
+        0.25,
+        "Sign-in and sign-up attempts per second allowed per client IP and per login, over a "
+        "20 s window (0.25: 5 per window); counted in Redis when redis_url is set (0: off).",
+        minimum=0,
+    )
+    web_api_url: str = setting(
+        "",
+        "Base URL of the API the website's examples call, e.g. https://api.example.org (empty: "
+        "the site's own address, right for `serve`).",
+        url="one",
+    )
+    web_form_max_bytes: int = setting(
+        65536, "Bytes a website form may send; a larger one is answered 413.", minimum=1024
+    )
 
 
 @dataclass(frozen=True)

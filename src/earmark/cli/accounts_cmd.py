@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,3 +147,43 @@ def deactivate(ctx: click.Context, account: str, data_dir: Path | None) -> None:
 def activate(ctx: click.Context, account: str, data_dir: Path | None) -> None:
     """Accept the user key of a deactivated ACCOUNT again."""
     _set_active(ctx, account, data_dir, True)
+
+
+@accounts_group.command("set-password")
+@click.argument("account")
+@click.option(
+    "--login",
+    default=None,
+    help="The name to sign in with when the account has none yet (default: its name).",
+)
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from standard input.")
+@data_dir_option
+@click.pass_context
+def set_password(
+    ctx: click.Context, account: str, login: str | None, from_stdin: bool, data_dir: Path | None
+) -> None:
+    """Set the website password of ACCOUNT (an id or a name), asked twice.
+
+    An account without a website sign-in (the administrator `earmark serve` creates, API
+    accounts) gets one, named --login or after the account.
+    """
+    from earmark import passwords
+    from earmark.db import logins
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = passwords.problem(password)
+    if problem is not None:
+        raise click.UsageError(problem)
+    password_hash = passwords.hash_password(password)
+    with app_connection(ctx, data_dir, write=True) as conn:
+        found = find_account(conn, account)
+        existing = logins.get_by_account(conn, found.id)
+        name = existing.login if existing is not None else logins.normalise(login or found.name)
+        if existing is None and not 0 < len(name) <= logins.LOGIN_MAX:
+            raise click.UsageError(f"a login has 1 to {logins.LOGIN_MAX} characters: use --login")
+        if not logins.set_password(conn, found.id, password_hash, login=name):
+            raise click.UsageError(f"the login {name!r} belongs to another account: use --login")
+    click.echo(f"account {found.id} {found.name!r} signs in to the website as {name!r}")

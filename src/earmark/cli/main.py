@@ -62,7 +62,7 @@ COMMANDS = {
         "earmark.cli.mb_cmd:mb", "Create and fill the MusicBrainz subset used for lookup metadata."
     ),
     "run": LazyCommand(
-        "earmark.cli.run:run", "Run one production role: api, importer, cron or index."
+        "earmark.cli.run:run", "Run one production role: api, web, importer, cron or index."
     ),
     "serve": LazyCommand(
         "earmark.cli.serve_cmd:serve",

@@ -24,12 +24,16 @@ ROLES = {
         "earmark.cli.run_index:index",
         "Run the fingerprint index server (acoustid-index compatible HTTP API).",
     ),
+    "web": LazyCommand(
+        "earmark.cli.run_web:web",
+        "Run the website (accounts, API keys, pages) until SIGTERM/SIGINT.",
+    ),
 }
 
 
 @click.group(cls=LazyGroup, lazy=ROLES)
 def run() -> None:
-    """Run one production role: api, importer, cron or index.
+    """Run one production role: api, web, importer, cron or index.
 
     Each role is a process of its own, configured by the settings (docs/serving.md); the
     all-in-one `earmark serve` runs them all in one process instead.

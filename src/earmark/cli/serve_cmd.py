@@ -91,13 +91,23 @@ def serve(
         ready = embedded.initialise(settings)
         if ready.created:
             click.echo(f"Initialised {settings.data_dir.resolve()}: administrator account created.")
+        from earmark.app_web import with_web_secret
+
+        settings = with_web_secret(settings, ready.web_secret)
         runtime = open_embedded(settings)
         try:
             status = run_server(
                 runtime.app,
                 options,
                 on_drain=runtime.services.health.begin_shutdown,
-                on_started=lambda bound: click.echo(banner(options.host, bound, ready.keys)),
+                on_started=lambda bound: click.echo(
+                    banner(
+                        options.host,
+                        bound,
+                        ready.keys,
+                        None if ready.admin_has_password else settings.data_dir,
+                    )
+                ),
                 sockets=sockets,
                 ops_app=runtime.ops_app,
                 ops_socket=ops_socket[0] if ops_socket else None,
@@ -117,12 +127,23 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def banner(host: str, port: int, keys: LocalKeys) -> str:
+def banner(host: str, port: int, keys: LocalKeys, no_password: Path | None = None) -> str:
+    """What ``serve`` prints once listening; ``no_password``: the data directory, when its
+    administrator has no website password yet (the banner says how to set one)."""
+    from earmark.embedded import ADMIN_NAME
+
     url = base_url(host, port)
+    sign_in = f"Website: {url}/ (sign in as {ADMIN_NAME!r})\n"
+    if no_password is not None:
+        sign_in = (
+            f"Website: {url}/ ; to sign in there as {ADMIN_NAME!r}, set its password once:\n"
+            f"  earmark accounts set-password {ADMIN_NAME} --data-dir {no_password}\n"
+        )
     return (
         f"Earmark is running at {url}\n"
         f"  client key: {keys.client}\n"
         f"  user key:   {keys.user}\n"
         f"Try: curl '{url}/v2/lookup?client={keys.client}&trackid=<track id>'\n"
+        f"{sign_in}"
         "Press Ctrl+C to stop."
     )

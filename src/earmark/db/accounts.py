@@ -38,6 +38,8 @@ class Account:
     application_version: str | None
     #: False: the user key is refused (``earmark accounts deactivate``).
     active: bool = True
+    #: Granted by an admin; a MusicBrainz user name also makes a moderator (reference §9.4).
+    is_moderator: bool = False
 
 
 def generate_api_key() -> str:
@@ -58,6 +60,7 @@ def _account(row: sa.Row[Any]) -> Account:
         application_id=row.application_id,
         application_version=row.application_version,
         active=row.active,
+        is_moderator=row.is_moderator,
     )
 
 
@@ -215,3 +218,42 @@ def set_active(conn: Connection, account_id: int, active: bool) -> bool:
         sa.update(account).where(account.c.id == account_id).values(active=active)
     )
     return result.rowcount > 0
+
+
+def set_roles(
+    conn: Connection,
+    account_id: int,
+    *,
+    is_admin: bool | None = None,
+    is_moderator: bool | None = None,
+) -> bool:
+    """Grant or revoke the admin and moderator roles (None: unchanged); False when there is
+    no such account."""
+    values = {
+        name: value
+        for name, value in (("is_admin", is_admin), ("is_moderator", is_moderator))
+        if value is not None
+    }
+    if not values:
+        return get(conn, account_id) is not None
+    result = conn.execute(sa.update(account).where(account.c.id == account_id).values(**values))
+    return result.rowcount > 0
+
+
+def search(conn: Connection, text: str, *, limit: int = 50) -> list[Account]:
+    """Named accounts whose name, MusicBrainz user name or API key contains ``text``
+    (case-insensitively; ``%`` and ``_`` are plain characters), oldest first."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    matches = sa.or_(
+        sa.func.lower(account.c.name).like(pattern, escape="\\"),
+        sa.func.lower(account.c.mbuser).like(pattern, escape="\\"),
+        sa.func.lower(account.c.apikey).like(pattern, escape="\\"),
+    )
+    query = (
+        sa.select(account)
+        .where(account.c.anonymous == sa.false(), matches)
+        .order_by(account.c.id)
+        .limit(limit)
+    )
+    return [_account(row) for row in conn.execute(query)]

@@ -78,6 +78,24 @@ account = sa.Table(
     sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
     # A deactivated account's user key is refused (error 6); beyond the reference.
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Granted by an admin (the website's /admin, `earmark admin`); beyond the reference, where
+    # only a MusicBrainz user name makes a moderator.
+    sa.Column("is_moderator", sa.Boolean, nullable=False, server_default=sa.false()),
+    info={"role": "app"},
+)
+
+#: The website's local sign-in: a login name (unique, compared in lower case) and an argon2id
+#: hash. Accounts without a row (the API's anonymous ones, MusicBrainz sign-ins) have no
+#: password.
+account_password = sa.Table(
+    "account_password",
+    metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("account.id"), primary_key=True),
+    sa.Column("login", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String, nullable=False),
+    sa.Column("email", sa.String, nullable=True),
+    _created(),
+    _updated(),
     info={"role": "app"},
 )
 
