@@ -1,0 +1,1 @@
+"""The website: pages, templates, static files and the parts they are built from."""
