@@ -21,6 +21,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "entry points": ("earmark.cli", "earmark.app", "earmark.embedded"),
     "adapters": (
         "earmark.api",
+        "earmark.web",  # the website (issue 15)
         "earmark.cron",
         "earmark.library",
         "earmark.importer",  # the worker loop and the queue backends
