@@ -15,16 +15,19 @@ Fixtures (registered by tests/web/conftest.py):
 - ``page_log``: what the page said (console errors, page errors, dialogs).
 
 :func:`screenshot` saves a PNG under tests/artifacts/screenshots/ (gitignored) for a person to
-look at.
+look at. While the browser runs, Playwright's own event loop belongs to the test's thread, so
+``asyncio.run`` fails there: :func:`run_async` runs a coroutine in a thread of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -37,6 +40,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
+T = TypeVar("T")
 
 
 def require_browser() -> None:
@@ -136,3 +140,10 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     path = SCREENSHOTS / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") + ".png")
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def run_async(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(work())`` in a thread of its own: what a browser test does instead of
+    ``asyncio.run``, which Playwright's running loop refuses in the test's thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(work())).result()
