@@ -279,8 +279,67 @@ class Settings:
     )
     musicbrainz_userinfo_url: str = setting(
         "https://musicbrainz.org/oauth2/userinfo",
-        "MusicBrainz OAuth userinfo URL /v2/user/create_musicbrainz checks access tokens with.",
+        "MusicBrainz OAuth userinfo URL /v2/user/create_musicbrainz checks access tokens with, "
+        "and the website reads the signed-in MusicBrainz user name from.",
         url="one",
+    )
+    musicbrainz_oauth_client_id: str = setting(
+        "",
+        "Client id of this site's MusicBrainz OAuth application (registered at MusicBrainz with "
+        "the redirect URL <site>/login/musicbrainz). The website offers sign-in with "
+        "MusicBrainz when it is set.",
+    )
+    musicbrainz_oauth_client_secret: Secret = setting(
+        "", "Client secret of the MusicBrainz OAuth application.", secret=True
+    )
+    musicbrainz_oauth_authorize_url: str = setting(
+        "https://musicbrainz.org/oauth2/authorize",
+        "MusicBrainz OAuth authorization URL the browser is sent to for sign-in.",
+        url="one",
+    )
+    musicbrainz_oauth_token_url: str = setting(
+        "https://musicbrainz.org/oauth2/token",
+        "MusicBrainz OAuth token URL the website exchanges a sign-in code at.",
+        url="one",
+    )
+    oidc_name: str = setting(
+        "",
+        "Name of the OpenID Connect provider on the sign-in button (e.g. Google). Empty: the "
+        "issuer's host name.",
+    )
+    oidc_client_id: str = setting(
+        "",
+        "Client id at the OpenID Connect provider (redirect URL <site>/login/oidc). The website "
+        "offers sign-in with that provider when it is set.",
+    )
+    oidc_client_secret: Secret = setting(
+        "", "Client secret at the OpenID Connect provider.", secret=True
+    )
+    oidc_issuer: str = setting(
+        "",
+        "Issuer URL of the OpenID Connect provider (e.g. https://accounts.google.com): the "
+        "endpoints not set below are read from its <issuer>/.well-known/openid-configuration.",
+        url="one",
+    )
+    oidc_authorize_url: str = setting(
+        "",
+        "Authorization endpoint of the OpenID Connect provider. Empty: from the discovery "
+        "document.",
+        url="one",
+    )
+    oidc_token_url: str = setting(
+        "",
+        "Token endpoint of the OpenID Connect provider. Empty: from the discovery document.",
+        url="one",
+    )
+    oidc_userinfo_url: str = setting(
+        "",
+        "Userinfo endpoint of the OpenID Connect provider (the account's subject, name and "
+        "email are read there). Empty: from the discovery document.",
+        url="one",
+    )
+    oidc_scope: str = setting(
+        "openid email profile", "Scopes asked of the OpenID Connect provider, space-separated."
     )
     key_cache_ttl: float = setting(
         10.0,

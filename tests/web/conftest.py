@@ -1,3 +1,6 @@
+"""Fixtures of the website's tests: the site over fresh databases, and the browser fixtures
+(tests/web/browser.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -5,7 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from earmark.db.engine import Databases
+from tests.web.browser import browser, page, page_log
 from tests.web.harness import WebHarness
+
+__all__ = ["browser", "page", "page_log"]
 
 
 @pytest.fixture
