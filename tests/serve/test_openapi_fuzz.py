@@ -38,7 +38,7 @@ import redis
 import sqlalchemy as sa
 from nats.js.errors import NotFoundError
 
-from earmark.api import apispec
+from earmark.api.spec import endpoints
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from earmark.db import tables as t
 from earmark.db.engine import Databases
@@ -110,7 +110,7 @@ def schemathesis_command() -> list[str]:
 def operations() -> set[str]:
     """The operations of the document, as Schemathesis names them: a GET and a POST per
     endpoint."""
-    return {f"{method} {e.path}" for e in apispec.ENDPOINTS for method in ("GET", "POST")}
+    return {f"{method} {e.path}" for e in endpoints.ENDPOINTS for method in ("GET", "POST")}
 
 
 def _toml_value(value: object) -> str:
