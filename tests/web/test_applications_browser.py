@@ -180,7 +180,8 @@ def test_register_use_and_see_the_lookups(
         screenshot(page, "applications-show")
         page.goto(url + "/my-applications")
         row = page.locator("table.applications tbody tr").first
-        assert "Shelf Tagger" in row.inner_text() and app_key in row.inner_text()
+        assert "Shelf Tagger" in row.inner_text()
+        assert app_key in row.inner_text()
         assert row.locator("td.number").inner_text() == "3"
         screenshot(page, "applications-my")
     finally:
