@@ -147,3 +147,20 @@ def ids_by_api_keys(conn: Connection, apikeys: Iterable[str]) -> dict[str, int]:
         sa.select(application.c.apikey, application.c.id).where(application.c.apikey.in_(keys))
     ).all()
     return {r.apikey: int(r.id) for r in rows}
+
+
+def search(conn: Connection, text: str, *, limit: int = 200) -> list[Application]:
+    """Applications whose name, client key or email contains ``text`` (case-insensitively;
+    ``%`` and ``_`` are plain characters; empty: every application), oldest first."""
+    query = sa.select(application).order_by(application.c.id).limit(limit)
+    if text:
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(application.c.name).like(pattern, escape="\\"),
+                sa.func.lower(application.c.apikey).like(pattern, escape="\\"),
+                sa.func.lower(application.c.email).like(pattern, escape="\\"),
+            )
+        )
+    return [_application(r) for r in conn.execute(query)]
