@@ -58,6 +58,8 @@ def _query(request: Request) -> str:
     text = request.query_params.get("q", "").strip()
     if len(text) > MAX_QUERY:
         raise HTTPException(400, f"The search text is longer than {MAX_QUERY} characters.")
+    if not text.isprintable():  # PostgreSQL refuses a NUL; SQLite would cut the pattern there
+        raise HTTPException(400, "The search text must not contain control characters.")
     return text
 
 
