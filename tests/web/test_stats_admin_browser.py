@@ -183,7 +183,8 @@ def test_admin_grants_a_role_and_deactivates_an_application(
     assert "moderator: yes" in page.inner_text("table")
     with web.dbs.read() as conns:
         changed = accounts.get(conns.app, helper.id)
-    assert changed is not None and changed.is_moderator
+    assert changed is not None
+    assert changed.is_moderator
     screenshot(page, "admin-accounts")
 
     page.goto(f"{base}/admin/applications")
