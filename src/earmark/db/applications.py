@@ -218,3 +218,20 @@ def monthly_lookups(conn: Connection, application_id: int, since: date) -> list[
         MonthlyLookups(date(int(text[:4]), int(text[5:7]), 1), LookupTotals(int(hits), int(misses)))
         for text, hits, misses in rows
     ]
+
+
+def search(conn: Connection, text: str, *, limit: int = 200) -> list[Application]:
+    """Applications whose name, client key or email contains ``text`` (case-insensitively;
+    ``%`` and ``_`` are plain characters; empty: every application), oldest first."""
+    query = sa.select(application).order_by(application.c.id).limit(limit)
+    if text:
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(application.c.name).like(pattern, escape="\\"),
+                sa.func.lower(application.c.apikey).like(pattern, escape="\\"),
+                sa.func.lower(application.c.email).like(pattern, escape="\\"),
+            )
+        )
+    return [_application(r) for r in conn.execute(query)]
