@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -30,6 +31,17 @@ MOON = "7853bd8c-2141-4b4d-9f62-578bab214ab9"
 #: An MBID no test mirror holds.
 MISSING = "b81f83ee-4da4-11e0-9ed8-0025225356f3"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def noisy_copy(song: Song, shift: int = 24, noise: float = 0.08, seed: int = 5) -> Song:
+    """``song`` from item ``shift`` on with ``noise`` of its bits flipped: the importer keeps it
+    as a second fingerprint of the same track (compare2 about 0.83, between the track and the
+    fingerprint merge thresholds), found at offset ``-shift``."""
+    rng = np.random.default_rng(seed)
+    items = song.items[shift:].copy()
+    flips = rng.random((items.size, 32)) < noise
+    items ^= (flips * (1 << np.arange(32, dtype=np.uint64))).sum(axis=1).astype(np.uint32)
+    return Song(items, round(items.size * 0.1238))
 
 
 @dataclass
