@@ -395,7 +395,14 @@ def open_web(settings: Settings) -> WebRuntime:
         ready = mirror_ready(mirror)
         if not ready:
             log.warning("no MusicBrainz tables at musicbrainz_database_url: pages show no titles")
-        services = web_services(settings, dbs=dbs, mirror=mirror if ready else None)
+        # /identify searches the index servers when there are some (a local index belongs
+        # to the one process that writes it).
+        found = None
+        if settings.index_url:
+            index = open_index(settings)
+            closers.append(index.close)
+            found = searcher(index)
+        services = web_services(settings, dbs=dbs, mirror=mirror if ready else None, searcher=found)
         return WebRuntime(create_web_app(services), services, closers)
     except BaseException:
         ApiRuntime.release(closers)

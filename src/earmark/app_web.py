@@ -64,6 +64,8 @@ def web_config(settings: Settings, *, api_url: str = "") -> WebConfig:
         login_rate=settings.web_login_rate,
         demo=DemoKeys(str(settings.demo_key_secret), settings.demo_application_id),
         api_url=api_url or settings.web_api_url,
+        identify_max_bytes=settings.web_identify_max_bytes,
+        identify_timeout=settings.web_identify_timeout,
     )
 
 

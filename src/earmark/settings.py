@@ -408,6 +408,18 @@ class Settings:
     web_form_max_bytes: int = setting(
         65536, "Bytes a website form may send; a larger one is answered 413.", minimum=1024
     )
+    web_identify_max_bytes: int = setting(
+        50 * 1024 * 1024,
+        "Bytes of an audio file uploaded to the website's /identify page; a larger one is "
+        "answered 413.",
+        minimum=1024,
+    )
+    web_identify_timeout: float = setting(
+        30.0,
+        "Seconds the website's /identify page may spend decoding an uploaded file (its first "
+        "120 s of audio) before giving up with a message.",
+        minimum=0.1,
+    )
 
 
 @dataclass(frozen=True)

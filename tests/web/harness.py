@@ -14,7 +14,9 @@ from earmark import passwords
 from earmark.db import logins
 from earmark.db.accounts import Account
 from earmark.db.engine import Databases
+from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import MemoryWindow, Window
+from earmark.search import Searcher
 from earmark.web.app import create_web_app
 from earmark.web.services import WebConfig, WebServices
 
@@ -35,9 +37,17 @@ class WebHarness:
     dbs: Databases
     config: WebConfig = field(default_factory=lambda: WebConfig(secret=SECRET, login_rate=0))
     window: Window = field(default_factory=MemoryWindow)
+    mirror: MusicBrainzDatabase | None = None
+    searcher: Searcher | None = None
 
     def __post_init__(self) -> None:
-        self.services = WebServices(dbs=self.dbs, config=self.config, login_window=self.window)
+        self.services = WebServices(
+            dbs=self.dbs,
+            config=self.config,
+            login_window=self.window,
+            mirror=self.mirror,
+            searcher=self.searcher,
+        )
         self.app = create_web_app(self.services)
         self.client = self.new_client()
 

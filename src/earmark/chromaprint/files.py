@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +27,21 @@ class FileFingerprint:
     """Set when decoding stopped early on an error after some audio (fpcalc's exit code 3)."""
 
 
+class DecodeTimeoutError(AudioError):
+    """Decoding took longer than the caller allowed (``deadline`` of :func:`fingerprint_file`)."""
+
+
 def fingerprint_file(
-    path: str | os.PathLike[str], length: float = DEFAULT_LENGTH
+    path: str | os.PathLike[str],
+    length: float = DEFAULT_LENGTH,
+    *,
+    deadline: float | None = None,
 ) -> FileFingerprint:
     """Fingerprint the first ``length`` seconds of a file (0: all of it).
+
+    ``deadline`` (a :func:`time.monotonic` instant) stops the work between two decoded blocks
+    with :class:`DecodeTimeoutError` (a file from a stranger may be slow to decode: the
+    website's /identify bounds it so).
 
     Raises AudioError when the file cannot be opened, has no audio, or yields too little audio
     for a fingerprint (fpcalc: "Empty fingerprint").
@@ -42,6 +54,8 @@ def fingerprint_file(
     warning = None
     try:
         for block in source.pcm_blocks(int(length * SAMPLE_RATE)):
+            if deadline is not None and time.monotonic() > deadline:
+                raise DecodeTimeoutError(source.path, "decoding took too long")
             decoded += len(block)
             fingerprinter.feed(block)
     except DecodeInterruptedError as exc:

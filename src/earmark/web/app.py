@@ -22,7 +22,16 @@ from starlette.routing import BaseRoute
 
 from earmark.web.access import Redirect
 from earmark.web.middleware import SCOPE_KEY, SECURITY_HEADERS, WebMiddleware
-from earmark.web.pages import account, admin, applications, content, stats
+from earmark.web.pages import (
+    account,
+    admin,
+    applications,
+    content,
+    data,
+    identify,
+    moderation,
+    stats,
+)
 from earmark.web.render import Templates, render
 from earmark.web.services import WebServices
 from earmark.web.session import SessionCodec, WebSession
@@ -31,7 +40,16 @@ from earmark.web.static import StaticFiles
 log = logging.getLogger(__name__)
 
 #: The page groups, in the order their routes are tried.
-PAGES: tuple[ModuleType, ...] = (content, account, applications, stats, admin)
+PAGES: tuple[ModuleType, ...] = (
+    content,
+    account,
+    applications,
+    data,
+    identify,
+    moderation,
+    stats,
+    admin,
+)
 
 #: What each error page says (its title); the detail of an HTTPException is added below.
 ERROR_TITLES = {

@@ -78,6 +78,7 @@ async def read_form(request: Request, *, max_bytes: int | None = None) -> FormDa
     token = form.get(CSRF_FIELD)
     codec = templates_of(request).codec
     if not isinstance(token, str) or not codec.csrf_valid(session_of(request), token):
+        await form.close()  # a multipart form's files are temporary files
         raise CsrfFailed
     return form
 

@@ -35,6 +35,10 @@ class WebConfig:
     demo: DemoKeys = field(default_factory=DemoKeys)
     #: Base URL of the API in the examples; empty: the site's own address (`earmark serve`).
     api_url: str = ""
+    #: Bytes of an audio file /identify accepts (setting web_identify_max_bytes).
+    identify_max_bytes: int = 50 * 1024 * 1024
+    #: Seconds /identify may spend decoding one file (setting web_identify_timeout).
+    identify_timeout: float = 30.0
 
 
 @dataclass

@@ -1,0 +1,199 @@
+"""``/identify``: upload an audio file, see the tracks and recordings it matches.
+
+The upload is bounded (setting ``web_identify_max_bytes``: a larger one is the 413 page before
+anything is decoded), written to a temporary file, and fingerprinted in a worker thread: the
+first 120 s of audio (as fpcalc), decoding stopped after ``web_identify_timeout`` seconds. The
+fingerprint is searched as a lookup searches it (:class:`earmark.search.Searcher`, fast mode),
+in this process: no HTTP call to the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from earmark.chromaprint.audio import AudioError
+from earmark.chromaprint.files import DEFAULT_LENGTH, DecodeTimeoutError, fingerprint_file
+from earmark.db.engine import Connections
+from earmark.db.links import MbidLink
+from earmark.search import Match, Searcher, SearchUnavailableError, best_per_track
+from earmark.web.access import services_of
+from earmark.web.forms import read_form
+from earmark.web.pages.mbdata import length_text, recordings_of
+from earmark.web.render import render
+
+log = logging.getLogger(__name__)
+
+#: Room for the form's other fields and the multipart framing around the file.
+FORM_OVERHEAD = 16 * 1024
+
+
+class Unidentifiable(Exception):  # noqa: N818 - a message for the visitor, not a failure
+    """The file cannot be fingerprinted; the message says why, for the visitor."""
+
+
+def _fingerprint(path: Path, timeout: float) -> tuple[npt.NDArray[np.uint32], int]:
+    deadline = time.monotonic() + timeout
+    try:
+        found = fingerprint_file(path, DEFAULT_LENGTH, deadline=deadline)
+    except DecodeTimeoutError:
+        raise Unidentifiable(
+            f"Decoding this file took longer than {timeout:g} seconds: try a shorter or "
+            "simpler file (MP3, Ogg Vorbis, FLAC, WAV)."
+        ) from None
+    except AudioError as exc:
+        raise Unidentifiable(_reason(exc.reason)) from None
+    return found.items, max(1, round(found.duration))
+
+
+def _reason(reason: str) -> str:
+    if reason.startswith("empty fingerprint"):
+        return "The file has too little audio to identify (it needs about 3 seconds or more)."
+    if reason.startswith(("not an audio file", "cannot open", "no audio stream")):
+        return (
+            "This is not an audio file this server can read. Upload a music file (MP3, Ogg "
+            "Vorbis, Opus, FLAC, WAV, M4A, …)."
+        )
+    return "The audio in this file could not be decoded (the file may be damaged)."
+
+
+def _save(upload: UploadFile) -> tuple[Path, int]:
+    """The upload in a temporary file (its name keeps a plain file ending, a hint for the
+    demuxer); the path and the size."""
+    suffix = Path(upload.filename or "").suffix[:10]
+    if not suffix.isascii() or not suffix[1:].isalnum():
+        suffix = ""
+    handle, name = tempfile.mkstemp(prefix="earmark-identify-", suffix=suffix)
+    upload.file.seek(0)
+    with os.fdopen(handle, "wb") as out:
+        shutil.copyfileobj(upload.file, out)
+        size = out.tell()
+    return Path(name), size
+
+
+async def identify_form(request: Request) -> Response:
+    return await render(request, "data/identify.html", _context(request))
+
+
+def _context(request: Request, **values: Any) -> dict[str, Any]:
+    services = services_of(request)
+    context: dict[str, Any] = {
+        "available": services.searcher is not None,
+        "max_mb": services.config.identify_max_bytes / (1024 * 1024),
+        "error": None,
+        "results": None,
+        "filename": "",
+        "duration": "",
+        "mirror": services.mirror is not None,
+    }
+    context.update(values)
+    return context
+
+
+def _search(
+    searcher: Searcher, items: npt.NDArray[np.uint32], duration: int
+) -> Callable[[Connections], list[Match]]:
+    def work(conns: Connections) -> list[Match]:
+        return searcher.search(
+            conns.fingerprint, items, duration, mode="fast", strict=True, with_links=True
+        )
+
+    return work
+
+
+async def identify(request: Request) -> Response:
+    services = services_of(request)
+    form = await read_form(request, max_bytes=services.config.identify_max_bytes + FORM_OVERHEAD)
+    searcher = services.searcher
+    try:
+        upload = form.get("file")
+        if searcher is None:
+            return await render(request, "data/identify.html", _context(request), 503)
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            error = "Choose an audio file to upload."
+            context = _context(request, error=error)
+            return await render(request, "data/identify.html", context, 400)
+        filename = upload.filename[:200]
+        try:
+            items, duration = await _fingerprint_upload(request, upload)
+        except Unidentifiable as exc:
+            context = _context(request, error=str(exc), filename=filename)
+            return await render(request, "data/identify.html", context, 400)
+    finally:
+        await form.close()
+    try:
+        matches = await services.read(_search(searcher, items, duration))
+    except SearchUnavailableError as exc:
+        log.warning("identify: the fingerprint index is unavailable: %s", exc)
+        error = "The fingerprint index is unavailable right now: try again in a minute."
+        context = _context(request, error=error, filename=filename)
+        return await render(request, "data/identify.html", context, 503)
+    results = await _results(request, best_per_track(matches))
+    context = _context(request, results=results, filename=filename, duration=length_text(duration))
+    return await render(request, "data/identify.html", context)
+
+
+async def _fingerprint_upload(
+    request: Request, upload: UploadFile
+) -> tuple[npt.NDArray[np.uint32], int]:
+    config = services_of(request).config
+    path, size = await run_in_threadpool(_save, upload)
+    try:
+        if size > config.identify_max_bytes:
+            raise HTTPException(413, "The file is larger than this server accepts.")
+        if size == 0:
+            raise Unidentifiable("The file is empty.")
+        return await run_in_threadpool(_fingerprint, path, config.identify_timeout)
+    finally:
+        await run_in_threadpool(path.unlink, True)
+
+
+async def _results(request: Request, best: Sequence[Match]) -> list[dict[str, Any]]:
+    mbids = [link.mbid for match in best for link in (match.links or [])]
+    info = await recordings_of(services_of(request), list(dict.fromkeys(mbids)))
+    results = []
+    for match in best:
+        own: list[MbidLink] = sorted(match.links or [], key=lambda link: -link.submission_count)
+        recordings = []
+        for link in own:
+            found = info.get(link.mbid)
+            recordings.append(
+                {
+                    "mbid": str(link.mbid),
+                    "title": found.title if found else None,
+                    "artist": found.artist if found else None,
+                    "length": found.length if found else "",
+                    "sources": link.submission_count,
+                }
+            )
+        results.append(
+            {
+                "gid": str(match.track_gid),
+                "score": f"{100 * match.score:.1f} %",
+                "fingerprint_id": match.fingerprint_id,
+                "length": length_text(match.length),
+                "recordings": recordings,
+            }
+        )
+    return results
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/identify", identify_form, methods=["GET", "HEAD"], name="identify"),
+    Route("/identify", identify, methods=["POST"], name="identify_post"),
+]

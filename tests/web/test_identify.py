@@ -1,0 +1,102 @@
+"""/identify in process, on SQLite and PostgreSQL: real music, fingerprinted and imported, then
+uploaded in another encoding and found; hostile and broken uploads get a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from earmark.chromaprint.files import fingerprint_file
+from earmark.web.services import WebConfig
+from tests.api.lookup_helpers import Song
+from tests.support import ffmpeg_convert, ffmpeg_generate, require_music
+from tests.web.data_support import HOSTILE, MOON, DataSite, data_site
+from tests.web.harness import SECRET, WebHarness, csrf_token
+
+__all__ = ["data_site"]
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory: pytest.TempPathFactory) -> tuple[Song, Path]:
+    """A real track's fingerprint (as stored by a client that ran fpcalc on the original) and
+    the same music re-encoded as MP3 (what a visitor uploads)."""
+    [original] = require_music(1)
+    found = fingerprint_file(original)
+    mp3 = ffmpeg_convert(
+        original, tmp_path_factory.mktemp("identify") / "upload.mp3", "-b:a", "96k"
+    )
+    return Song(found.items, round(found.duration)), mp3
+
+
+def _upload(web: WebHarness, name: str, body: bytes, **extra: str) -> httpx.Response:
+    token = csrf_token(web.client.get("/identify").text)
+    return web.client.post(
+        "/identify",
+        data={"csrf_token": token, **extra},
+        files={"file": (name, body, "application/octet-stream")},
+    )
+
+
+def test_an_uploaded_file_is_identified(data_site: DataSite, music: tuple[Song, Path]) -> None:
+    song, mp3 = music
+    gid = data_site.add_track(song, [MOON])
+    answer = _upload(data_site.web, HOSTILE + ".mp3", mp3.read_bytes())
+    assert answer.status_code == 200, answer.text[-800:]
+    page = answer.text
+    assert f'<a href="/track/{gid}"><code>{gid}</code></a>' in page
+    assert f'<a href="/mbid/{MOON}">Moon</a>' in page
+    assert "<script>alert" not in page  # the file name is text
+
+
+def test_broken_and_unsupported_uploads_get_a_message(data_site: DataSite, tmp_path: Path) -> None:
+    web = data_site.web
+    short = ffmpeg_generate(tmp_path / "short.wav", "sine=frequency=440", 1.0)
+    for name, body, message in [
+        ("notes.mp3", b"hello, this is not music\n" * 20, "not an audio file"),
+        ("page.html", b"<html><script>alert(1)</script></html>", "not an audio file"),
+        ("empty.ogg", b"", "The file is empty."),
+        ("short.wav", short.read_bytes(), "too little audio"),
+        ("truncated.wav", short.read_bytes()[:60], "not an audio file"),
+    ]:
+        answer = _upload(web, name, body)
+        assert answer.status_code == 400, name
+        assert message in answer.text, (name, answer.text[-600:])
+    token = csrf_token(web.client.get("/identify").text)
+    missing = web.client.post("/identify", data={"csrf_token": token}, files={"other": ("a", b"")})
+    assert missing.status_code == 400
+    assert "Choose an audio file" in missing.text
+    forged = web.client.post(
+        "/identify", data={"csrf_token": "forged"}, files={"file": ("a.mp3", b"x")}
+    )
+    assert forged.status_code == 403
+
+
+def test_size_time_and_index_limits(data_site: DataSite, music: tuple[Song, Path]) -> None:
+    _, mp3 = music
+    small = WebConfig(secret=SECRET, login_rate=0, identify_max_bytes=4096)
+    strict = WebConfig(secret=SECRET, login_rate=0, identify_timeout=0)
+    harnesses = {
+        "small": WebHarness(data_site.dbs, config=small, searcher=data_site.api.searcher),
+        "strict": WebHarness(data_site.dbs, config=strict, searcher=data_site.api.searcher),
+        "no index": WebHarness(data_site.dbs),
+    }
+    try:
+        too_big = _upload(harnesses["small"], "upload.mp3", mp3.read_bytes())
+        assert too_big.status_code == 413
+        assert "Too much data" in too_big.text
+        slow = _upload(harnesses["strict"], "upload.mp3", mp3.read_bytes())
+        assert slow.status_code == 400
+        assert "took longer than 0 seconds" in slow.text
+        page = harnesses["no index"].client.get("/identify")
+        assert "has no fingerprint index" in page.text
+        token = csrf_token(harnesses["no index"].client.get("/login").text)
+        refused = harnesses["no index"].client.post(
+            "/identify", data={"csrf_token": token}, files={"file": ("a.mp3", b"x")}
+        )
+        assert refused.status_code == 503
+        assert "has no fingerprint index" in refused.text
+    finally:
+        for harness in harnesses.values():
+            harness.close()
