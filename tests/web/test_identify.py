@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from earmark.chromaprint.files import fingerprint_file
-from earmark.web.services import WebConfig
+from earmark.web.services import IDENTIFY_AT_ONCE, WebConfig
 from tests.api.lookup_helpers import Song
 from tests.support import ffmpeg_convert, ffmpeg_generate, require_music
 from tests.web.data_support import HOSTILE, MOON, DataSite, data_site
@@ -100,3 +100,24 @@ def test_size_time_and_index_limits(data_site: DataSite, music: tuple[Song, Path
     finally:
         for harness in harnesses.values():
             harness.close()
+
+
+def test_uploads_beyond_the_decodes_at_once_are_answered_busy(
+    data_site: DataSite, music: tuple[Song, Path]
+) -> None:
+    _, mp3 = music
+    web = data_site.web
+    slots = web.services.identify_slots
+    taken = 0
+    while slots.acquire(blocking=False):  # every slot busy, as with that many decodes running
+        taken += 1
+    try:
+        busy = _upload(web, "upload.mp3", mp3.read_bytes())
+    finally:
+        for _ in range(taken):
+            slots.release()
+    assert taken == IDENTIFY_AT_ONCE
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "5"
+    assert "identifying other files right now" in busy.text
+    assert _upload(web, "upload.mp3", mp3.read_bytes()).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -17,6 +18,9 @@ from earmark.search import Searcher
 from earmark.ttlcache import TtlCache
 
 T = TypeVar("T")
+
+#: Uploads one website process decodes for ``/identify`` at the same time.
+IDENTIFY_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,11 @@ class WebServices:
     counters: CounterBackends | None = None
     #: Small values pages recompute at most every few seconds (the home page's totals).
     cache: TtlCache[object] = field(default_factory=lambda: TtlCache(60.0, 64))
+    #: Uploads ``/identify`` decodes at once; one more is answered 503 (decoding is CPU-bound:
+    #: more at once would only slow every page of the process).
+    identify_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(IDENTIFY_AT_ONCE)
+    )
 
     async def read(self, work: Callable[[Connections], T]) -> T:
         """Run ``work`` on read connections, in a worker thread."""

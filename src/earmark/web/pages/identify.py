@@ -129,11 +129,19 @@ async def identify(request: Request) -> Response:
             context = _context(request, error=error)
             return await render(request, "data/identify.html", context, 400)
         filename = upload.filename[:200]
+        if not services.identify_slots.acquire(blocking=False):
+            error = "The server is identifying other files right now: try again in a moment."
+            context = _context(request, error=error, filename=filename)
+            busy = await render(request, "data/identify.html", context, 503)
+            busy.headers["Retry-After"] = "5"
+            return busy
         try:
             items, duration = await _fingerprint_upload(request, upload)
         except Unidentifiable as exc:
             context = _context(request, error=str(exc), filename=filename)
             return await render(request, "data/identify.html", context, 400)
+        finally:
+            services.identify_slots.release()
     finally:
         await form.close()
     try:
