@@ -15,6 +15,7 @@ from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import Window
 from earmark.search import Searcher
 from earmark.ttlcache import TtlCache
+from earmark.web.signin_providers import SignInProviders
 
 T = TypeVar("T")
 
@@ -35,6 +36,8 @@ class WebConfig:
     demo: DemoKeys = field(default_factory=DemoKeys)
     #: Base URL of the API in the examples; empty: the site's own address (`earmark serve`).
     api_url: str = ""
+    #: Sign-in with MusicBrainz and OpenID Connect (none unless configured).
+    oauth: SignInProviders = field(default_factory=SignInProviders)
 
 
 @dataclass
