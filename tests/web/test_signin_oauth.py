@@ -423,3 +423,16 @@ def test_pending_sign_ins_are_bounded(dbs: Databases, monkeypatch: pytest.Monkey
         assert taken is not None
         assert taken.session_hash == oauth_signins.digest("sid")
         assert oauth_signins.take_state(conns.app, "s9") is None
+
+
+def test_the_login_page_lets_its_forms_go_to_the_providers(
+    site: WebHarness, idp: OAuthProvider
+) -> None:
+    """A form's redirect counts as its target for CSP form-action: the sign-in page allows the
+    providers' origins (Chromium blocks the redirect otherwise); other pages only the site."""
+    login = site.client.get("/login").headers["content-security-policy"]
+    origin = idp.base_url  # http://127.0.0.1:<port>, MusicBrainz and the OIDC issuer alike
+    assert f"form-action 'self' {origin};" in login
+    assert "script-src 'self';" in login and "frame-ancestors 'none'" in login
+    home = site.client.get("/").headers["content-security-policy"]
+    assert "form-action 'self';" in home

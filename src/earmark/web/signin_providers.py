@@ -71,6 +71,28 @@ class SignInProviders:
             found.append(Choice(oauth.OIDC, self.oidc_label))
         return found
 
+    def form_targets(self) -> list[str]:
+        """The origins the sign-in buttons' forms end up at. A form's redirect counts as its
+        target for the Content-Security-Policy's ``form-action``, so the sign-in page allows
+        these. The OpenID Connect provider's authorization endpoint is known once configured
+        or discovered; before that its issuer stands for it (docs/website.md)."""
+        urls = []
+        if self.musicbrainz is not None:
+            urls.append(self.musicbrainz.authorize_url)
+        if self._oidc_settings is not None:
+            discovered = self._oidc.authorize_url if self._oidc is not None else ""
+            urls.append(
+                self._oidc_settings.oidc_authorize_url
+                or discovered
+                or self._oidc_settings.oidc_issuer
+            )
+        found: list[str] = []
+        for url in urls:
+            origin = _origin(url)
+            if origin not in found:
+                found.append(origin)
+        return found
+
     def enabled(self, name: str) -> bool:
         return any(choice.name == name for choice in self.choices())
 
@@ -96,3 +118,14 @@ class SignInProviders:
                         f"Sign-in with {self.oidc_label} is not set up correctly on this site.",
                     ) from exc
             return self._oidc
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of an endpoint (checked by :func:`oauth.endpoint_problem`:
+    absolute, http or https), rebuilt from its parts so nothing else reaches a header."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{host}{port}"
