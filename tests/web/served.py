@@ -28,8 +28,15 @@ class ServedSite:
 
 def set_admin_password(data_dir: Path, env: dict[str, str], password: str = PASSWORD) -> None:
     made = subprocess.run(
-        [*earmark_command(), "accounts", "set-password", "admin", "--stdin"]
-        + ["--data-dir", str(data_dir)],
+        [
+            *earmark_command(),
+            "accounts",
+            "set-password",
+            "admin",
+            "--stdin",
+            "--data-dir",
+            str(data_dir),
+        ],
         env=env,
         input=password + "\n",
         capture_output=True,
