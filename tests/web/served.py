@@ -62,6 +62,8 @@ def served_site(data_dir: Path, **settings: str) -> Iterator[ServedSite]:
             EARMARK_OIDC_CLIENT_SECRET=idp.client_secret,
             EARMARK_OIDC_ISSUER=idp.issuer,
             EARMARK_OIDC_NAME=OIDC_NAME,
+            # Browser tests sign in often and fast; the limit has its own tests.
+            EARMARK_WEB_LOGIN_RATE="0",
             **settings,
         )
         server = Serve(data_dir, env)

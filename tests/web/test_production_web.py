@@ -97,7 +97,12 @@ def test_run_web_on_postgresql_and_redis(
             # Both attempts were counted in Redis, under this test's prefix only.
             keys = _redis_keys(redis_prefix)
             buckets = {key.removeprefix(redis_prefix).split(":")[1] for key in keys}
-            assert {"web_signup_ip", "web_signup_login", "web_login_ip", "web_login_login"} <= buckets
+            assert {
+                "web_signup_ip",
+                "web_signup_login",
+                "web_login_ip",
+                "web_login_login",
+            } <= buckets
             assert any(":web_login_login:tester:" in key for key in keys)
             # Sign out for good.
             token = csrf_token(browser.get("/").text)
