@@ -81,7 +81,8 @@ def test_run_web_on_postgresql_and_redis(
             token = csrf_token(browser.get("/signup").text)
             form = {"login": "Tester", "email": "", "password": PASSWORD, "password2": PASSWORD}
             made = browser.post("/signup", data={**form, "csrf_token": token})
-            assert made.status_code == 303 and made.headers["location"] == "/api-key"
+            assert made.status_code == 303
+            assert made.headers["location"] == "/api-key"
             assert "Signed in as" in browser.get("/api-key").text
             # Sign out, then in again with the password.
             browser.post("/logout", data={"csrf_token": csrf_token(browser.get("/").text)})
@@ -89,7 +90,8 @@ def test_run_web_on_postgresql_and_redis(
             token = csrf_token(browser.get("/login").text)
             form = {"login": "tester", "password": PASSWORD, "return_url": "/", "csrf_token": token}
             signed_in = browser.post("/login", data=form)
-            assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
+            assert signed_in.status_code == 303
+            assert signed_in.headers["location"] == "/"
             page = browser.get("/").text
             assert 'Signed in as <a href="/api-key">Tester</a>' in page
             # The home page's totals come from PostgreSQL.
