@@ -43,7 +43,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSite]:
 
 def _shoot(page: Page, url: str, name: str, must_show: str) -> None:
     answer = page.goto(url)
-    assert answer is not None and answer.status == 200, url
+    assert answer is not None, url
+    assert answer.status == 200, url
     assert must_show.lower() in page.locator("main").inner_text().lower(), url
     # Nothing wider than the window: no sideways scrolling on any page.
     width = page.evaluate("document.documentElement.scrollWidth")
