@@ -437,3 +437,28 @@ def test_the_login_page_lets_its_forms_go_to_the_providers(
     assert "frame-ancestors 'none'" in login
     home = site.client.get("/").headers["content-security-policy"]
     assert "form-action 'self';" in home
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"oidc_client_id": "x"}, "set oidc_issuer"),
+        ({"oidc_client_id": "x", "oidc_issuer": "http://id.example.org"}, "must be an https URL"),
+        (
+            {
+                "musicbrainz_oauth_client_id": "x",
+                "musicbrainz_oauth_token_url": "http://mb.example",
+            },
+            "must be an https URL",
+        ),
+    ],
+)
+def test_unusable_sign_in_settings_stop_the_site_at_start(
+    changes: dict[str, str], problem: str
+) -> None:
+    from earmark.app_web import web_config
+    from earmark.errors import ConfigError
+
+    settings = dataclasses.replace(Settings(), web_secret=Secret("s" * 32), **changes)
+    with pytest.raises(ConfigError, match=problem):
+        web_config(settings)
