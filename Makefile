@@ -68,6 +68,8 @@ bench: install deps
 	$(BIN)/python bench/pipeline.py --db postgresql --catalogue 100000
 	$(BIN)/python bench/api.py --setup allinone --catalogue 100000
 	$(BIN)/python bench/api.py --setup production --catalogue 100000
+	$(BIN)/python bench/web.py --db sqlite
+	$(BIN)/python bench/web.py --db postgresql
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install

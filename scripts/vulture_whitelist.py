@@ -24,6 +24,9 @@ _.counts_by_status, _.site_stats, _.contributors, _.tracks_with_mbid, _.track_mb
 _.mbid_tracks, _.additions
 # The website's admin pages (grant and revoke roles); Totals.estimated is read by templates.
 _.set_roles, _.estimated
+# Fields the /stats and /admin templates read (earmark.web.pages.stats, .admin).
+_.lookup_hits, _.lookup_misses, _.new_tracks_chart, _.lookups_chart
+_.tracks_per_recording_chart, _.recordings_per_track_chart, _.documents, _.last_indexed_id
 
 # Public records and observables that tests and bench/ read: decoded-stream facts, worker and
 # client counters, the synthetic MusicBrainz catalogue's named cases, test-side helpers.

@@ -123,7 +123,6 @@ def test_variables_earmark_reads_that_are_not_settings_are_known() -> None:
         "EARMARK_API_PORT": "8080",
         "EARMARK_DATABASE_URL_FILE": "/run/secret",
         "EARMARK_LOG_LEVEL_FILE": "/x",  # wrong (not a secret) but refused by load_settings
-        "EARMARK_SHARED_DIR": "/srv/shared",
         "EARMARK_TEST_POSTGRES_URL": "postgresql://x",
         "EARMARK_BENCH_REDIS_URL": "redis://x",
     }

@@ -1,35 +1,11 @@
 """uvicorn's HTTP protocol (httptools) with Earmark's limits, each answer sent in one segment.
 
-**Limits** (:class:`~earmark.http_limits.HttpLimits`, the ``http_*`` settings). httptools hands a
-header over in pieces that the protocol appends one by one, so a head of unbounded size costs
-memory and time growing faster than its size, and a connection that never completes its
-request was kept forever. :class:`LimitedHttpProtocol` counts every head's bytes *before*
-giving them to the parser (:class:`~earmark.http_limits.HeadScanner`) and gives it at most what
-is left under the caps: a request line over the cap is answered 414, a head over its cap 431,
-and the connection is closed, having read no more than the cap. A head that does not complete
-within ``head_timeout`` (from its first byte, or from the connection for the first request)
-is answered 408; a connection that sent nothing by then is closed without a word. An idle
-keep-alive connection is closed after ``keep_alive_timeout``, a body that does not arrive
-within ``body_timeout`` after its head is answered 408. Beyond ``max_connections`` open
-connections a new one gets a 503 as soon as its request arrives (within a second), and is
-closed. A request the parser refuses is answered 400. Every one of these answers comes from
-the caller's :class:`~earmark.http_limits.ErrorRenderer` (the API envelope, the index
-server's format).
-
-What stays unbounded by the head cap: a request pipelined in the same read as a chunked body
-is counted from where the body's last empty line ends (at most one read, 256 KiB, more).
-
-**Coalescing.**
-uvicorn writes a response's head as soon as the app starts it and the body when the app sends
-it: two ``send()`` calls, two segments, two wake-ups of the peer. On loopback and on virtual
-machines the kernel's share of a small answer (an index search, a lookup) is a large part of
-its cost; measured on the web service's benchmark, the index server spent a quarter of its CPU
-in those sends. :class:`CoalescingTransport` holds the writes made during one turn of the
-event loop and sends them together at the end of that turn, so the head and the body of an
-answer leave in one ``send()``; nothing waits longer than the current turn.
-
-Used by ``earmark run api``, ``earmark serve`` and ``earmark run index`` through
-:func:`protocol_class` (uvicorn's ``http`` option).
+The limits, timeouts and connection cap, and how refusals are answered: docs/serving.md ("The
+HTTP front"); what hostile input gets: docs/reliability.md. Head bytes are counted by
+:class:`~earmark.http_limits.HeadScanner` *before* httptools sees them (it appends header pieces
+one by one), so no more than a cap is ever read. :class:`CoalescingTransport` sends the writes
+of one event-loop turn in one ``send()`` (uvicorn writes head and body apart: two segments, two
+wake-ups; a quarter of the index server's CPU on the web-service benchmark).
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
-"""Runs Earmark's ASGI app under uvicorn, with a graceful shutdown load balancers can follow.
-
-uvicorn stops accepting connections the moment it gets SIGTERM. Behind a load balancer that
-still routes requests to the process for a few seconds, those requests fail. Earmark's shutdown
-is in three steps instead:
-
-1. SIGTERM or SIGINT: ``/_health`` answers 503 (``on_drain``), requests are still served;
-2. after ``shutdown_delay`` seconds uvicorn stops listening and lets in-flight requests finish
-   (at most ``graceful_timeout`` seconds);
-3. the app's lifespan stops its background work (importer, cron) and the caller closes the
-   databases. The process exits 0.
-
-During the delay a second SIGINT (Ctrl+C again) skips the rest of it; a SIGINT once the server
-is stopping abandons the requests still running. A repeated SIGTERM changes nothing, so a
-supervisor that forwards the signal a terminal already delivered does not cut the delay short.
+"""Runs Earmark's ASGI app under uvicorn, with a graceful shutdown load balancers can follow
+(docs/serving.md, "Graceful shutdown": health answers 503 first, then the server stops
+listening after ``shutdown_delay`` and lets requests finish).
 
 :func:`serve` runs one server in this process; :func:`run_workers` runs several processes on one
 address (``earmark run api --workers N``; see :func:`bind_socket`), each doing its own graceful

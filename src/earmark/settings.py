@@ -32,7 +32,7 @@ MASK = "********"
 PORT_MAX = 65535
 #: ``EARMARK_*`` variables that are not settings but are read all the same: the config file,
 #: and the test suite's and benchmarks' own (service URLs, the shared data folder).
-OTHER_VARIABLES = frozenset({CONFIG_ENV, "EARMARK_SHARED_DIR"})
+OTHER_VARIABLES = frozenset({CONFIG_ENV})
 OTHER_PREFIXES = ("EARMARK_TEST_", "EARMARK_BENCH_")
 
 Source = Literal["default", "config", "env", "env-file"]

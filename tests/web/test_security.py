@@ -117,6 +117,17 @@ def test_hashed_static_files(web: WebHarness) -> None:
         assert web.client.get(wrong).status_code == 404
 
 
+def test_the_favicon_is_linked_and_found_at_its_usual_address(web: WebHarness) -> None:
+    icon = web.app.state.templates.static.url("favicon.svg")
+    assert f'rel="icon" type="image/svg+xml" href="{icon}"' in web.client.get("/").text
+    moved = web.client.get("/favicon.ico", follow_redirects=False)
+    assert moved.status_code == 301
+    assert moved.headers["location"] == icon
+    answer = web.client.get(icon)
+    assert answer.headers["content-type"] == "image/svg+xml"
+    assert answer.content.startswith(b"<svg")
+
+
 def test_error_pages(web: WebHarness) -> None:
     missing = web.client.get("/no/such/page")
     assert missing.status_code == 404

@@ -34,7 +34,8 @@ def find_account(conn: Connection, given: str) -> Account:
         found = accounts.get(conn, account_id)
         if found is not None:
             return found
-    named = accounts.list_by_name(conn, given.strip())
+    # A control character names nothing (and PostgreSQL refuses a NUL in a text parameter).
+    named = accounts.list_by_name(conn, given.strip()) if given.isprintable() else []
     if len(named) == 1:
         return named[0]
     if named:

@@ -30,6 +30,10 @@ COMMANDS = {
         "earmark.cli.accounts_cmd:accounts_group",
         "User accounts and their user API keys (submissions are made as a user).",
     ),
+    "admin": LazyCommand(
+        "earmark.cli.admin_cmd:admin_group",
+        "The website's roles: grant and revoke admin and moderator, list who holds them.",
+    ),
     "apps": LazyCommand(
         "earmark.cli.apps_cmd:apps_group",
         "Applications and their client API keys (every request names one).",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -255,5 +256,24 @@ def search(conn: Connection, text: str, *, limit: int = 50) -> list[Account]:
         .where(account.c.anonymous == sa.false(), matches)
         .order_by(account.c.id)
         .limit(limit)
+    )
+    return [_account(row) for row in conn.execute(query)]
+
+
+def names_by_id(conn: Connection, account_ids: Iterable[int]) -> dict[int, str]:
+    """The name of each existing account among ``account_ids`` (one query)."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(account.c.id, account.c.name).where(account.c.id.in_(ids)))
+    return {int(row.id): str(row.name) for row in rows}
+
+
+def list_with_roles(conn: Connection) -> list[Account]:
+    """Accounts that hold the admin or the moderator role, oldest first."""
+    query = (
+        sa.select(account)
+        .where(sa.or_(account.c.is_admin == sa.true(), account.c.is_moderator == sa.true()))
+        .order_by(account.c.id)
     )
     return [_account(row) for row in conn.execute(query)]

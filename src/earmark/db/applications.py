@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from earmark.db.accounts import generate_api_key
-from earmark.db.tables import application
+from earmark.db.tables import application, stats_lookups
 
 _KEY_ATTEMPTS = 5
 
@@ -147,3 +147,91 @@ def ids_by_api_keys(conn: Connection, apikeys: Iterable[str]) -> dict[str, int]:
         sa.select(application.c.apikey, application.c.id).where(application.c.apikey.in_(keys))
     ).all()
     return {r.apikey: int(r.id) for r in rows}
+
+
+# --- lookups of an application (the drained counters in stats_lookups) -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LookupTotals:
+    """Lookups of one application over some period: with results (hits) and without."""
+
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.hits + self.misses
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyLookups:
+    """Lookups of one application in one calendar month (UTC)."""
+
+    #: The first day of the month.
+    month: date
+    totals: LookupTotals
+
+
+def lookup_totals_since(
+    conn: Connection, application_ids: Iterable[int], since: date
+) -> dict[int, LookupTotals]:
+    """Lookups of each of ``application_ids`` from ``since`` on (drained counts only);
+    applications without any are left out."""
+    ids = sorted(set(application_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        sa.select(
+            stats_lookups.c.application_id,
+            sa.func.sum(stats_lookups.c.count_hits),
+            sa.func.sum(stats_lookups.c.count_nohits),
+        )
+        .where(stats_lookups.c.application_id.in_(ids), stats_lookups.c.date >= since)
+        .group_by(stats_lookups.c.application_id)
+    ).all()
+    return {int(app): LookupTotals(int(hits), int(misses)) for app, hits, misses in rows}
+
+
+def _month_of(conn: Connection) -> sa.ColumnElement[str]:
+    """``stats_lookups.date`` as ``YYYY-MM`` text, in this database's dialect."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.to_char(stats_lookups.c.date, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", stats_lookups.c.date)
+
+
+def monthly_lookups(conn: Connection, application_id: int, since: date) -> list[MonthlyLookups]:
+    """Lookups of one application per calendar month from ``since`` on, newest month first;
+    months without lookups are left out."""
+    month = _month_of(conn).label("month")
+    rows = conn.execute(
+        sa.select(
+            month,
+            sa.func.sum(stats_lookups.c.count_hits),
+            sa.func.sum(stats_lookups.c.count_nohits),
+        )
+        .where(stats_lookups.c.application_id == application_id, stats_lookups.c.date >= since)
+        .group_by(month)
+        .order_by(month.desc())
+    ).all()
+    return [
+        MonthlyLookups(date(int(text[:4]), int(text[5:7]), 1), LookupTotals(int(hits), int(misses)))
+        for text, hits, misses in rows
+    ]
+
+
+def search(conn: Connection, text: str, *, limit: int = 200) -> list[Application]:
+    """Applications whose name, client key or email contains ``text`` (case-insensitively;
+    ``%`` and ``_`` are plain characters; empty: every application), oldest first."""
+    query = sa.select(application).order_by(application.c.id).limit(limit)
+    if text:
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(application.c.name).like(pattern, escape="\\"),
+                sa.func.lower(application.c.apikey).like(pattern, escape="\\"),
+                sa.func.lower(application.c.email).like(pattern, escape="\\"),
+            )
+        )
+    return [_application(r) for r in conn.execute(query)]

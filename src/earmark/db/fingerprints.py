@@ -11,6 +11,7 @@ import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -184,6 +185,40 @@ def outbox_remove(conn: Connection, ids: Sequence[int]) -> None:
 
 def outbox_size(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(index_outbox)).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class IndexProgress:
+    """How far the index has followed the fingerprint table (the admin page)."""
+
+    #: Fingerprints written but not yet confirmed by the index (``index_outbox`` rows).
+    waiting: int
+    #: When the oldest of them was queued (None: none waits).
+    oldest_waiting: datetime | None
+    #: The newest fingerprint the index has confirmed: its id and when it was written.
+    last_indexed_id: int | None
+    last_indexed_created: datetime | None
+
+
+def index_progress(conn: Connection) -> IndexProgress:
+    """The outbox's size and age, and the newest confirmed fingerprint: a backward walk of
+    the primary key that stops at the first fingerprint not in the (small) outbox."""
+    waiting, oldest = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(index_outbox.c.created))
+    ).one()
+    queued = sa.exists().where(index_outbox.c.fingerprint_id == fingerprint.c.id)
+    last = conn.execute(
+        sa.select(fingerprint.c.id, fingerprint.c.created)
+        .where(~queued)
+        .order_by(fingerprint.c.id.desc())
+        .limit(1)
+    ).first()
+    return IndexProgress(
+        waiting=int(waiting),
+        oldest_waiting=oldest,
+        last_indexed_id=None if last is None else int(last.id),
+        last_indexed_created=None if last is None else last.created,
+    )
 
 
 def count(conn: Connection) -> int:

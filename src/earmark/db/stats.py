@@ -245,6 +245,39 @@ def lookup_stats(
     return [DailyLookups(day, int(hits), int(misses)) for day, hits, misses in conn.execute(query)]
 
 
+@dataclass(frozen=True, slots=True)
+class ApplicationLookups:
+    """Lookups of one application over a period (the admin page's monthly hits and misses)."""
+
+    application_id: int
+    hits: int
+    misses: int
+
+    @property
+    def count(self) -> int:
+        return self.hits + self.misses
+
+
+def lookups_by_application(
+    conn: Connection, from_date: dt.date, to_date: dt.date
+) -> dict[int, ApplicationLookups]:
+    """Hits and misses in [from_date, to_date] per application that had any (reference §12,
+    ``/admin/stats/apps?month=``). One grouped scan of the dates' rows (``date`` is indexed)."""
+    query = (
+        sa.select(
+            stats_lookups.c.application_id,
+            sa.func.sum(stats_lookups.c.count_hits),
+            sa.func.sum(stats_lookups.c.count_nohits),
+        )
+        .where(stats_lookups.c.date.between(from_date, to_date))
+        .group_by(stats_lookups.c.application_id)
+    )
+    return {
+        int(app_id): ApplicationLookups(int(app_id), int(hits), int(misses))
+        for app_id, hits, misses in conn.execute(query)
+    }
+
+
 # --- the daily figures ----------------------------------------------------------------------
 
 

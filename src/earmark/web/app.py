@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 
 from earmark.web.access import Redirect
 from earmark.web.middleware import SCOPE_KEY, SECURITY_HEADERS, WebMiddleware
-from earmark.web.pages import account, content, signin_oauth
+from earmark.web.pages import account, admin, applications, content, signin_oauth, stats
 from earmark.web.render import Templates, render
 from earmark.web.services import WebServices
 from earmark.web.session import SessionCodec, WebSession
@@ -31,7 +31,7 @@ from earmark.web.static import StaticFiles
 log = logging.getLogger(__name__)
 
 #: The page groups, in the order their routes are tried.
-PAGES: tuple[ModuleType, ...] = (content, account, signin_oauth)
+PAGES: tuple[ModuleType, ...] = (content, account, signin_oauth, applications, stats, admin)
 
 #: What each error page says (its title); the detail of an HTTPException is added below.
 ERROR_TITLES = {

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 PREFIX = "/static/"
@@ -75,5 +75,12 @@ class StaticFiles:
             asset.body, media_type=asset.media_type, headers={"Cache-Control": CACHE_CONTROL}
         )
 
+    async def favicon(self, request: Request) -> Response:
+        # Browsers ask for /favicon.ico whatever the page links: send them to the real icon.
+        return RedirectResponse(self.url("favicon.svg"), status_code=301)
+
     def routes(self) -> list[BaseRoute]:
-        return [Route(PREFIX + "{name}", self.serve, methods=["GET", "HEAD"], name="static")]
+        return [
+            Route(PREFIX + "{name}", self.serve, methods=["GET", "HEAD"], name="static"),
+            Route("/favicon.ico", self.favicon, methods=["GET", "HEAD"], name="favicon"),
+        ]
