@@ -26,6 +26,7 @@ from earmark.ratelimit import MemoryWindow, RedisWindow, Window
 from earmark.search import Searcher
 from earmark.settings import Secret, Settings
 from earmark.web.services import WebConfig, WebServices
+from earmark.web.signin_providers import SignInProviders
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ def web_config(settings: Settings, *, api_url: str = "") -> WebConfig:
             "the website needs web_secret (a long random string, the same for every web "
             "process), e.g. EARMARK_WEB_SECRET_FILE=/run/secrets/web_secret"
         )
+    try:
+        providers = SignInProviders(settings)
+    except ValueError as exc:
+        raise ConfigError(f"website sign-in: {exc}") from None
     return WebConfig(
         secret=str(settings.web_secret),
         https=settings.web_https,
@@ -66,6 +71,7 @@ def web_config(settings: Settings, *, api_url: str = "") -> WebConfig:
         api_url=api_url or settings.web_api_url,
         identify_max_bytes=settings.web_identify_max_bytes,
         identify_timeout=settings.web_identify_timeout,
+        oauth=providers,
     )
 
 

@@ -115,6 +115,34 @@ account_google = sa.Table(
     info={"role": "app"},
 )
 
+#: A sign-in with an OpenID Connect provider: the provider (its issuer, or its authorization
+#: endpoint when no issuer is configured) and its stable id of the user (``sub``) name the
+#: account. MusicBrainz sign-ins use ``account.mbuser`` instead (reference §12).
+account_oidc = sa.Table(
+    "account_oidc",
+    metadata,
+    sa.Column("issuer", sa.String(255), primary_key=True),
+    sa.Column("subject", sa.String(255), primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("account.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    _created(),
+    info={"role": "app"},
+)
+
+#: A sign-in started at an OAuth provider and not finished yet: the SHA-256 of its ``state``,
+#: bound to the SHA-256 of the session id that started it. Taken (deleted) by the provider's
+#: redirect back, so a state works once; ``expires`` is in seconds since the epoch.
+oauth_state = sa.Table(
+    "oauth_state",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("session_hash", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("return_url", sa.String(2000), nullable=False),
+    sa.Column("expires", sa.BigInteger, nullable=False, index=True),
+    info={"role": "app"},
+)
+
 application = sa.Table(
     "application",
     metadata,

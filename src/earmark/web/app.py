@@ -30,6 +30,7 @@ from earmark.web.pages import (
     data,
     identify,
     moderation,
+    signin_oauth,
     stats,
 )
 from earmark.web.render import Templates, render
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 PAGES: tuple[ModuleType, ...] = (
     content,
     account,
+    signin_oauth,
     applications,
     data,
     identify,

@@ -18,11 +18,19 @@ from earmark.web.session import COOKIE_NAME, MAX_AGE_S, SessionCodec, WebSession
 #: Where the request's session lives in the ASGI scope (see earmark.web.access.session_of).
 SCOPE_KEY = "earmark.web.session"
 
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
-)
+
+def csp(*, form_action: list[str] | None = None) -> str:
+    """The Content-Security-Policy; ``form_action``: origins a page's forms may also go to
+    (a page that sets its own header keeps it)."""
+    targets = " ".join(["'self'", *(form_action or [])])
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; font-src 'self'; form-action {targets}; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
+
+
+CSP = csp()
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",

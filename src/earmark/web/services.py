@@ -16,6 +16,7 @@ from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import Window
 from earmark.search import Searcher
 from earmark.ttlcache import TtlCache
+from earmark.web.signin_providers import SignInProviders
 
 T = TypeVar("T")
 
@@ -43,6 +44,8 @@ class WebConfig:
     identify_max_bytes: int = 50 * 1024 * 1024
     #: Seconds /identify may spend decoding one file (setting web_identify_timeout).
     identify_timeout: float = 30.0
+    #: Sign-in with MusicBrainz and OpenID Connect (none unless configured).
+    oauth: SignInProviders = field(default_factory=SignInProviders)
 
 
 @dataclass

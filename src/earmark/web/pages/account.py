@@ -28,6 +28,7 @@ from earmark.web.access import (
     session_of,
 )
 from earmark.web.forms import read_form, text_field
+from earmark.web.middleware import csp
 from earmark.web.render import render
 
 LOGIN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,31}")
@@ -120,9 +121,25 @@ def _sign_in(request: Request, account_id: int) -> None:
 # --- sign in / out -----------------------------------------------------------------------------
 
 
+def _login_page(request: Request, return_url: str, login: str) -> dict[str, Any]:
+    """What the sign-in page shows besides its error: the form's values and the buttons of
+    the OAuth providers this site offers (earmark.web.pages.signin_oauth)."""
+    choices = services_of(request).config.oauth.choices()
+    return {"return_url": return_url, "login": login, "sign_in_with": choices}
+
+
+async def _render_login(request: Request, context: dict[str, Any], status: int = 200) -> Response:
+    response = await render(request, "login.html", context, status)
+    targets = services_of(request).config.oauth.form_targets()
+    if targets:  # the sign-in buttons' forms redirect to the providers
+        response.headers["content-security-policy"] = csp(form_action=targets)
+    return response
+
+
 async def login_form(request: Request) -> Response:
-    context = {"return_url": safe_return_url(request.query_params.get("return_url")), "error": None}
-    return await render(request, "login.html", {**context, "login": ""})
+    return_url = safe_return_url(request.query_params.get("return_url"))
+    context = _login_page(request, return_url, "")
+    return await _render_login(request, {**context, "error": None})
 
 
 async def _check_login(request: Request, login: str, password: str) -> int | None:
@@ -147,12 +164,12 @@ async def login(request: Request) -> Response:
     login_name = text_field(form, "login", max_length=logins.LOGIN_MAX)
     password = text_field(form, "password", max_length=passwords.MAX_LENGTH, strip=False)
     return_url = safe_return_url(text_field(form, "return_url", max_length=2000))
-    context: dict[str, Any] = {"return_url": return_url, "login": login_name}
+    context = _login_page(request, return_url, login_name)
     if not await _allowed(request, "login", login_name):
-        return await render(request, "login.html", {**context, "error": TOO_MANY}, 429)
+        return await _render_login(request, {**context, "error": TOO_MANY}, 429)
     account_id = await _check_login(request, login_name, password) if login_name else None
     if account_id is None:
-        return await render(request, "login.html", {**context, "error": WRONG_LOGIN}, 400)
+        return await _render_login(request, {**context, "error": WRONG_LOGIN}, 400)
     await services_of(request).write(lambda c: accounts.touch_login(c.app, account_id))
     _sign_in(request, account_id)
     return RedirectResponse(return_url, status_code=303)
