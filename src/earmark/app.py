@@ -298,6 +298,12 @@ def check_production(settings: Settings) -> None:
             "through Redis between API processes and the cron. For one process with "
             "everything inside, use `earmark serve`."
         )
+    check_migrated(settings)
+
+
+def check_migrated(settings: Settings) -> None:
+    """Raise :class:`NotReadyError` unless the databases answer and are at the newest revision
+    (production never migrates by itself)."""
     dbs = open_databases(settings)
     try:
         if not migrate.is_current(dbs):
@@ -369,18 +375,7 @@ def mirror_ready(mirror: MusicBrainzDatabase) -> bool:
 def check_web_production(settings: Settings) -> None:
     """Refuse what ``earmark run web`` cannot work with: no secret, databases not migrated."""
     web_config(settings)
-    dbs = open_databases(settings)
-    try:
-        if not migrate.is_current(dbs):
-            raise NotReadyError(
-                "the databases are not at the newest revision: run `earmark db upgrade`"
-            )
-    except sa.exc.OperationalError as exc:
-        raise NotReadyError(
-            f"cannot reach the database: {' '.join(str(exc.orig).split())}"
-        ) from None
-    finally:
-        dbs.dispose()
+    check_migrated(settings)
 
 
 def open_web(settings: Settings) -> WebRuntime:

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from earmark.errors import ConfigError
 from earmark.http_limits import ErrorRenderer, HttpLimits, limits_from_settings, plain_text
 from earmark.http_protocol import protocol_class
+from earmark.listen import ListenError, bind_address
 from earmark.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -215,11 +216,11 @@ def serve(
     if options.ops_address is not None and ops_app is not None:
         try:
             if sockets is None:
-                sockets = [listening_socket(options.host, options.port)]
+                sockets = [bind_address(options.host, options.port)]
             if ops_socket is None:
-                ops_socket = listening_socket(*options.ops_address)
-        except OSError as exc:
-            log.error("cannot listen: %s", exc)
+                ops_socket = bind_address(*options.ops_address)
+        except ListenError as exc:
+            log.error("%s", exc)
             return 1
         app = ByListener(app, ops_app, ops_socket.getsockname())
         sockets = [*sockets, ops_socket]
@@ -263,21 +264,6 @@ class ByListener:
             await self.ops(scope, receive, send)
         else:
             await self.public(scope, receive, send)
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (SO_REUSEADDR), for uvicorn to listen on."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -9,27 +9,21 @@ directory.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from earmark.datadir_lock import LOCK_FILE
-from tests.serve.process import Serve, clean_environment, earmark_command
+from tests.serve.process import (
+    Serve,
+    clean_environment,
+    free_port,
+    run_earmark,
+    taken_port,
+)
 
-
-def _earmark(args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*earmark_command(), *args],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+__all__ = ["taken_port"]  # a fixture
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -39,19 +33,6 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("earmark: error: "), result.stderr
     return lines[0]
-
-
-@pytest.fixture
-def taken_port() -> Iterator[int]:
-    """A port another program listens on."""
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        yield int(sock.getsockname()[1])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -64,16 +45,16 @@ def test_a_data_directory_in_use_names_its_process_until_that_one_is_killed(
     try:
         pid = first.proc.pid
         in_use = f"earmark: error: the data directory {data_dir} is in use by process {pid} "
-        second = _earmark(["serve", "--port", "0", "--data-dir", str(data_dir)], env)
+        second = run_earmark(["serve", "--port", "0", "--data-dir", str(data_dir)], env)
         assert _one_error_line(second).startswith(in_use)
 
         index_in_use = in_use.replace(str(data_dir), str(data_dir / "index"))
-        index = _earmark(
-            ["run", "index", "--dir", str(data_dir / "index"), "--port", str(_free_port())], env
+        index = run_earmark(
+            ["run", "index", "--dir", str(data_dir / "index"), "--port", str(free_port())], env
         )
         assert _one_error_line(index).startswith(index_in_use)
         importer_env = {**env, "EARMARK_DATA_DIR": str(data_dir)}
-        importer = _earmark(["run", "importer", "--once"], importer_env)
+        importer = run_earmark(["run", "importer", "--once"], importer_env)
         assert _one_error_line(importer).startswith(index_in_use)
 
         first.send(signal.SIGKILL)
@@ -91,7 +72,7 @@ def test_a_data_directory_in_use_names_its_process_until_that_one_is_killed(
 
 def test_serve_on_a_port_in_use_creates_nothing(tmp_path: Path, taken_port: int) -> None:
     data_dir = tmp_path / "new"
-    result = _earmark(
+    result = run_earmark(
         ["serve", "--port", str(taken_port), "--data-dir", str(data_dir)], clean_environment()
     )
     line = _one_error_line(result)
@@ -105,11 +86,11 @@ def test_serve_on_a_port_in_use_creates_nothing(tmp_path: Path, taken_port: int)
 def test_serve_port_from_the_environment_is_checked_too(tmp_path: Path, taken_port: int) -> None:
     data_dir = tmp_path / "new"
     env = clean_environment(EARMARK_API_PORT=str(taken_port), EARMARK_DATA_DIR=str(data_dir))
-    line = _one_error_line(_earmark(["serve"], env))
+    line = _one_error_line(run_earmark(["serve"], env))
     assert line.endswith(f"127.0.0.1:{taken_port}: address already in use")
     assert not data_dir.exists()
     env["EARMARK_API_PORT"] = "99999"
-    refused = _earmark(["serve"], env)
+    refused = run_earmark(["serve"], env)
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
         "earmark: error: EARMARK_API_PORT: 99999 is above the maximum 65535"
@@ -118,25 +99,25 @@ def test_serve_port_from_the_environment_is_checked_too(tmp_path: Path, taken_po
 
 def test_run_index_on_a_port_in_use_creates_nothing(tmp_path: Path, taken_port: int) -> None:
     index_dir = tmp_path / "index"
-    result = _earmark(
+    result = run_earmark(
         ["run", "index", "--dir", str(index_dir), "--port", str(taken_port)], clean_environment()
     )
     assert _one_error_line(result) == (
         f"earmark: error: cannot listen on 127.0.0.1:{taken_port}: address already in use"
     )
-    result = _earmark(
+    result = run_earmark(
         ["run", "index", "--dir", str(index_dir), "--port", "65536"], clean_environment()
     )
     assert result.returncode == 2
     assert "65536 is not in the range 0<=x<=65535" in result.stderr
-    legacy = _earmark(
+    legacy = run_earmark(
         [
             "run",
             "index",
             "--dir",
             str(index_dir),
             "--port",
-            str(_free_port()),
+            str(free_port()),
             "--legacy-port",
             str(taken_port),
         ],
@@ -156,9 +137,9 @@ def test_run_api_on_a_port_in_use_is_one_line(
         EARMARK_INDEX_URL="http://127.0.0.1:9",
         EARMARK_REDIS_URL="redis://127.0.0.1:9/0",
     )
-    upgraded = _earmark(["db", "upgrade"], env)
+    upgraded = run_earmark(["db", "upgrade"], env)
     assert upgraded.returncode == 0, upgraded.stderr
-    result = _earmark(["run", "api", "--port", str(taken_port), "--workers", workers], env)
+    result = run_earmark(["run", "api", "--port", str(taken_port), "--workers", workers], env)
     assert _one_error_line(result) == (
         f"earmark: error: cannot listen on 127.0.0.1:{taken_port}: address already in use"
     )

@@ -4,43 +4,23 @@
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.serve.process import Process, Serve, clean_environment, earmark_command, wait_until
+from tests.serve.process import (
+    Process,
+    Serve,
+    clean_environment,
+    earmark_command,
+    free_port,
+    run_earmark,
+    taken_port,
+    wait_until,
+)
 from tests.web.harness import PASSWORD, csrf_token
 
-
-def _earmark(
-    args: list[str], env: Mapping[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*earmark_command(), *args],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-        check=False,
-    )
-
-
-@pytest.fixture
-def taken_port() -> Iterator[int]:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        yield int(sock.getsockname()[1])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["taken_port"]  # a fixture
 
 
 def test_serve_answers_the_site_and_the_api_on_one_port(tmp_path: Path) -> None:
@@ -62,7 +42,7 @@ def test_serve_answers_the_site_and_the_api_on_one_port(tmp_path: Path) -> None:
         assert lookup.json()["status"] == "ok"
         assert httpx.get(server.url + "/_health", timeout=10).status_code == 200
         # The administrator `serve` created signs in once it has a password.
-        made = _earmark(
+        made = run_earmark(
             ["accounts", "set-password", "admin", "--stdin", "--data-dir", str(data_dir)],
             env,
             stdin=PASSWORD + "\n",
@@ -86,9 +66,9 @@ def test_run_web_serves_the_site(tmp_path: Path) -> None:
         EARMARK_MUSICBRAINZ_DATABASE_URL=f"sqlite:///{tmp_path}/musicbrainz.db",
         EARMARK_WEB_SECRET="a-secret-for-the-test-0123456789",
     )
-    upgraded = _earmark(["db", "upgrade"], env)
+    upgraded = run_earmark(["db", "upgrade"], env)
     assert upgraded.returncode == 0, upgraded.stderr
-    port = _free_port()
+    port = free_port()
     web = Process([*earmark_command(), "run", "web", "--port", str(port)], env, name="run web")
     try:
         url = f"http://127.0.0.1:{port}"
@@ -118,13 +98,13 @@ def test_run_web_refuses_a_busy_port_and_a_missing_secret(tmp_path: Path, taken_
         EARMARK_DATABASE_URL=f"sqlite:///{tmp_path}/earmark.db",
         EARMARK_WEB_SECRET="a-secret-for-the-test-0123456789",
     )
-    busy = _earmark(["run", "web", "--port", str(taken_port)], env)
+    busy = run_earmark(["run", "web", "--port", str(taken_port)], env)
     assert busy.returncode == 1
     assert busy.stderr.strip() == (
         f"earmark: error: cannot listen on 127.0.0.1:{taken_port}: address already in use"
     )
-    no_secret = _earmark(
-        ["run", "web", "--port", str(_free_port())],
+    no_secret = run_earmark(
+        ["run", "web", "--port", str(free_port())],
         {k: v for k, v in env.items() if k != "EARMARK_WEB_SECRET"},
     )
     assert no_secret.returncode != 0

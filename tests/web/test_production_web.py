@@ -14,10 +14,16 @@ import redis
 
 from earmark.db import tracks
 from earmark.db.engine import Databases
-from tests.serve.process import Process, clean_environment, earmark_command, wait_until
+from tests.serve.process import (
+    Process,
+    clean_environment,
+    earmark_command,
+    free_port,
+    run_earmark,
+    wait_until,
+)
 from tests.services import REDIS_URL, RUN_ID, PostgresDatabases, require_redis
 from tests.web.harness import PASSWORD, csrf_token
-from tests.web.test_processes import _earmark, _free_port
 
 
 @pytest.fixture
@@ -53,7 +59,7 @@ def test_run_web_on_postgresql_and_redis(
         EARMARK_REDIS_URL=REDIS_URL,
         EARMARK_REDIS_PREFIX=redis_prefix,
     )
-    upgraded = _earmark(["db", "upgrade"], env)
+    upgraded = run_earmark(["db", "upgrade"], env)
     assert upgraded.returncode == 0, upgraded.stderr
     dbs = Databases.single(database_url)
     try:
@@ -62,7 +68,7 @@ def test_run_web_on_postgresql_and_redis(
                 tracks.insert(conns.fingerprint)
     finally:
         dbs.dispose()
-    port = _free_port()
+    port = free_port()
     web = Process([*earmark_command(), "run", "web", "--port", str(port)], env, name="run web")
     url = f"http://127.0.0.1:{port}"
     try:
