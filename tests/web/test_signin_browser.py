@@ -92,3 +92,16 @@ def test_the_admin_signs_in_with_the_password_set_on_the_command_line(
     assert page.locator(".who").inner_text() == "Signed in as admin"
     page.goto(site.url + "/api-key")
     assert page.locator("#role").inner_text() == "Administrator"
+    # A new user key takes a confirmation, and then replaces the old one.
+    old_key = page.locator("#user-key").inner_text()
+    page.get_by_role("button", name="Generate a new key…").click()
+    page.wait_for_url(site.url + "/api-key")
+    assert page.locator("#user-key").count() == 0  # the confirmation step shows no key yet
+    page.get_by_role("button", name="Yes, generate a new key").click()
+    page.get_by_role("status").wait_for()
+    assert "the old one no longer works" in page.get_by_role("status").inner_text()
+    new_key = page.locator("#user-key").inner_text()
+    assert new_key != old_key
+    page.goto(site.url + "/api-key")
+    assert page.locator("#user-key").inner_text() == new_key
+    screenshot(page, "signin-api-key-renewed")
