@@ -35,6 +35,7 @@ from earmark.library.client import (
 from earmark.ratelimit import Rates
 from tests.api.harness import ApiHarness
 from tests.importer.harness import fixture_items
+from tests.services import SqliteDatabases
 
 T = TypeVar("T")
 MBID = uuid.UUID("0a7e8f2c-1b3d-4e5f-8a9b-0c1d2e3f4a5b")
@@ -127,10 +128,10 @@ def test_invalid_key_is_a_typed_error(api: ApiHarness, acoustid_fixtures: Any) -
 
 @pytest.mark.slow
 def test_429_waits_for_retry_after_then_succeeds(
-    dbs: Databases, tmp_path: Path, acoustid_fixtures: Any
+    sqlite_databases: SqliteDatabases, tmp_path: Path, acoustid_fixtures: Any
 ) -> None:
-    if dbs.app.dialect.name != "sqlite":
-        pytest.skip("the limits are in memory whatever the database: SQLite is enough")
+    # The limits are in memory whatever the database: SQLite alone is enough.
+    dbs = Databases.single(sqlite_databases.create())
     # 0.1/s over the 20 s window: two requests pass, the third is refused with Retry-After.
     h = ApiHarness(dbs, tmp_path / "index", rates=Rates(application=0.1, global_=0, ip=0))
     waits: list[float] = []
@@ -152,6 +153,7 @@ def test_429_waits_for_retry_after_then_succeeds(
         retried, elapsed = run(go)
     finally:
         h.close()
+        dbs.dispose()
     assert retried >= 1
     assert waits
     assert all(1 <= w <= 20 for w in waits)
