@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from earmark.musicbrainz.errors import PacketError, ReplicationError
+from earmark.settings import Settings
 
 if TYPE_CHECKING:
     import httpx
@@ -200,3 +201,18 @@ class UrlSource:
         except BaseException:
             spooled.close()
             raise
+
+
+def configured_source(
+    settings: Settings, *, url: str | None = None, directory: Path | None = None
+) -> DirectorySource | UrlSource | None:
+    """The source named by ``url`` or ``directory``, else by the settings (the URL first);
+    None when nothing is configured."""
+    if directory is not None:
+        return DirectorySource(directory)
+    chosen = url if url is not None else str(settings.musicbrainz_replication_url)
+    if chosen:
+        return UrlSource(chosen, str(settings.musicbrainz_replication_token))
+    if settings.musicbrainz_replication_dir:
+        return DirectorySource(Path(settings.musicbrainz_replication_dir))
+    return None
