@@ -12,6 +12,7 @@ import pytest
 from earmark.musicbrainz.errors import PacketError
 from earmark.musicbrainz.packet import (
     Change,
+    Packet,
     PacketLimits,
     ordered,
     parse_table_name,
@@ -26,7 +27,7 @@ INSERT = Row(
 )
 
 
-def _read(data: bytes, limits: PacketLimits | None = None) -> object:
+def _read(data: bytes, limits: PacketLimits | None = None) -> Packet:
     return read_packet(io.BytesIO(data), WANTED, limits)
 
 
@@ -39,12 +40,14 @@ def test_facts_and_kept_rows() -> None:
     )
     assert packet.version == 2
     assert (packet.replication_sequence, packet.schema_sequence) == (1234, 31)
-    assert packet.timestamp is not None and packet.timestamp.year == 2026
+    assert packet.timestamp is not None
+    assert packet.timestamp.year == 2026
     assert [(c.table, c.op) for c in packet.changes] == [
         ("recording", "i"),
         ("replication_control", "u"),
     ]
-    assert packet.skipped_rows == 1 and packet.skipped_tables == {"musicbrainz.work"}
+    assert packet.skipped_rows == 1
+    assert packet.skipped_tables == {"musicbrainz.work"}
     assert packet.keys["recording"] == ("id",)
 
 
@@ -186,13 +189,11 @@ def test_broken_packets(members: dict[str, bytes], message: str) -> None:
     ],
 )
 def test_corrupt_archives(data: bytes) -> None:
-    with pytest.raises(PacketError, match="truncated|not a bzip2|no REPLICATION|no mbdump"):
+    with pytest.raises(PacketError, match=r"truncated|not a bzip2|no REPLICATION|no mbdump"):
         _read(data)
 
 
-@pytest.mark.parametrize(
-    "name", ["../x", "/etc/passwd", "mbdump/../../x", "a\\..\\b", "C:\\x"]
-)
+@pytest.mark.parametrize("name", ["../x", "/etc/passwd", "mbdump/../../x", "a\\..\\b", "C:\\x"])
 def test_hostile_member_names(name: str, tmp_path: Path) -> None:
     members = [*v2_members(5, []).items(), (name, b"boom")]
     with pytest.raises(PacketError, match="unsafe member name"):

@@ -17,7 +17,12 @@ import sqlalchemy as sa
 from earmark.musicbrainz.errors import PacketError, ReplicationError
 from earmark.musicbrainz.metadata import lookup_metadata
 from earmark.musicbrainz.packet import read_packet
-from earmark.musicbrainz.replication import apply_packet, mirrored_tables, replicate
+from earmark.musicbrainz.replication import (
+    AppliedPacket,
+    apply_packet,
+    mirrored_tables,
+    replicate,
+)
 from earmark.musicbrainz.replication_source import DirectorySource
 from earmark.musicbrainz.schema import MusicBrainzDatabase, execute, tables
 from tests.musicbrainz.packets import (
@@ -70,7 +75,7 @@ def _packet(members: dict[str, bytes]) -> bytes:
     return tar_bytes(members)
 
 
-def _apply(mirror: MusicBrainzDatabase, members: dict[str, bytes]) -> object:
+def _apply(mirror: MusicBrainzDatabase, members: dict[str, bytes]) -> AppliedPacket:
     packet = read_packet(io.BytesIO(tar_bytes(members)), mirrored_tables())
     return apply_packet(mirror, packet)
 
@@ -132,16 +137,17 @@ def test_a_repeated_packet_is_skipped(mirror: MusicBrainzDatabase, tmp_path: Pat
     members = v2_members(
         1001, [Row("musicbrainz.recording", "i", new=recording_row(3, SONG_THREE, "x"))]
     )
-    assert _apply(mirror, members).applied  # type: ignore[attr-defined]
+    assert _apply(mirror, members).applied
     again = _apply(mirror, members)
-    assert not again.applied  # type: ignore[attr-defined]
-    assert "already applied" in again.summary()  # type: ignore[attr-defined]
+    assert not again.applied
+    assert "already applied" in again.summary()
     assert state(mirror)[0] == 1001
     assert len(recordings(mirror)) == 3
     # The directory source starts after the mirror's sequence: nothing to do.
     write_packet(tmp_path, 1001, members)
     run = replicate(mirror, DirectorySource(tmp_path))
-    assert run.packets == [] and run.current
+    assert run.packets == []
+    assert run.current
 
 
 def test_a_gap_is_refused(mirror: MusicBrainzDatabase, tmp_path: Path) -> None:
@@ -265,7 +271,7 @@ def test_missing_rows_and_unchanged_updates_are_counted_not_fatal(
         Row("musicbrainz.recording", "u", old=one, new=dict(one)),
     ]
     applied = _apply(mirror, v2_members(1001, rows))
-    assert applied.missed == 2  # type: ignore[attr-defined]
+    assert applied.missed == 2
     assert state(mirror)[0] == 1001
 
 
@@ -333,7 +339,7 @@ def test_a_corrupt_packet_leaves_the_mirror_alone(
 ) -> None:
     good = _packet(v2_members(1001, [Row("musicbrainz.recording", "d", old={"id": 2})]))
     (tmp_path / "replication-1001-v2.tar.bz2").write_bytes(good[: len(good) // 2])
-    with pytest.raises(PacketError, match="truncated|not a bzip2"):
+    with pytest.raises(PacketError, match=r"truncated|not a bzip2"):
         replicate(mirror, DirectorySource(tmp_path))
     assert state(mirror) == (BASE_SEQUENCE, BASE_DATE)
     assert len(recordings(mirror)) == 2

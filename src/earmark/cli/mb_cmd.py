@@ -148,17 +148,10 @@ def _rows(rows: dict[str, int]) -> str:
     "--url", help="Base URL of the packets (default: musicbrainz_replication_url; token: setting)."
 )
 @click.option(
-    "--once",
-    "once",
-    flag_value=True,
-    help="Apply at most the next packet.",
-)
-@click.option(
-    "--until-current",
-    "once",
-    flag_value=False,
-    default=True,
-    help="Apply packets until the next one is not published yet (the default).",
+    "--once/--until-current",
+    default=False,
+    help="Apply at most the next packet, or (the default) packets until the next one is not "
+    "published yet.",
 )
 @click.pass_context
 def replicate(ctx: click.Context, directory: Path | None, url: str | None, once: bool) -> None:

@@ -42,8 +42,6 @@ V1_NAMES = {
     "mbdump/Pending": "pending",
     "mbdump/PendingData": "data",
 }
-# Rows MusicBrainz never exports (replication reference) and files an applier does not need.
-IGNORED = ("mbdump/pending_ts",)
 
 _NUMBER = re.compile(rb"\d{1,18}\n?")
 _V1_PAIR = re.compile(r'"((?:[^"]|"")+)"(?:=\'((?:[^\']|\'\')*)\')? ')

@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -103,6 +103,8 @@ def read_state(conn: Connection, *, lock: bool = False) -> MirrorState:
     value = row.last_replication_date
     if isinstance(value, str):  # SQLite may hand back the stored text
         value = copytext.parse_timestamp(value)
+    elif value is not None:  # SQLite keeps no time zone: its values are UTC
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return MirrorState(row.current_schema_sequence, row.current_replication_sequence, value)
 
 
