@@ -15,10 +15,9 @@ from earmark.musicbrainz.packet import (
     Packet,
     PacketLimits,
     ordered,
-    parse_table_name,
-    parse_v1_data,
     read_packet,
 )
+from earmark.musicbrainz.packet_fields import parse_table_name, parse_v1_data
 from tests.musicbrainz.packets import Row, info, recording_row, tar_bytes, v1_members, v2_members
 
 WANTED = frozenset({"recording", "replication_control", "isrc"})
