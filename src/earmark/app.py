@@ -35,6 +35,7 @@ from earmark.index.client import HttpIndexClient, IndexClient, LocalIndexClient
 from earmark.index.engine import MultiIndex
 from earmark.library.local import Keys, LocalService, in_process
 from earmark.musicbrainz.cache import MetadataCache
+from earmark.musicbrainz.replication_source import configured_source
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import open_rate_limits
 from earmark.search import Searcher
@@ -257,7 +258,9 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         )
         background: list[Background] = [
             ImporterTask(worker),
-            CronTask(build_scheduler(dbs, counters, mirror)),
+            CronTask(
+                build_scheduler(dbs, counters, mirror, replication=configured_source(settings))
+            ),
         ]
         services = api_services(
             settings, dbs=dbs, index=index, counters=counters, mirror=mirror, queue=queue

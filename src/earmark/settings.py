@@ -149,6 +149,24 @@ class Settings:
         "for recordings on many releases.",
         minimum=1,
     )
+    musicbrainz_replication_url: str = setting(
+        "",
+        "Base URL of MusicBrainz replication packets (replication-<N>-v2.tar.bz2), e.g. "
+        "https://metabrainz.org/api/musicbrainz/; https required except to a loopback host. "
+        "Set (or musicbrainz_replication_dir): the cron applies new packets hourly.",
+        url="one",
+    )
+    musicbrainz_replication_token: Secret = setting(
+        "",
+        "MetaBrainz access token sent with each packet request (?token=) to "
+        "musicbrainz_replication_url.",
+        secret=True,
+    )
+    musicbrainz_replication_dir: str = setting(
+        "",
+        "Directory of MusicBrainz replication packet files, used when "
+        "musicbrainz_replication_url is empty; set: the cron applies new packets hourly.",
+    )
     index_url: str = setting(
         "",
         "Base URL of the fingerprint index server (`earmark run index`, or acoustid-index), "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -11,6 +12,7 @@ from earmark.cron import JOB_NAMES, CronConfig, CronJobs, build_scheduler
 from earmark.db import stats
 from earmark.db.engine import Databases, write_transaction
 from earmark.db.tables import stats_lookups
+from earmark.musicbrainz.replication_source import DirectorySource
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from tests.cron import data, mb
 
@@ -31,7 +33,7 @@ def _hits(dbs: Databases) -> int:
 
 
 def test_every_job_runs_through_the_scheduler(
-    dbs: Databases, backends: CounterBackends, mirror: MusicBrainzDatabase
+    dbs: Databases, backends: CounterBackends, mirror: MusicBrainzDatabase, tmp_path: Path
 ) -> None:
     clock = Clock(T0)
     with write_transaction(dbs.app) as conn:
@@ -42,12 +44,14 @@ def test_every_job_runs_through_the_scheduler(
     mb.set_replication_date(mirror, T0)
     backends.counters.count_request(app, hits=2, user_agent="ua", ip="ip", at=T0)
     backends.missing_mbids.report([data.mbid(1)])
-    scheduler = build_scheduler(dbs, backends, mirror, clock=clock)
+    packets = DirectorySource(tmp_path)  # no packet yet: the replication job finds none
+    scheduler = build_scheduler(dbs, backends, mirror, clock=clock, replication=packets)
     assert [job.name for job in scheduler.jobs] == list(JOB_NAMES)
     runs = {name: scheduler.run_once(name) for name in JOB_NAMES}
     assert all(run.ok for run in runs.values()), runs
     assert runs["check-reported-mbids"].summary is not None
     assert "1 merged" in runs["check-reported-mbids"].summary
+    assert runs["replicate-musicbrainz"].summary == "0 packets applied, sequence 1 (current)"
     assert _hits(dbs) == 2
     with dbs.app.connect() as conn:
         assert stats.figures_on(conn, T0.date())["track_mbid.all"] == 2

@@ -114,7 +114,7 @@ def test_group_help_lists_the_commands() -> None:
     result = CliRunner().invoke(mb, ["--help"])
     assert result.exit_code == 0
     assert isinstance(mb, click.Group)
-    assert set(mb.commands) == {"init", "load-sample", "import"}
+    assert set(mb.commands) == {"init", "load-sample", "import", "replicate"}
 
 
 @pytest.mark.parametrize(

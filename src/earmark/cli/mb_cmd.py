@@ -135,3 +135,59 @@ def import_dump(ctx: click.Context, path: Path) -> None:
 def _rows(rows: dict[str, int]) -> str:
     total = sum(rows.values())
     return f"{total} rows in {len(rows)} tables"
+
+
+@mb.command("replicate")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A directory of packet files (default: musicbrainz_replication_dir).",
+)
+@click.option(
+    "--url", help="Base URL of the packets (default: musicbrainz_replication_url; token: setting)."
+)
+@click.option(
+    "--once/--until-current",
+    default=False,
+    help="Apply at most the next packet, or (the default) packets until the next one is not "
+    "published yet.",
+)
+@click.pass_context
+def replicate(ctx: click.Context, directory: Path | None, url: str | None, once: bool) -> None:
+    """Apply MusicBrainz replication packets to the lookup tables.
+
+    Starts at the packet after the mirror's replication sequence; each packet is applied in
+    one transaction with the sequence, so an interrupted run simply runs again. A gap in the
+    packets or a packet of another MusicBrainz schema stops with an error.
+    """
+    from earmark.musicbrainz import replication, replication_source
+
+    if directory is not None and url is not None:
+        raise click.UsageError("give --dir or --url, not both")
+    settings = loaded_settings(ctx).settings
+    source = replication_source.configured_source(settings, url=url, directory=directory)
+    if source is None:
+        raise click.UsageError(
+            "no packet source: give --dir or --url, or set musicbrainz_replication_url or "
+            "musicbrainz_replication_dir"
+        )
+    try:
+        with _database(ctx) as database:
+            click.echo(f"{_where(database)}: replicating from {source.describe()}")
+            run = replication.replicate(
+                database,
+                source,
+                max_packets=1 if once else None,
+                on_packet=lambda applied: click.echo(applied.summary()),
+            )
+    finally:
+        if isinstance(source, replication_source.UrlSource):
+            source.close()
+    state = run.state
+    when = state.last_replication_date.isoformat() if state.last_replication_date else "unknown"
+    status = "current" if run.current else "more packets may follow"
+    click.echo(
+        f"applied {len(run.packets)} packets; replication sequence "
+        f"{state.replication_sequence} of {when} ({status})"
+    )

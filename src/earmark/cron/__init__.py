@@ -18,6 +18,7 @@ from earmark.counters import CounterBackends, open_backends
 from earmark.cron.jobs import JOB_NAMES, CronConfig, CronJobs, build_scheduler
 from earmark.cron.scheduler import Job, JobRun, Scheduler
 from earmark.db.engine import Databases
+from earmark.musicbrainz.replication_source import configured_source
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.settings import Settings
 
@@ -54,4 +55,7 @@ def open_cron(settings: Settings, config: CronConfig | None = None) -> CronRunti
     dbs = Databases.from_settings(settings)
     backends = open_backends(str(settings.redis_url), settings.redis_prefix)
     mirror = MusicBrainzDatabase.from_settings(settings)
-    return CronRuntime(build_scheduler(dbs, backends, mirror, config), dbs, backends, mirror)
+    scheduler = build_scheduler(
+        dbs, backends, mirror, config, replication=configured_source(settings)
+    )
+    return CronRuntime(scheduler, dbs, backends, mirror)

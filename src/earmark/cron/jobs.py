@@ -7,6 +7,7 @@
 | ``check-reported-mbids`` | every 5 minutes | MBIDs the lookups reported missing from MusicBrainz |
 | ``sweep-mbids`` | hourly at :30 | finish MBID outbox work, re-check due unknown MBIDs, sweep |
 | ``update-stats`` | daily at 00:10 UTC | the ``stats`` figures of the day |
+| ``replicate-musicbrainz`` | hourly at :10 | MusicBrainz replication packets (source set) |
 
 The drains also run when the loop stops (in-memory counters would otherwise be lost), and
 ``update-stats`` runs at start when today's figures are missing and 00:10 has passed.
@@ -25,6 +26,7 @@ from earmark.cron.schedule import MINUTELY, Every, daily, every_minutes, hourly
 from earmark.cron.scheduler import Clock, Job, Scheduler, utc_now
 from earmark.db import stats
 from earmark.db.engine import Databases, read_connection, write_transaction
+from earmark.musicbrainz.replication_source import PacketSource
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ JOB_NAMES = (
     "check-reported-mbids",
     "sweep-mbids",
     "update-stats",
+    "replicate-musicbrainz",
 )
 
 
@@ -47,6 +50,8 @@ class CronConfig:
     sweep_batch: int = 1000
     sweep_max_batches: int = 10
     unknown_after: dt.timedelta = UNKNOWN_AFTER
+    # Packets one run applies at most: a long catch-up continues at the next runs.
+    replication_max_packets: int = 24
     schedules: dict[str, Every] = field(
         default_factory=lambda: {
             "drain-lookups": MINUTELY,
@@ -54,6 +59,8 @@ class CronConfig:
             "check-reported-mbids": every_minutes(5),
             "sweep-mbids": hourly(30),
             "update-stats": daily(0, 10),
+            # MusicBrainz publishes a packet at the top of each hour.
+            "replicate-musicbrainz": hourly(10),
         }
     )
 
@@ -74,6 +81,7 @@ class CronJobs:
     mirror: MusicBrainzDatabase | None
     config: CronConfig
     clock: Clock = utc_now
+    replication: PacketSource | None = None
 
     def __post_init__(self) -> None:
         self.maintenance = (
@@ -120,6 +128,22 @@ class CronJobs:
         report = maintenance.recheck_due(self.config.sweep_batch)
         report.add(maintenance.sweep(self.config.sweep_batch, self.config.sweep_max_batches))
         return f"{finished} outbox entries finished; {report.summary()}"
+
+    def replicate_musicbrainz(self) -> str:
+        from earmark.musicbrainz.replication import replicate
+
+        if self.mirror is None or self.replication is None:
+            return "no MusicBrainz mirror or packet source"
+        run = replicate(
+            self.mirror, self.replication, max_packets=self.config.replication_max_packets
+        )
+        for packet in run.packets:
+            logger.info("MusicBrainz replication: %s", packet.summary())
+        status = "current" if run.current else "more to come"
+        return (
+            f"{len(run.packets)} packets applied, sequence {run.state.replication_sequence} "
+            f"({status})"
+        )
 
     def update_stats(self) -> str:
         today = self.clock().date()
@@ -180,6 +204,15 @@ class CronJobs:
                 catch_up=self.stats_missing,
             )
         )
+        if self.maintenance is not None and self.replication is not None:
+            jobs.append(
+                Job(
+                    "replicate-musicbrainz",
+                    s["replicate-musicbrainz"],
+                    self.replicate_musicbrainz,
+                    f"MusicBrainz replication packets from {self.replication.describe()}",
+                )
+            )
         return jobs
 
 
@@ -190,12 +223,14 @@ def build_scheduler(
     config: CronConfig | None = None,
     *,
     clock: Clock = utc_now,
+    replication: PacketSource | None = None,
 ) -> Scheduler:
     """The scheduler with every job, over services the caller owns (and closes).
 
     ``earmark serve`` passes the same ``backends`` as its web app (with in-memory counters they
     must be the same objects) and calls ``start()`` / ``stop()``. Without a ``mirror`` the MBID
-    jobs are left out.
+    jobs are left out; without a ``replication`` source (musicbrainz_replication_url or _dir)
+    the replication job is.
     """
-    jobs = CronJobs(dbs, backends, mirror, config or CronConfig(), clock)
+    jobs = CronJobs(dbs, backends, mirror, config or CronConfig(), clock, replication)
     return Scheduler(jobs.jobs(), clock=clock)

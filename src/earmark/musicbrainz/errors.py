@@ -13,3 +13,11 @@ class MusicBrainzError(EarmarkError):
 
 class DumpError(MusicBrainzError):
     """A MusicBrainz dump archive is unreadable, unsafe or does not fit the schema."""
+
+
+class ReplicationError(MusicBrainzError):
+    """A replication packet cannot be applied: a gap, another schema, a row that does not fit."""
+
+
+class PacketError(ReplicationError):
+    """A replication packet is unreadable, incomplete, oversized or unsafe."""
