@@ -312,9 +312,7 @@ class _Loader:
         recording_gid: dict[int, str] = {}
         for row in recording_rows:
             recording_gid[int(row.id)] = str(row.gid)
-            mine = sorted(
-                tracks_of.get(int(row.id), []), key=lambda t: t.sort_key(data.releases)
-            )
+            mine = sorted(tracks_of.get(int(row.id), []), key=lambda t: t.sort_key(data.releases))
             data.recordings[str(row.gid)] = RecordingInfo(
                 id=str(row.gid),
                 title=row.name or "",
@@ -342,9 +340,7 @@ class _Loader:
                 secondary_types=_names(row.secondary_types),
                 artists=credit(row.artist_credit),
                 disambiguation=row.comment or "",
-                releases=tuple(
-                    r.id for r in data.releases.values() if r.group.id == str(row.gid)
-                ),
+                releases=tuple(r.id for r in data.releases.values() if r.group.id == str(row.gid)),
             )
         for row in artist_rows:
             data.artists[str(row.gid)] = ArtistInfo(

@@ -34,7 +34,7 @@ def _ints(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnEl
 
 
 @functools.cache
-def resolve(kind: str, dialect: str) -> sa.CompoundSelect:
+def resolve(kind: str, dialect: str) -> sa.CompoundSelect[Any]:
     """(asked gid, internal id, current gid) of the MBIDs ``gids`` of entity ``kind``; the
     same for the MBIDs ``redirected`` looked up in the kind's gid redirect table (pass the same
     list twice: the two branches of one statement)."""

@@ -57,7 +57,7 @@ _SPELLED = str.maketrans(
         "Þ": "th",
         "ł": "l",
         "Ł": "l",
-        "ı": "i",
+        "\u0131": "i",  # dotless i
         "ħ": "h",
         "Ħ": "h",
     }

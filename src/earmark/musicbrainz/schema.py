@@ -8,8 +8,9 @@ on SQLite (one file holds the subset), to the ``musicbrainz_schema`` setting on 
 Besides the 20 tables the lookup reads (musicbrainz.md §5.3) the subset has what the catalog
 API reads (labels, the other entities' gid redirects), the 8 small tables their foreign keys
 point at, the two mirror-only indexes ``medium(release, position)`` and
-``track(medium, position)`` (and one on ``release(barcode)``), and ``release_event``: a view, as on a real mirror, over
-``release_country`` and ``release_unknown_country`` (whose events get a NULL country).
+``track(medium, position)`` (and one on ``release(barcode)``), and ``release_event``: a view,
+as on a real mirror, over ``release_country`` and ``release_unknown_country`` (whose events get
+a NULL country).
 """
 
 from __future__ import annotations

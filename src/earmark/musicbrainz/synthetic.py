@@ -450,7 +450,9 @@ class _Releases:
             if n % 3 == 0:
                 continue
             number = f"SYN-{n:05d}"
-            gen.rows.add("release_label", release=release, label=labels[n % 3], catalog_number=number)
+            gen.rows.add(
+                "release_label", release=release, label=labels[n % 3], catalog_number=number
+            )
             if n % 7 == 0:
                 gen.rows.add(
                     "release_label", release=release, label=labels[(n + 1) % 3], catalog_number=None
