@@ -379,6 +379,31 @@ class Settings:
         "Per-key rates, space-separated `application.<id>=<rate>` or `ip.<address>=<rate>` "
         "(0: unlimited). An application with its own rate skips the per-IP limit.",
     )
+    catalog_host: str = setting(
+        "127.0.0.1", "Address `earmark run catalog` (the catalog API) listens on."
+    )
+    catalog_port: int = port_setting(
+        8082,
+        "TCP port of `earmark run catalog` (`serve` has the catalog under /catalog on api_port).",
+        any_free=True,
+    )
+    catalog_anonymous_rate: float = setting(
+        1.0,
+        "Requests per second the catalog API allows per client IP address without an API key "
+        "(the anonymous tier); 0 refuses requests without a key (401).",
+        minimum=0,
+    )
+    catalog_cache_max_age: int = setting(
+        300,
+        "Seconds of Cache-Control max-age on the catalog API's answers (their ETag changes "
+        "with the mirror's replication sequence).",
+        minimum=0,
+    )
+    catalog_threads: int = setting(
+        10,
+        "Requests the catalog API works on at once (mirror reads run in this many threads).",
+        minimum=1,
+    )
     web_host: str = setting("127.0.0.1", "Address `earmark run web` (the website) listens on.")
     web_port: int = port_setting(
         8081, "TCP port of `earmark run web` (`serve` has the site on api_port).", any_free=True
