@@ -70,7 +70,8 @@ def test_the_limits_count_in_redis_under_their_own_prefix(catalog_client: Factor
     redis = Redis.from_url(url)
     try:
         keys = [key.decode() for key in redis.scan_iter(match=f"{prefix}*")]
-        assert keys and all(key.startswith(f"{prefix}catalog:rl:") for key in keys), keys
+        assert keys
+        assert all(key.startswith(f"{prefix}catalog:rl:") for key in keys), keys
         assert any(":anonymous:" in key for key in keys), keys
         redis.delete(*keys)
     finally:

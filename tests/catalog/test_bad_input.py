@@ -66,7 +66,10 @@ def test_mbids_that_are_not_uuids(client: TestClient, path: str, mbid: str) -> N
     _assert_bad(client.get(path.format(mbid)), "id")
 
 
-@pytest.mark.parametrize("upc", ["12345678901a", "0123-4567", "１２３", "1" * 33, "-1"])
+FULL_WIDTH_DIGITS = "\uff11\uff12\uff13"
+
+
+@pytest.mark.parametrize("upc", ["12345678901a", "0123-4567", FULL_WIDTH_DIGITS, "1" * 33, "-1"])
 def test_barcodes_with_non_digits(client: TestClient, upc: str) -> None:
     _assert_bad(client.get(f"/lookup/barcode/{upc}"), "upc")
 

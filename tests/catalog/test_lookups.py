@@ -122,7 +122,8 @@ def test_merged_ids_answer_with_the_current_entity(client: TestClient, indexed: 
     old, new = next(iter(indexed.synthetic.redirects.items()))
     assert client.get(f"/lookup/recording/{old}").json()["id"] == new
     tracks = client.get(f"/lookup/album/{merged['release'][0]}/tracks").json()
-    assert tracks and all(t["album_id"] == merged["release"][1] for t in tracks)
+    assert tracks
+    assert all(t["album_id"] == merged["release"][1] for t in tracks)
 
 
 def test_barcode_lookup(client: TestClient, indexed: Mirror) -> None:

@@ -276,7 +276,7 @@ def _search(kind: str) -> Handler:
 
 
 def _search_page(
-    services: CatalogServices, conn: Connection, kind: str, found: params.SearchParams
+    services: CatalogServices, conn: Connection, kind: str, found: params.CatalogSearch
 ) -> tuple[str, ...]:
     try:
         return catalog_search.search(conn, kind, found.terms, found.limit, found.offset).mbids

@@ -70,14 +70,14 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
 
 
 @dataclass(frozen=True)
-class SearchParams:
+class CatalogSearch:
     query: str
     terms: tuple[str, ...]
     limit: int
     offset: int
 
 
-def search(params: Mapping[str, str]) -> SearchParams:
+def search(params: Mapping[str, str]) -> CatalogSearch:
     query = params.get("q")
     if query is None or not query.strip():
         raise errors.missing("q")
@@ -91,11 +91,11 @@ def search(params: Mapping[str, str]) -> SearchParams:
         raise errors.invalid("q", "has no letters or digits to search for")
     limit = _int(params, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX)
     offset = _int(params, "offset", 0, 0, OFFSET_MAX)
-    return SearchParams(query, tuple(words[:16]), limit, offset)
+    return CatalogSearch(query, tuple(words[:16]), limit, offset)
 
 
 @dataclass(frozen=True)
-class Batch:
+class BatchRequest:
     """The normalised lists of a batch body (each without repeats, in the order given)."""
 
     lists: dict[str, tuple[str, ...]]
@@ -105,7 +105,7 @@ class Batch:
         return sum(len(values) for values in self.lists.values())
 
 
-def batch(body: bytes) -> Batch:
+def batch(body: bytes) -> BatchRequest:
     """The body of ``POST /batch/lookup``: a JSON object of lists of ids (1 to 400 in all)."""
     try:
         data: Any = json.loads(body)
@@ -134,4 +134,4 @@ def batch(body: bytes) -> Batch:
         lists[key] = tuple(found)
     if total == 0:
         raise errors.invalid("batch", f"must hold 1 to {BATCH_MAX} ids")
-    return Batch(lists)
+    return BatchRequest(lists)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from earmark.musicbrainz.catalog import (
-    ArtistInfo,
+    CatalogArtist,
     CatalogData,
-    LabelInfo,
-    RecordingInfo,
-    ReleaseGroupInfo,
-    ReleaseInfo,
-    TrackInfo,
+    CatalogLabel,
+    CatalogRecording,
+    CatalogRelease,
+    CatalogReleaseGroup,
+    CatalogTrack,
 )
 from earmark.musicbrainz.metadata import Credit, ReleaseEvent
 
@@ -43,11 +43,11 @@ def _event(event: ReleaseEvent) -> Json:
     return {"date": partial_date(event.year, event.month, event.day), "country": event.country}
 
 
-def _label(label: LabelInfo) -> Json:
+def _label(label: CatalogLabel) -> Json:
     return {"id": label.id, "name": label.name, "catalog_number": label.catalog_number}
 
 
-def album(release: ReleaseInfo) -> Json:
+def album(release: CatalogRelease) -> Json:
     first = release.events[0] if release.events else None
     label = release.labels[0] if release.labels else None
     return {
@@ -71,7 +71,7 @@ def album(release: ReleaseInfo) -> Json:
     }
 
 
-def track(data: CatalogData, found: TrackInfo, *, with_album: bool = True) -> Json:
+def track(data: CatalogData, found: CatalogTrack, *, with_album: bool = True) -> Json:
     recording = data.recordings.get(found.recording)
     shaped: Json = {
         "id": found.id,
@@ -92,7 +92,7 @@ def track(data: CatalogData, found: TrackInfo, *, with_album: bool = True) -> Js
     return shaped
 
 
-def recording(data: CatalogData, found: RecordingInfo) -> Json:
+def recording(data: CatalogData, found: CatalogRecording) -> Json:
     release_ids: dict[str, None] = {}
     for track_id in found.tracks:
         release_ids[data.tracks[track_id].release] = None
@@ -108,7 +108,7 @@ def recording(data: CatalogData, found: RecordingInfo) -> Json:
     }
 
 
-def release_group(data: CatalogData, found: ReleaseGroupInfo) -> Json:
+def release_group(data: CatalogData, found: CatalogReleaseGroup) -> Json:
     albums = [album(data.releases[r]) for r in found.releases]
     dates = [a["date"] for a in albums if a["date"]]
     return {
@@ -123,7 +123,7 @@ def release_group(data: CatalogData, found: ReleaseGroupInfo) -> Json:
     }
 
 
-def artist(found: ArtistInfo) -> Json:
+def artist(found: CatalogArtist) -> Json:
     return {
         "id": found.id,
         "name": found.name,

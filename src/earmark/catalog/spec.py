@@ -176,7 +176,9 @@ def _operation(op: Op) -> dict[str, Any]:
     if op.method == "post":
         found["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}
+            },
         }
     return found
 
@@ -215,7 +217,7 @@ def document() -> dict[str, Any]:
                         },
                     },
                 },
-                "Batch": {
+                "BatchRequest": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": dict.fromkeys(

@@ -48,14 +48,14 @@ class CatalogQuery:
 
 
 @dataclass(frozen=True)
-class LabelInfo:
+class CatalogLabel:
     id: str | None
     name: str | None
     catalog_number: str | None
 
 
 @dataclass(frozen=True)
-class ReleaseGroupInfo:
+class CatalogReleaseGroup:
     id: str
     title: str
     type: str | None
@@ -66,18 +66,18 @@ class ReleaseGroupInfo:
 
 
 @dataclass(frozen=True)
-class ReleaseInfo:
+class CatalogRelease:
     id: str
     title: str
     status: str | None
     barcode: str | None
     disambiguation: str
     artists: Credit
-    group: ReleaseGroupInfo
+    group: CatalogReleaseGroup
     medium_count: int
     track_count: int
     events: tuple[ReleaseEvent, ...]  # earliest first
-    labels: tuple[LabelInfo, ...]
+    labels: tuple[CatalogLabel, ...]
 
     def sort_key(self) -> tuple[Any, ...]:
         first = self.events[0].sort_key() if self.events else (10_001, 13, 32, "~")
@@ -85,7 +85,7 @@ class ReleaseInfo:
 
 
 @dataclass(frozen=True)
-class TrackInfo:
+class CatalogTrack:
     id: str
     title: str
     position: int
@@ -98,13 +98,13 @@ class TrackInfo:
     disc_title: str
     format: str | None
 
-    def sort_key(self, releases: dict[str, ReleaseInfo]) -> tuple[Any, ...]:
+    def sort_key(self, releases: dict[str, CatalogRelease]) -> tuple[Any, ...]:
         release = releases[self.release]
         return release.sort_key(), self.disc, self.position, self.id
 
 
 @dataclass(frozen=True)
-class RecordingInfo:
+class CatalogRecording:
     id: str
     title: str
     length_ms: int | None
@@ -115,7 +115,7 @@ class RecordingInfo:
 
 
 @dataclass(frozen=True)
-class ArtistInfo:
+class CatalogArtist:
     id: str
     name: str
     sort_name: str
@@ -138,11 +138,11 @@ class CatalogData:
     isrc_tracks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     barcode_releases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     release_tracks: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    tracks: dict[str, TrackInfo] = field(default_factory=dict)
-    recordings: dict[str, RecordingInfo] = field(default_factory=dict)
-    releases: dict[str, ReleaseInfo] = field(default_factory=dict)
-    release_groups: dict[str, ReleaseGroupInfo] = field(default_factory=dict)
-    artists: dict[str, ArtistInfo] = field(default_factory=dict)
+    tracks: dict[str, CatalogTrack] = field(default_factory=dict)
+    recordings: dict[str, CatalogRecording] = field(default_factory=dict)
+    releases: dict[str, CatalogRelease] = field(default_factory=dict)
+    release_groups: dict[str, CatalogReleaseGroup] = field(default_factory=dict)
+    artists: dict[str, CatalogArtist] = field(default_factory=dict)
 
 
 def load(conn: Connection, query: CatalogQuery, *, fixed: bool = False) -> CatalogData:
@@ -234,12 +234,12 @@ class _Loader:
         )
         all_releases = {int(row.id) for row in release_rows}
         events = self.events(all_releases)
-        labels: dict[int, list[LabelInfo]] = {}
+        labels: dict[int, list[CatalogLabel]] = {}
         for release_id, gid, name, number in self.rows(
             q.labels(self.dialect), {q.IDS: sorted(all_releases)}, always=self.fixed
         ):
             labels.setdefault(int(release_id), []).append(
-                LabelInfo(None if gid is None else str(gid), name, number)
+                CatalogLabel(None if gid is None else str(gid), name, number)
             )
         group_rows = self.rows(q.release_groups(self.dialect), {q.IDS: sorted(group_ids)})
         artist_rows = self.rows(
@@ -254,11 +254,11 @@ class _Loader:
         def credit(credit_id: int | None) -> Credit:
             return credits.get(credit_id, ()) if credit_id is not None else ()
 
-        groups: dict[int, ReleaseGroupInfo] = {}
+        groups: dict[int, CatalogReleaseGroup] = {}
         for row in release_rows:
             groups.setdefault(
                 row.group_id,
-                ReleaseGroupInfo(
+                CatalogReleaseGroup(
                     id=str(row.group_gid),
                     title=row.group_name or "",
                     type=row.group_type,
@@ -266,9 +266,9 @@ class _Loader:
                     artists=credit(row.group_credit),
                 ),
             )
-        release_by_id: dict[int, ReleaseInfo] = {}
+        release_by_id: dict[int, CatalogRelease] = {}
         for row in release_rows:
-            release_by_id[int(row.id)] = ReleaseInfo(
+            release_by_id[int(row.id)] = CatalogRelease(
                 id=str(row.gid),
                 title=row.name or "",
                 status=row.status,
@@ -281,11 +281,13 @@ class _Loader:
                 events=events.get(int(row.id), ()),
                 labels=tuple(labels.get(int(row.id), ())),
             )
-        data.releases = {r.id: r for r in sorted(release_by_id.values(), key=ReleaseInfo.sort_key)}
+        data.releases = {
+            r.id: r for r in sorted(release_by_id.values(), key=CatalogRelease.sort_key)
+        }
         release_gid = {row_id: release.id for row_id, release in release_by_id.items()}
 
         for row in track_rows:
-            data.tracks[str(row.gid)] = TrackInfo(
+            data.tracks[str(row.gid)] = CatalogTrack(
                 id=str(row.gid),
                 title=row.name or "",
                 position=int(row.position),
@@ -306,14 +308,14 @@ class _Loader:
                     data.release_tracks[gid] = tuple(
                         str(row.gid) for row in track_rows if int(row.release) == release_id
                     )
-        tracks_of: dict[int, list[TrackInfo]] = {}
+        tracks_of: dict[int, list[CatalogTrack]] = {}
         for row in track_rows:
             tracks_of.setdefault(int(row.recording), []).append(data.tracks[str(row.gid)])
         recording_gid: dict[int, str] = {}
         for row in recording_rows:
             recording_gid[int(row.id)] = str(row.gid)
             mine = sorted(tracks_of.get(int(row.id), []), key=lambda t: t.sort_key(data.releases))
-            data.recordings[str(row.gid)] = RecordingInfo(
+            data.recordings[str(row.gid)] = CatalogRecording(
                 id=str(row.gid),
                 title=row.name or "",
                 length_ms=row.length,
@@ -333,7 +335,7 @@ class _Loader:
             wanted_gids = {release_gid[i] for i in found_releases if i in release_gid}
             data.barcode_releases[code] = tuple(r for r in data.releases if r in wanted_gids)
         for row in group_rows:
-            data.release_groups[str(row.gid)] = ReleaseGroupInfo(
+            data.release_groups[str(row.gid)] = CatalogReleaseGroup(
                 id=str(row.gid),
                 title=row.name or "",
                 type=row.type,
@@ -343,7 +345,7 @@ class _Loader:
                 releases=tuple(r.id for r in data.releases.values() if r.group.id == str(row.gid)),
             )
         for row in artist_rows:
-            data.artists[str(row.gid)] = ArtistInfo(
+            data.artists[str(row.gid)] = CatalogArtist(
                 id=str(row.gid),
                 name=row.name or "",
                 sort_name=row.sort_name or "",
