@@ -85,3 +85,28 @@ def test_the_search_reads_the_index_not_the_table(client: TestClient, indexed: M
             finally:
                 conn.exec_driver_sql("RESET enable_seqscan")
             assert "catalog_search_track_idx_document" in plan, plan
+
+
+def test_refresh_follows_a_renamed_artist(client: TestClient, indexed: Mirror) -> None:
+    """catalog_search.refresh re-indexes the entities a change touched (replication uses it)."""
+    from earmark.musicbrainz.catalog_search import refresh
+    from earmark.musicbrainz.schema import execute, tables
+
+    artist = tables().artist
+    with indexed.database.read() as conn:
+        row_id, gid, name = execute(
+            conn, sa.select(artist.c.id, artist.c.gid, artist.c.name).order_by(artist.c.id.desc())
+        ).first()
+    assert _ids(client, "artist", q="Zyxwvut Renamed") == []
+    try:
+        with indexed.database.write() as conn:
+            execute(
+                conn, artist.update().where(artist.c.id == row_id).values(name="Zyxwvut Renamed")
+            )
+            refresh(conn, "artist", [row_id])
+        assert _ids(client, "artist", q="zyxwvut renamed") == [str(gid)]
+    finally:
+        with indexed.database.write() as conn:
+            execute(conn, artist.update().where(artist.c.id == row_id).values(name=name))
+            refresh(conn, "artist", [row_id])
+    assert _ids(client, "artist", q="Zyxwvut Renamed") == []

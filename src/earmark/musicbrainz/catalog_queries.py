@@ -25,9 +25,6 @@ RELEASES = "releases"
 GROUPS = "groups"
 CODES = "codes"
 
-#: The entities the catalog takes MBIDs of: kind → (table, gid redirect table).
-ENTITY_KINDS = ("track", "recording", "release", "release_group", "artist")
-
 
 def _ints(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
     return among(column, name, dialect, inline=True)
