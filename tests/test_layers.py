@@ -18,10 +18,17 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 
 #: Top to bottom; a module may import from its own layer and every layer below it.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "entry points": ("earmark.cli", "earmark.app", "earmark.app_web", "earmark.embedded"),
+    "entry points": (
+        "earmark.cli",
+        "earmark.app",
+        "earmark.app_web",
+        "earmark.app_catalog",
+        "earmark.embedded",
+    ),
     "adapters": (
         "earmark.api",
         "earmark.web",
+        "earmark.catalog",  # the music-metadata API
         "earmark.cron",
         "earmark.library",
         "earmark.importer",  # the worker loop and the queue backends

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,10 +19,12 @@ import sqlalchemy as sa
 from starlette.types import ASGIApp
 
 from earmark import embedded
-from earmark.api.app import Background, create_app, create_ops_app
+from earmark.api.app import THREADS_CLOSE_WAIT_S, Background, create_app, create_ops_app
 from earmark.api.services import ApiConfig, ApiServices
+from earmark.app_catalog import WithCatalog, catalog_services
 from earmark.app_web import SiteAndApi, WebRuntime, web_config, web_services
 from earmark.auth import KeyCache
+from earmark.catalog.app import create_catalog_app
 from earmark.counters import CounterBackends, open_backends
 from earmark.cron import Scheduler, build_scheduler
 from earmark.db import migrate
@@ -40,6 +43,7 @@ from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import open_rate_limits
 from earmark.search import Searcher
 from earmark.settings import Settings
+from earmark.threadpool import ThreadPool
 from earmark.web.app import create_web_app
 
 log = logging.getLogger(__name__)
@@ -273,8 +277,12 @@ def open_embedded(settings: Settings) -> ApiRuntime:
                 settings, dbs=dbs, mirror=mirror, searcher=searcher(index), counters=counters
             )
         )
+        # The catalog under /catalog, with the API's keys; its threads close with the runtime.
+        catalog = catalog_services(settings, mirror=mirror, keys=services.keys)
+        closers.append(functools.partial(_close_threads, catalog.threads))
+        combined = SiteAndApi(create_app(services, background, ops_routes=not separate), site)
         return ApiRuntime(
-            SiteAndApi(create_app(services, background, ops_routes=not separate), site),
+            WithCatalog(combined, create_catalog_app(catalog, own_lifespan=False)),
             services,
             background,
             closers,
@@ -283,6 +291,11 @@ def open_embedded(settings: Settings) -> ApiRuntime:
     except BaseException:
         ApiRuntime.release(closers)
         raise
+
+
+def _close_threads(pool: ThreadPool) -> None:
+    if not pool.close(THREADS_CLOSE_WAIT_S):
+        log.warning("catalog threads still busy %.0f s after shutdown", THREADS_CLOSE_WAIT_S)
 
 
 def check_production(settings: Settings) -> None:

@@ -91,6 +91,6 @@ def test_run_help_names_every_role() -> None:
     result = CliRunner().invoke(cli, ["run", "--help"])
     assert result.exit_code == 0
     assert "arrives" not in result.stdout
-    assert "Run one production role: api, web, importer, cron or index." in result.stdout
+    assert "Run one production role: api, web, catalog, importer, cron or index." in result.stdout
     rows = result.stdout.split("Commands:\n", 1)[1].splitlines()
     assert [row.split()[0] for row in rows] == sorted(ROLES)

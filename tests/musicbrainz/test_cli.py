@@ -37,7 +37,7 @@ def test_init_and_load_sample(tmp_path: Path) -> None:
     env = {"EARMARK_DATA_DIR": str(tmp_path)}
     first = _invoke(["init"], env)
     assert first.exit_code == 0, first.output
-    assert "created 27 tables" in first.stdout
+    assert "created 34 tables" in first.stdout
     assert (tmp_path / "musicbrainz.db").exists()
     again = _invoke(["init"], env)
     assert "all tables already present" in again.stdout
@@ -69,7 +69,7 @@ def test_import_then_refuse_a_second_import(sqlite_mirror: Mirror, tmp_path: Pat
     result = _invoke(["import", str(archive)], env)
     assert result.exit_code == 0, result.output
     total = sum(row_counts(sqlite_mirror.database).values())
-    assert f"imported {total} rows in 27 tables" in result.stdout
+    assert f"imported {total} rows in 34 tables" in result.stdout
     assert "reading mbdump.tar.bz2" in result.stderr
     again = _invoke(["import", str(archive)], env)
     assert again.exit_code == 3
@@ -94,11 +94,11 @@ def test_postgresql_uses_the_schema_setting(pg_databases: PostgresDatabases) -> 
     env = {"EARMARK_MUSICBRAINZ_DATABASE_URL": url, "EARMARK_MUSICBRAINZ_SCHEMA": "mb_cli"}
     result = _invoke(["init"], env)
     assert result.exit_code == 0, result.output
-    assert "(schema mb_cli): created 27 tables" in result.stdout
+    assert "(schema mb_cli): created 34 tables" in result.stdout
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            assert len(sa.inspect(conn).get_table_names(schema="mb_cli")) == 27
+            assert len(sa.inspect(conn).get_table_names(schema="mb_cli")) == 34
     finally:
         engine.dispose()
 
@@ -149,7 +149,7 @@ def test_a_file_of_its_own_next_to_the_app_database_works(tmp_path: Path) -> Non
     }
     result = _invoke(["init"], env)
     assert result.exit_code == 0, result.output
-    assert "created 27 tables" in result.stdout
+    assert "created 34 tables" in result.stdout
 
 
 @pytest.mark.parametrize(

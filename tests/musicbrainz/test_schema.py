@@ -10,8 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from earmark.musicbrainz.schema import (
-    FOREIGN_KEY_TABLES,
-    LOOKUP_TABLES,
+    SUBSET_TABLES,
     MusicBrainzDatabase,
     create_schema,
     execute,
@@ -22,7 +21,7 @@ from tests.mirrors import PG_SCHEMA
 from tests.musicbrainz.support import Mirror
 from tests.services import SqliteDatabases
 
-SUBSET = set(LOOKUP_TABLES + FOREIGN_KEY_TABLES)
+SUBSET = set(SUBSET_TABLES)
 
 
 def _schema_of(mirror: Mirror) -> str | None:

@@ -38,6 +38,10 @@ COMMANDS = {
         "earmark.cli.apps_cmd:apps_group",
         "Applications and their client API keys (every request names one).",
     ),
+    "catalog": LazyCommand(
+        "earmark.cli.catalog_cmd:catalog_group",
+        "The catalog API's search index, and requests to the catalog from the command line.",
+    ),
     "config": LazyCommand("earmark.cli.config_cmd:config", "Inspect Earmark's settings."),
     "db": LazyCommand(
         "earmark.cli.db_cmd:db", "Create and migrate the app, fingerprint and ingest databases."
@@ -66,7 +70,8 @@ COMMANDS = {
         "earmark.cli.mb_cmd:mb", "Create and fill the MusicBrainz subset used for lookup metadata."
     ),
     "run": LazyCommand(
-        "earmark.cli.run:run", "Run one production role: api, web, importer, cron or index."
+        "earmark.cli.run:run",
+        "Run one production role: api, web, catalog, importer, cron or index.",
     ),
     "serve": LazyCommand(
         "earmark.cli.serve_cmd:serve",

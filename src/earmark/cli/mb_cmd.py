@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from earmark.cli.context import loaded_settings
 from earmark.db.engine import redact
-from earmark.musicbrainz import dump, sample, synthetic
+from earmark.musicbrainz import catalog_search, dump, sample, synthetic
 from earmark.musicbrainz.errors import MusicBrainzError
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 
@@ -54,7 +54,7 @@ def mb() -> None:
 def init(ctx: click.Context) -> None:
     """Create the MusicBrainz lookup tables (idempotent).
 
-    27 tables, the release_event view and two mirror indexes, in musicbrainz_database_url
+    34 tables, the release_event view and three mirror indexes, in musicbrainz_database_url
     (PostgreSQL: in the schema musicbrainz_schema, created when missing).
     """
     with _database(ctx) as database:
@@ -96,17 +96,19 @@ def load_sample(ctx: click.Context, count: int, seed: int) -> None:
             click.echo(f"{where}: loaded mbdata's sample ({_rows(loaded.rows)})")
         else:
             click.echo(f"{where}: mbdata's sample is already loaded")
-        if not count:
-            return
-        with database.write() as conn:
-            if synthetic.synthetic_loaded(conn):
-                click.echo(f"{where}: synthetic data is already loaded (use a fresh database)")
-                return
-            generated = synthetic.generate(conn, count, seed)
-        database.analyze()
-        click.echo(
-            f"{where}: added {count} synthetic recordings, seed {seed} ({_rows(generated.rows)})"
-        )
+        if count:
+            with database.write() as conn:
+                if synthetic.synthetic_loaded(conn):
+                    click.echo(f"{where}: synthetic data is already loaded (use a fresh database)")
+                    return
+                generated = synthetic.generate(conn, count, seed)
+            database.analyze()
+            click.echo(
+                f"{where}: added {count} synthetic recordings, seed {seed} "
+                f"({_rows(generated.rows)})"
+            )
+        if loaded.loaded or count:
+            _build_search_index(database)
 
 
 @mb.command("import")
@@ -130,6 +132,14 @@ def import_dump(ctx: click.Context, path: Path) -> None:
         click.echo(f"{_where(database)}: imported {_rows(report.rows)}")
         if report.schema_sequence is not None:
             click.echo(f"schema sequence {report.schema_sequence}")
+        _build_search_index(database)
+
+
+def _build_search_index(database: MusicBrainzDatabase) -> None:
+    """The catalog API's search index follows a load (`earmark catalog index` rebuilds it)."""
+    report = catalog_search.build_index(database)
+    counts = ", ".join(f"{count} {kind}s" for kind, count in report.rows.items())
+    click.echo(f"{_where(database)}: search index built ({counts})")
 
 
 def _rows(rows: dict[str, int]) -> str:

@@ -12,6 +12,10 @@ ROLES = {
         "earmark.cli.run_api:api",
         "Run the web service (the /v2 and /v1 APIs, health, metrics) until SIGTERM/SIGINT.",
     ),
+    "catalog": LazyCommand(
+        "earmark.cli.run_catalog:catalog",
+        "Run the catalog API (music metadata lookups, search, batch) until SIGTERM/SIGINT.",
+    ),
     "cron": LazyCommand(
         "earmark.cli.run_cron:cron",
         "Run the background jobs on their schedules until SIGTERM or SIGINT.",
@@ -33,7 +37,7 @@ ROLES = {
 
 @click.group(cls=LazyGroup, lazy=ROLES)
 def run() -> None:
-    """Run one production role: api, web, importer, cron or index.
+    """Run one production role: api, web, catalog, importer, cron or index.
 
     Each role is a process of its own, configured by the settings (docs/serving.md); the
     all-in-one `earmark serve` runs them all in one process instead.

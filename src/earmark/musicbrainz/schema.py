@@ -5,10 +5,12 @@ mbdata's models are configured once per process (schema ``musicbrainz``) the fir
 ``musicbrainz``; a connection maps it away with SQLAlchemy's ``schema_translate_map``: to no schema
 on SQLite (one file holds the subset), to the ``musicbrainz_schema`` setting on PostgreSQL.
 
-Besides the 20 tables the lookup reads (musicbrainz.md §5.3) the subset has the 7 small tables
-their foreign keys point at, the two mirror-only indexes ``medium(release, position)`` and
-``track(medium, position)``, and ``release_event``: a view, as on a real mirror, over
-``release_country`` and ``release_unknown_country`` (whose events get a NULL country).
+Besides the 20 tables the lookup reads (musicbrainz.md §5.3) the subset has what the catalog
+API reads (labels, the other entities' gid redirects), the 8 small tables their foreign keys
+point at, the two mirror-only indexes ``medium(release, position)`` and
+``track(medium, position)`` (and one on ``release(barcode)``), and ``release_event``: a view,
+as on a real mirror, over ``release_country`` and ``release_unknown_country`` (whose events get
+a NULL country).
 """
 
 from __future__ import annotations
@@ -61,28 +63,44 @@ LOOKUP_TABLES: tuple[str, ...] = (
     "isrc",
     "replication_control",
 )
+# What the catalog API (earmark.catalog) reads besides: labels and catalogue numbers, and the
+# redirects of the other entities it takes MBIDs of (merged ids answer with the current one).
+CATALOG_TABLES: tuple[str, ...] = (
+    "label",
+    "release_label",
+    "artist_gid_redirect",
+    "release_gid_redirect",
+    "release_group_gid_redirect",
+    "track_gid_redirect",
+)
 FOREIGN_KEY_TABLES: tuple[str, ...] = (
     "area_type",
     "artist_type",
     "gender",
+    "label_type",
     "language",
     "release_packaging",
     "release_status",
     "script",
 )
 
-# mbdata renders MusicBrainz's partial unique index `artist (name) WHERE comment IS NULL` as a
-# plain unique index on the name; comment is NOT NULL, so the real index is always empty, and
-# the plain one would reject every pair of artists sharing a name (real dumps have thousands).
-SKIPPED_INDEXES = frozenset({"artist_idx_null_comment"})
+# mbdata renders MusicBrainz's partial unique indexes `artist (name) WHERE comment IS NULL` (and
+# the same on label) as plain unique indexes on the name; comment is NOT NULL, so the real
+# indexes are always empty, and the plain ones would reject every pair of artists (labels)
+# sharing a name (real dumps have thousands).
+SKIPPED_INDEXES = frozenset({"artist_idx_null_comment", "label_idx_null_comment"})
 
 # CreateMirrorIndexes.sql: not in mbdata's models, needed by the per-release side queries.
 MIRROR_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("medium_idx_release_position", "medium", ("release", "position")),
     ("track_idx_medium_position", "track", ("medium", "position")),
+    # Not in MusicBrainz at all: the catalog's /lookup/barcode.
+    ("release_idx_barcode", "release", ("barcode",)),
 )
 
 RELEASE_EVENT = "release_event"
+#: Every real table of the subset.
+SUBSET_TABLES: tuple[str, ...] = LOOKUP_TABLES + CATALOG_TABLES + FOREIGN_KEY_TABLES
 
 
 @dataclass(frozen=True)
@@ -109,9 +127,16 @@ class MbTables:
     iso_3166_1: sa.Table
     isrc: sa.Table
     replication_control: sa.Table
+    label: sa.Table
+    release_label: sa.Table
+    artist_gid_redirect: sa.Table
+    release_gid_redirect: sa.Table
+    release_group_gid_redirect: sa.Table
+    track_gid_redirect: sa.Table
     area_type: sa.Table
     artist_type: sa.Table
     gender: sa.Table
+    label_type: sa.Table
     language: sa.Table
     release_packaging: sa.Table
     release_status: sa.Table
@@ -120,7 +145,7 @@ class MbTables:
 
     def base_tables(self) -> list[sa.Table]:
         """Every real table of the subset, parents before children (foreign-key order)."""
-        wanted = [getattr(self, name) for name in sorted(LOOKUP_TABLES + FOREIGN_KEY_TABLES)]
+        wanted = [getattr(self, name) for name in sorted(SUBSET_TABLES)]
         return list(sa.schema.sort_tables(wanted))
 
     def by_name(self) -> dict[str, sa.Table]:
@@ -152,7 +177,7 @@ def models() -> Any:
 def tables() -> MbTables:
     """The subset's tables (built once; later calls return the same objects)."""
     base = models().Base.metadata.tables
-    found = {name: base[f"{SCHEMA}.{name}"] for name in LOOKUP_TABLES + FOREIGN_KEY_TABLES}
+    found = {name: base[f"{SCHEMA}.{name}"] for name in SUBSET_TABLES}
     # A view on a real mirror; declared here (own metadata) so that queries can use it.
     release_event = sa.Table(
         RELEASE_EVENT,

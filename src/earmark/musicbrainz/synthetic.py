@@ -70,6 +70,11 @@ class SyntheticData:
     unknown_country_releases: tuple[str, ...]
     non_latin: tuple[str, ...]  # recordings with non-Latin or combining characters
     unknown: tuple[str, ...] = field(default=())  # MBIDs that are not in the database
+    #: Merged MBIDs of the other entities the catalog takes: kind → (old gid, current gid),
+    #: kinds ``artist``, ``release``, ``release_group``, ``track``.
+    entity_redirects: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Release gid → barcode, for the releases that have one.
+    barcodes: dict[str, str] = field(default_factory=dict)
 
 
 def synthetic_loaded(conn: Connection) -> bool:
@@ -161,7 +166,9 @@ class _Generator:
         fan_out = min(300, max(20, self.count // 5))
         for start in range(0, fan_out, 10):
             releases.group([hub], hub.credit, editions=min(10, fan_out - start), single=True)
+        releases.labels()
         redirects = self.redirects(owned)
+        entity_redirects = self.entity_redirects()
         for recording in recordings:
             self.isrcs(recording)
         self.replication_control()
@@ -179,6 +186,8 @@ class _Generator:
             unknown_country_releases=tuple(releases.unknown_country),
             non_latin=tuple(r.gid for r in recordings if not r.name.isascii()),
             unknown=tuple(str(synthetic_gid("unknown-recording", n)) for n in (1, 2)),
+            entity_redirects=entity_redirects,
+            barcodes=releases.barcodes,
         )
 
     def country(self, code: str, name: str) -> int:
@@ -274,6 +283,17 @@ class _Generator:
             found[str(old)] = target.gid
         return found
 
+    def entity_redirects(self) -> dict[str, tuple[str, str]]:
+        """One merged MBID each of an artist, a release, a release group and a track (the
+        first of each); no random draw, so the rest of the data set is the same as without."""
+        found = {}
+        for kind in ("artist", "release", "release_group", "track"):
+            target = self.rows.by_table[kind][0]
+            old = synthetic_gid(f"{kind}-redirect", 1)
+            self.rows.add(f"{kind}_gid_redirect", gid=old, new_id=target["id"])
+            found[kind] = (str(old), str(target["gid"]))
+        return found
+
     def isrcs(self, recording: _Recording) -> None:
         roll = self.rng.random()
         for _ in range(0 if roll < 0.35 else 1 if roll < 0.85 else 2):
@@ -338,6 +358,8 @@ class _Releases:
         self.secondary = secondary
         self.untyped = ""
         self.unknown_country: list[str] = []
+        self.barcodes: dict[str, str] = {}
+        self.created: list[tuple[int, int]] = []  # (release id, release number)
 
     def group(
         self,
@@ -378,13 +400,19 @@ class _Releases:
         gen, rng = self.gen, self.gen.rng
         n = gen.number("release")
         gid = synthetic_gid("release", n)
+        # Three releases in four have a barcode (no random draw: see entity_redirects).
+        barcode = None if n % 4 == 0 else f"{(n * 7919) % 10**12:012d}"
         release = gen.rows.add(
             "release",
             gid=gid,
             name=f"Synthetic Release {n:05d}",
             artist_credit=credit,
             release_group=group,
+            barcode=barcode,
         )
+        if barcode is not None:
+            self.barcodes[str(gid)] = barcode
+        self.created.append((release, n))
         self.events(release, str(gid), n)
         discs = 2 if len(recordings) > 8 and rng.random() < 0.25 else 1
         per_disc = -(-len(recordings) // discs)
@@ -404,6 +432,31 @@ class _Releases:
             )
             for track_position, recording in enumerate(chunk, start=1):
                 self.track(medium, track_position, recording)
+
+    def labels(self) -> None:
+        """Three labels; two releases in three get one (with a catalogue number), every
+        seventh release a second one. No random draw (see entity_redirects)."""
+        gen = self.gen
+        labels = [
+            gen.rows.add(
+                "label",
+                gid=synthetic_gid("label", n),
+                name=f"Synthetic Label {n}",
+                label_code=10_000 + n,
+            )
+            for n in (1, 2, 3)
+        ]
+        for release, n in self.created:
+            if n % 3 == 0:
+                continue
+            number = f"SYN-{n:05d}"
+            gen.rows.add(
+                "release_label", release=release, label=labels[n % 3], catalog_number=number
+            )
+            if n % 7 == 0:
+                gen.rows.add(
+                    "release_label", release=release, label=labels[(n + 1) % 3], catalog_number=None
+                )
 
     def events(self, release: int, gid: str, n: int) -> None:
         gen, rng = self.gen, self.gen.rng
