@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from earmark.musicbrainz.catalog_search import build_index, search, terms
 from earmark.musicbrainz.errors import PacketError, ReplicationError
 from earmark.musicbrainz.metadata import lookup_metadata
 from earmark.musicbrainz.packet import read_packet
@@ -26,6 +27,7 @@ from earmark.musicbrainz.replication import (
 from earmark.musicbrainz.replication_source import DirectorySource
 from earmark.musicbrainz.schema import MusicBrainzDatabase, execute, tables
 from tests.musicbrainz.packets import (
+    ARTIST,
     BASE_DATE,
     BASE_SEQUENCE,
     SONG_ONE,
@@ -359,3 +361,26 @@ def test_once_applies_one_packet(mirror: MusicBrainzDatabase, tmp_path: Path) ->
     assert [p.sequence for p in run.packets] == [1001]
     assert not run.current
     assert state(mirror)[0] == 1001
+
+
+def test_the_catalog_search_index_follows_the_packets(
+    mirror: MusicBrainzDatabase, tmp_path: Path
+) -> None:
+    build_index(mirror)
+    artist = {"id": 1, "gid": ARTIST, "name": "Artist One", "sort_name": "One, Artist"}
+    renamed = {**artist, "name": "Sigur Rós", "sort_name": "Sigur Rós"}
+    added = {"id": 2, "gid": str(uuid.uuid4()), "name": "Björk", "sort_name": "Björk"}
+    rows = [
+        Row("musicbrainz.artist", "u", old=artist, new=renamed, xid=30),
+        Row("musicbrainz.artist", "i", new=added, xid=31),
+    ]
+    write_packet(tmp_path, 1001, v2_members(1001, rows))
+    replicate(mirror, DirectorySource(tmp_path))
+
+    def found(query: str) -> tuple[str, ...]:
+        with mirror.read() as conn:
+            return search(conn, "artist", terms(query), 10, 0).mbids
+
+    assert found("sigur ros") == (ARTIST,)
+    assert found("artist one") == ()
+    assert found("bjork") == (added["gid"],)

@@ -21,7 +21,7 @@ The per-process metadata caches (``musicbrainz_cache_ttl``) are not told: they e
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from earmark.musicbrainz import copytext
+from earmark.musicbrainz import catalog_search, copytext
 from earmark.musicbrainz.errors import ReplicationError
 from earmark.musicbrainz.packet import Change, Packet, PacketLimits, read_packet
 from earmark.musicbrainz.replication_source import PacketSource
@@ -81,12 +81,46 @@ class ReplicationRun:
     current: bool  # True: the next packet is not published yet
 
 
-def after_replication(conn: Connection, changed_tables: frozenset[str]) -> None:
-    """Called inside each packet's transaction, after its changes, with the subset's tables
-    that changed. Derived data that must follow the mirror (a catalog search index over
-    recording/release/artist names) is brought up to date here, in the same transaction.
-    Nothing needs it yet: the lookups read the mirror's tables directly."""
-    del conn, changed_tables
+def after_replication(conn: Connection, changes: Sequence[Change]) -> None:
+    """Called inside each packet's transaction, after its changes: the catalog's search index
+    (when one was built) re-indexes the tracks, releases and artists the packet touched, and
+    those whose artist credit it touched, in the same transaction. The lookups read the
+    mirror's tables directly; the per-process metadata caches expire by their TTL."""
+    if not changes or not catalog_search.index_ready(conn):
+        return
+    touched: dict[str, set[int]] = {kind: set() for kind in catalog_search.KINDS}
+    credits: set[int] = set()
+    for change in changes:
+        kind = _SEARCHED.get(change.table)
+        if kind is None and change.table != "artist_credit":
+            continue
+        for row in (change.old, change.new):
+            row_id = _int(row.get("id")) if row else None
+            if row_id is None:
+                continue
+            if kind is None:
+                credits.add(row_id)
+            else:
+                touched[kind].add(row_id)
+    if credits:
+        mb = tables()
+        for kind, entity in (("track", mb.track), ("album", mb.release)):
+            credited = sa.select(entity.c.id).where(entity.c.artist_credit.in_(sorted(credits)))
+            touched[kind].update(int(found) for found in execute(conn, credited).scalars())
+    for kind, ids in touched.items():
+        catalog_search.refresh(conn, kind, sorted(ids))
+
+
+#: The mirror's tables whose rows the catalog's search index holds, by index kind.
+_SEARCHED = {"track": "track", "release": "album", "artist": "artist"}
+
+
+def _int(value: Any) -> int | None:
+    """A row's id as a packet carries it (a JSON number in v2, text in v1)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def mirrored_tables() -> frozenset[str]:
@@ -173,7 +207,7 @@ def apply_packet(
             result.rows[change.table] = result.rows.get(change.table, 0) + 1
             result.missed += not found
         _advance(conn, packet)
-        after_replication(conn, frozenset(result.rows))
+        after_replication(conn, packet.changes)
     return result
 
 
