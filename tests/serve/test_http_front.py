@@ -8,6 +8,7 @@ defaults (64 KiB request line, 96 KiB head), which a long lookup URL must fit.
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from earmark.api.front import render_catalog_error
 from earmark.chromaprint.codec import encode_fingerprint_base64
 from tests.serve.process import Serve, clean_environment
 from tests.serve.raw_http import (
@@ -89,6 +91,23 @@ def test_an_oversized_request_line_gets_414_in_the_envelope(server: Serve) -> No
         "status": "error",
         "error": {"code": 19, "message": "request line too long"},
     }
+
+
+def test_an_oversized_catalog_request_line_gets_414_in_the_envelope(server: Serve) -> None:
+    with connect(_port(server)) as sock:
+        sock.sendall(b"GET /catalog/search/track?q=" + b"A" * (100 * 1024) + b" HTTP/1.1\r\n")
+        answer = answer_then_close(sock)
+    assert answer.status == 414
+    assert answer.json()["error"] == {"code": 19, "message": "request line too long"}
+
+
+def test_the_catalog_process_answers_every_refusal_in_the_envelope() -> None:
+    # `earmark run catalog` serves nothing but the catalog: even an unreadable target is its.
+    for status, target in ((431, b"/lookup/isrc/X"), (400, None)):
+        answer = render_catalog_error(status, target)
+        assert answer.status == status
+        assert answer.content_type.startswith("application/json")
+        assert json.loads(answer.body)["status"] == "error"
 
 
 def test_an_oversized_v1_request_line_is_answered_in_xml(server: Serve) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from earmark.api import errors
 from earmark.api.errors import ErrorCode
+from earmark.api.formats import JSON, Format
 from earmark.api.transport import LEGACY_PATHS, error_format, normalize_path
 from earmark.http_limits import (
     BAD_REQUEST,
@@ -52,9 +53,12 @@ _MESSAGES: dict[int, str] = {
 
 
 def is_api_path(path: str) -> bool:
-    """Whether a request for ``path`` is answered in the API envelope."""
+    """Whether a request for ``path`` is answered in the API envelope (the catalog's paths
+    inside ``earmark serve`` too: it answers in the same JSON envelope)."""
     path = normalize_path(path)
-    return path == "/v2" or path.startswith("/v2/") or path in LEGACY_PATHS
+    return any(path == p or path.startswith(p + "/") for p in ("/v2", "/catalog")) or (
+        path in LEGACY_PATHS
+    )
 
 
 def render_front_error(status: int, target: bytes | None) -> ErrorAnswer:
@@ -64,7 +68,17 @@ def render_front_error(status: int, target: bytes | None) -> ErrorAnswer:
     path, query = path_and_query(target)
     if not is_api_path(path):
         return plain_text(status, target)
-    fmt = error_format({"path": normalize_path(path), "query_string": query})
+    return _envelope(status, error_format({"path": normalize_path(path), "query_string": query}))
+
+
+def render_catalog_error(status: int, target: bytes | None) -> ErrorAnswer:
+    """The renderer of ``earmark run catalog``: every path is the catalog's, answered in the
+    JSON envelope (even when the request target could not be read)."""
+    del target
+    return _envelope(status, JSON)
+
+
+def _envelope(status: int, fmt: Format) -> ErrorAnswer:
     kind = _CODES[status]
     error = {"code": kind.code, "message": _MESSAGES[status]}
     body = fmt.render({"status": "error", "error": error})

@@ -25,7 +25,7 @@ def catalog(ctx: click.Context, host: str | None, port: int | None, access_log: 
     migrated (`earmark db upgrade`). Rate limits are counted in Redis when redis_url is set.
     """
     # Imported here: only `earmark run catalog` itself loads the app and the server.
-    from earmark.api.front import render_front_error
+    from earmark.api.front import render_catalog_error
     from earmark.app import check_migrated
     from earmark.app_catalog import check_mirror, open_catalog
     from earmark.listen import bind_address
@@ -37,7 +37,7 @@ def catalog(ctx: click.Context, host: str | None, port: int | None, access_log: 
         host=settings.catalog_host if host is None else host,
         port=settings.catalog_port if port is None else port,
         access_log=access_log,
-        renderer=render_front_error,
+        renderer=render_catalog_error,
     )
     # /health and /metrics are the catalog's own routes: no operations listener.
     options = dataclasses.replace(options, ops_address=None)
