@@ -17,10 +17,11 @@ from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from earmark.catalog import errors, params, render
+from earmark.catalog import errors, params
 from earmark.catalog.errors import CatalogError, error_response
 from earmark.catalog.limits import application_id
 from earmark.catalog.services import CatalogServices
+from earmark.musicbrainz import catalog_render as render
 from earmark.musicbrainz import catalog_search
 from earmark.musicbrainz.catalog import CatalogData, CatalogQuery, load, ping, replication_state
 

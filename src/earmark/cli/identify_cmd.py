@@ -22,7 +22,7 @@ from earmark.cli.library_options import (
     local_factory,
     rate_option,
 )
-from earmark.library.identify import DEFAULT_META
+from earmark.library.identify import CATALOG_META, DEFAULT_META
 from earmark.library.progress import progress_bar, show_progress
 from earmark.settings import Settings
 
@@ -47,6 +47,12 @@ if TYPE_CHECKING:
     show_default=True,
     help="The lookup's meta flags (space-separated, e.g. 'recordings releases').",
 )
+@click.option(
+    "--catalog",
+    is_flag=True,
+    help="Ask for catalog data (meta=catalog, an Earmark extension; replaces --meta) and print "
+    "title, artists, album, track number, ISRC and barcode of the best recording per file.",
+)
 @jobs_option
 @rate_option
 @click.pass_context
@@ -58,6 +64,7 @@ def identify_cmd(
     data_dir: Path | None,
     as_json: bool,
     meta: str,
+    catalog: bool,
     jobs: int | None,
     rate: float,
 ) -> None:
@@ -71,7 +78,18 @@ def identify_cmd(
         ctx.exit(2)
     shown = show_progress(len(files), enabled=not as_json)
     failed = asyncio.run(
-        _identify(settings, files, server, client_key, meta, jobs, rate, as_json, shown)
+        _identify(
+            settings,
+            files,
+            server,
+            client_key,
+            CATALOG_META if catalog else meta,
+            jobs,
+            rate,
+            as_json,
+            shown,
+            catalog=catalog,
+        )
     )
     ctx.exit(2 if failed else 0)
 
@@ -86,6 +104,8 @@ async def _identify(
     rate: float,
     as_json: bool,
     shown: bool,
+    *,
+    catalog: bool = False,
 ) -> bool:
     # The in-process service behind connect() is the web app: loaded only when identifying.
     from earmark.library.connect import connect
@@ -122,6 +142,7 @@ async def _identify(
                 jobs=default_jobs(settings.fingerprint_jobs if jobs is None else jobs),
                 length=float(settings.fingerprint_length),
                 emit=emit,
+                catalog=catalog,
             )
     return failed
 

@@ -16,6 +16,10 @@ from earmark.library.fingerprints import Scanned, scan_files
 from earmark.library.tags import clean_text
 
 DEFAULT_META = "recordings releasegroups usermeta"
+#: ``--catalog``: the Earmark extension that adds ISRCs and catalog tracks to each recording.
+CATALOG_META = "catalog sources"
+#: The catalog fields shown per file, in this order.
+CATALOG_FIELDS = ("title", "artists", "album", "track_number", "isrc", "barcode")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Identified:
     warning: str | None = None
     #: Why the file's fingerprint can never be identified (too short, silence), or None.
     unidentifiable: str | None = None
+    #: ``--catalog``: show the catalog fields of the best recording's first track.
+    catalog: bool = False
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"path": self.path}
@@ -37,6 +43,8 @@ class Identified:
         else:
             data["duration"] = round(self.duration, 2)
             data["results"] = self.results
+            if self.catalog:
+                data["catalog"] = catalog_fields(self.results)
             if self.unidentifiable is not None and not self.results:
                 data["unidentifiable"] = self.unidentifiable
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
@@ -50,6 +58,12 @@ class Identified:
         if not self.results:
             return f"{lines[0]}\n  no match\n"
         best = self.results[0]
+        if self.catalog:
+            fields = catalog_fields(self.results)
+            if fields is None:
+                lines.append("  (no catalog data)")
+            for name in CATALOG_FIELDS if fields is not None else ():
+                lines.append(f"  {name.replace('_', ' ')}: {fields[name] or '-'}")  # type: ignore[index]
         lines.append(f"  track {_line(best.get('id'))}  score {_score(best.get('score'))}")
         recordings = list(_dicts(best.get("recordings")))
         for recording in recordings:
@@ -59,6 +73,33 @@ class Identified:
         if len(self.results) > 1:
             lines.append(f"  ({len(self.results) - 1} more result(s); --json shows all)")
         return "\n".join(lines) + "\n"
+
+
+def catalog_fields(results: list[dict[str, Any]]) -> dict[str, str | None] | None:
+    """Title, artists, album, track number, ISRC and barcode of the best recording's first
+    catalog track (the best result's recording with the most sources that has catalog tracks),
+    or None when no recording has any."""
+    best = results[0] if results and isinstance(results[0], dict) else {}
+    candidates = [r for r in _dicts(best.get("recordings")) if _dicts(r.get("catalog_tracks"))]
+    if not candidates:
+        return None
+    recording = max(candidates, key=lambda r: _int(r.get("sources")))
+    track = _dicts(recording.get("catalog_tracks"))[0]
+    found = track.get("album")
+    album: dict[str, Any] = found if isinstance(found, dict) else {}
+    isrcs = [i for i in recording.get("isrcs") or [] if isinstance(i, str)]
+    return {
+        "title": clean_text(track.get("title"), 200),
+        "artists": artist_credit(track.get("artists")),
+        "album": clean_text(album.get("title"), 200),
+        "track_number": clean_text(track.get("number"), 20),
+        "isrc": clean_text(isrcs[0], 20) if isrcs else None,
+        "barcode": clean_text(album.get("barcode"), 40),
+    }
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def describe_recording(recording: dict[str, Any]) -> str:
@@ -73,7 +114,8 @@ def describe_recording(recording: dict[str, Any]) -> str:
 
 
 def artist_credit(artists: object) -> str | None:
-    """MusicBrainz artists (``{"name", "joinphrase"}``) or user metadata (plain strings)."""
+    """MusicBrainz artists (``{"name", "joinphrase"}``; the catalog's ``join_phrase``) or user
+    metadata (plain strings)."""
     if not isinstance(artists, list):
         return None
     parts: list[str] = []
@@ -81,7 +123,7 @@ def artist_credit(artists: object) -> str | None:
         if isinstance(artist, str):
             parts.append(("; " if i else "") + artist)
         elif isinstance(artist, dict) and isinstance(artist.get("name"), str):
-            join = artist.get("joinphrase")
+            join = artist.get("joinphrase", artist.get("join_phrase"))
             parts.append(artist["name"] + (join if isinstance(join, str) else ""))
     return clean_text("".join(parts), 200)
 
@@ -108,8 +150,10 @@ async def identify(
     jobs: int,
     length: float,
     emit: Callable[[Identified], None],
+    catalog: bool = False,
 ) -> None:
-    """Fingerprint ``paths`` and look them up in batches; ``emit`` each file in input order."""
+    """Fingerprint ``paths`` and look them up in batches; ``emit`` each file in input order.
+    ``catalog``: the results carry ``meta=catalog`` data; each file shows its catalog fields."""
     batch: list[Scanned] = []
 
     async def flush() -> None:
@@ -123,6 +167,7 @@ async def identify(
                     results,
                     warning=scanned.warning,
                     unidentifiable=scanned.unidentifiable,
+                    catalog=catalog,
                 )
             )
         batch.clear()

@@ -17,6 +17,9 @@ Differences from the reference, on purpose (docs/musicbrainz.md):
   compares only the last group);
 * ``meta=2`` leaves ``duration`` out for a track without length instead of failing;
 * user metadata never shows internal ids, nulls or empty objects.
+
+``meta=catalog`` (an Earmark extension) adds to each recording MusicBrainz knows its ISRCs and
+its tracks as the catalog API shapes them (:mod:`earmark.musicbrainz.catalog_render`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from earmark.db.links import MbidLink, MetaLink, mbids_for_tracks, meta_for_tracks
 from earmark.db.meta import UserMeta
+from earmark.musicbrainz import catalog_render
 from earmark.musicbrainz.assemble import (
     Json,
     m2_tracks,
@@ -37,6 +41,7 @@ from earmark.musicbrainz.assemble import (
     releases_json,
 )
 from earmark.musicbrainz.cache import MetadataCache
+from earmark.musicbrainz.catalog import CatalogQuery, load
 from earmark.musicbrainz.flags import Flag, MetaFlags, Mode
 from earmark.musicbrainz.metadata import (
     Appearance,
@@ -160,6 +165,8 @@ def inject_metadata(
     )
     if mode is Mode.RECORDINGS:
         _inject_recordings(results, links, flags, lookup)
+        if Flag.CATALOG in flags:
+            _inject_catalog(conn, results)
     elif mode is Mode.M2:
         _inject_m2(results, links, flags, lookup)
     else:
@@ -207,6 +214,25 @@ def _inject_recordings(
             entries.extend(_user_entries(result_links, flags))
         if entries:
             result["recordings"] = entries
+
+
+def _inject_catalog(conn: Connection, results: list[Json]) -> None:
+    """``meta=catalog``: each recording MusicBrainz knows gets ``isrcs`` and ``catalog_tracks``
+    (the catalog API's track objects, earliest release first), from one catalog load for the
+    whole response whose statement count does not depend on the number of recordings."""
+    entries = [
+        entry
+        for result in results
+        for entry in result.get("recordings", ())
+        if isinstance(entry.get("id"), str)
+    ]
+    data = load(conn, CatalogQuery(recordings=sorted({e["id"] for e in entries})), fixed=True)
+    resolved = data.resolved.get("recording", {})
+    for entry in entries:
+        recording = data.recordings.get(resolved.get(entry["id"], ""))
+        if recording is not None:
+            entry["isrcs"] = list(recording.isrcs)
+            entry["catalog_tracks"] = catalog_render.tracks(data, recording.tracks)
 
 
 def _inject_releases(

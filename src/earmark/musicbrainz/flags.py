@@ -3,6 +3,8 @@
 Parsing follows the reference server (acoustid-server.md §3.1, §3.3): the value is split on
 whitespace (``+`` in a URL); a value that is only ``0`` means nothing, only ``1`` means
 ``recordingids`` and only ``2`` means the legacy ``m2`` format. Unknown words are ignored.
+``catalog`` is an Earmark extension (docs/compatibility.md): it implies ``recordings`` and adds
+each recording's ISRCs and catalog tracks.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Flag(enum.StrEnum):
     SOURCES = "sources"
     ISRCS = "isrcs"
     M2 = "m2"
+    #: Earmark extension: each recording's ISRCs and catalog tracks (implies ``recordings``).
+    CATALOG = "catalog"
 
 
 class Mode(enum.Enum):
@@ -57,7 +61,7 @@ class MetaFlags:
     def mode(self) -> Mode:
         if Flag.M2 in self.flags:
             return Mode.M2
-        if self.flags & {Flag.RECORDINGS, Flag.RECORDINGIDS, Flag.ISRCS}:
+        if self.flags & {Flag.RECORDINGS, Flag.RECORDINGIDS, Flag.ISRCS, Flag.CATALOG}:
             return Mode.RECORDINGS
         if self.flags & {Flag.RELEASEGROUPS, Flag.RELEASEGROUPIDS}:
             return Mode.RELEASE_GROUPS

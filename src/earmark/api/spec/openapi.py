@@ -118,6 +118,13 @@ SCHEMAS: dict[str, Schema] = {
         artists=_array({"oneOf": [_ref("Artist"), _STR]}),
         sources=_INT,
         isrcs=_array(_STR),
+        catalog_tracks=_array(
+            {
+                "type": "object",
+                "description": "meta=catalog (Earmark extension): a track as the catalog API "
+                "answers /lookup/isrc/{isrc} (docs/catalog.md).",
+            }
+        ),
         releasegroups=_array(_ref("ReleaseGroup")),
         releases=_array(_ref("Release")),
     ),

@@ -255,6 +255,12 @@ META_FLAGS: tuple[MetaFlag, ...] = (
     MetaFlag("sources", "`sources` on each recording: how many submissions link it."),
     MetaFlag("isrcs", "`isrcs[]` (sorted) on each recording; alone, it implies `recordings`."),
     MetaFlag(
+        "catalog",
+        "Earmark extension; implies `recordings`. On each recording MusicBrainz knows: "
+        "`isrcs[]` (sorted, always present) and `catalog_tracks[]`, the catalog API's track "
+        "objects with their `album` (docs/catalog.md), earliest release first.",
+    ),
+    MetaFlag(
         "m2",
         "Legacy format (`meta=2`): `recordings[]` with `tracks[]` each carrying its medium "
         "and release. Exclusive: other flags are ignored.",
