@@ -21,7 +21,7 @@ The per-process metadata caches (``musicbrainz_cache_ttl``) are not told: they e
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -336,8 +336,3 @@ def _expect(value: Any, kind: type[T], column: sa.Column[Any]) -> T:
     if not isinstance(value, kind):
         raise ValueError(f"{column.table.name}.{column.name}: {value!r} is not a {kind.__name__}")
     return value
-
-
-def changed_tables(packets: Iterable[AppliedPacket]) -> set[str]:
-    """The subset's tables any of the packets changed."""
-    return {name for packet in packets for name in packet.rows}
