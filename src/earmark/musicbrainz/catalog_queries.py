@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from earmark.musicbrainz.schema import tables
-from earmark.musicbrainz.statements import among
+from earmark.musicbrainz.statements import among, secondary_types
 
 #: Parameter names.
 GIDS = "gids"
@@ -115,22 +115,6 @@ def recordings(dialect: str) -> sa.Select[Any]:
         recording.c.artist_credit,
         recording.c.comment,
     ).where(_ints(recording.c.id, IDS, dialect))
-
-
-def secondary_types(dialect: str, group: sa.Table) -> sa.ScalarSelect[Any]:
-    """The secondary type names of ``group``'s row in one string (``\\x1f`` between them)."""
-    mb = tables()
-    join, secondary = mb.release_group_secondary_type_join, mb.release_group_secondary_type
-    if dialect == "postgresql":
-        names = sa.func.string_agg(secondary.c.name, sa.func.chr(31))
-    else:
-        names = sa.func.group_concat(secondary.c.name, sa.func.char(31))
-    return (
-        sa.select(names)
-        .select_from(join.join(secondary, secondary.c.id == join.c.secondary_type))
-        .where(join.c.release_group == group.c.id)
-        .scalar_subquery()
-    )
 
 
 @functools.cache

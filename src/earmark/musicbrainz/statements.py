@@ -124,17 +124,17 @@ def main_query(
                 group.c.name.label("group_name"),
                 group.c.artist_credit.label("group_credit"),
                 primary.c.name.label("group_type"),
-                _secondary_types(dialect, group).label("group_secondary_types"),
+                secondary_types(dialect, group).label("group_secondary_types"),
             ]
         order += [release.c.gid, medium.c.position, track.c.position, track.c.gid]
     return sa.select(*columns).select_from(source).where(condition).order_by(*order)
 
 
-#: Separates the names of :func:`_secondary_types` (a control character: never in a name).
+#: Separates the names of :func:`secondary_types` (a control character: never in a name).
 SECONDARY_TYPE_SEPARATOR = "\x1f"
 
 
-def _secondary_types(dialect: str, group: sa.Table) -> sa.ScalarSelect[Any]:
+def secondary_types(dialect: str, group: sa.Table) -> sa.ScalarSelect[Any]:
     """The secondary type names of the row's release group in one string (NULL: none).
 
     A correlated aggregate rather than a statement of its own: one round trip less.
