@@ -21,15 +21,14 @@ from starlette.types import ASGIApp
 from earmark import embedded
 from earmark.api.app import THREADS_CLOSE_WAIT_S, Background, create_app, create_ops_app
 from earmark.api.services import ApiConfig, ApiServices
-from earmark.app_catalog import WithCatalog, catalog_services
+from earmark.app_catalog import WithCatalog, catalog_services, key_cache
 from earmark.app_web import SiteAndApi, WebRuntime, web_config, web_services
-from earmark.auth import KeyCache
 from earmark.catalog.app import create_catalog_app
+from earmark.closers import release_all
 from earmark.counters import CounterBackends, open_backends
 from earmark.cron import Scheduler, build_scheduler
 from earmark.db import migrate
 from earmark.db.engine import Databases, musicbrainz_url, url_key
-from earmark.demokey import DemoKeys
 from earmark.errors import ConfigError, EarmarkError
 from earmark.importer.backends import open_queue
 from earmark.importer.queue import SubmissionQueue
@@ -113,11 +112,7 @@ def api_services(
         dbs=dbs,
         searcher=searcher(index),
         mirror=mirror,
-        keys=KeyCache(
-            dbs,
-            settings.key_cache_ttl,
-            demo=DemoKeys(str(settings.demo_key_secret), settings.demo_application_id),
-        ),
+        keys=key_cache(settings, dbs),
         limits=open_rate_limits(settings),
         counters=counters,
         queue=queue,
@@ -159,17 +154,7 @@ class ApiRuntime:
     ops_app: ASGIApp | None = None
 
     def close(self) -> None:
-        self.release(self.closers)
-
-    @staticmethod
-    def release(closers: list[Callable[[], None]]) -> None:
-        """Call the closers, newest first, each once, whatever the others do."""
-        while closers:
-            closer = closers.pop()
-            try:
-                closer()
-            except Exception:
-                log.exception("closing %r failed", closer)
+        release_all(self.closers)
 
 
 class ImporterTask:
@@ -289,7 +274,7 @@ def open_embedded(settings: Settings) -> ApiRuntime:
             ops_app=create_ops_app(services) if separate else None,
         )
     except BaseException:
-        ApiRuntime.release(closers)
+        release_all(closers)
         raise
 
 
@@ -375,7 +360,7 @@ def open_production(settings: Settings) -> ApiRuntime:
             ops_app=create_ops_app(services) if separate else None,
         )
     except BaseException:
-        ApiRuntime.release(closers)
+        release_all(closers)
         raise
 
 
@@ -416,7 +401,7 @@ def open_web(settings: Settings) -> WebRuntime:
         services = web_services(settings, dbs=dbs, mirror=mirror if ready else None, searcher=found)
         return WebRuntime(create_web_app(services), services, closers)
     except BaseException:
-        ApiRuntime.release(closers)
+        release_all(closers)
         raise
 
 
@@ -453,7 +438,7 @@ def open_local(settings: Settings) -> ApiRuntime:
         )
         return ApiRuntime(create_app(services), services, closers=closers)
     except BaseException:
-        ApiRuntime.release(closers)
+        release_all(closers)
         raise
 
 

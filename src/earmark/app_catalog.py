@@ -15,6 +15,7 @@ from earmark.auth import KeyCache
 from earmark.catalog.app import create_catalog_app
 from earmark.catalog.limits import CatalogLimits
 from earmark.catalog.services import CatalogConfig, CatalogServices
+from earmark.closers import release_all
 from earmark.db.engine import Databases
 from earmark.demokey import DemoKeys
 from earmark.musicbrainz.schema import MusicBrainzDatabase
@@ -79,12 +80,7 @@ class CatalogRuntime:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        while self.closers:
-            closer = self.closers.pop()
-            try:
-                closer()
-            except Exception:
-                log.exception("closing %r failed", closer)
+        release_all(self.closers)
 
 
 def open_catalog(settings: Settings) -> CatalogRuntime:
@@ -99,7 +95,7 @@ def open_catalog(settings: Settings) -> CatalogRuntime:
         services = catalog_services(settings, mirror=mirror, keys=key_cache(settings, dbs))
         return CatalogRuntime(create_catalog_app(services), services, closers)
     except BaseException:
-        CatalogRuntime(app=None, services=None, closers=closers).close()  # type: ignore[arg-type]
+        release_all(closers)
         raise
 
 

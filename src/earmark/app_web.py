@@ -10,13 +10,13 @@ settings, and the one app of ``earmark serve`` that answers both the site and th
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from earmark.api.transport import normalize_path
+from earmark.closers import release_all
 from earmark.counters import CounterBackends
 from earmark.db.engine import Databases
 from earmark.demokey import DemoKeys
@@ -27,8 +27,6 @@ from earmark.search import Searcher
 from earmark.settings import Secret, Settings
 from earmark.web.services import WebConfig, WebServices
 from earmark.web.signin_providers import SignInProviders
-
-log = logging.getLogger(__name__)
 
 #: Paths of the API in the combined app: these prefixes (and what is under them).
 API_PREFIXES = ("/v2", "/lookup", "/submit", "/_health", "/_health_ro", "/_health_docker")
@@ -140,10 +138,4 @@ class WebRuntime:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        """Call the closers, newest first, each once, whatever the others do."""
-        while self.closers:
-            closer = self.closers.pop()
-            try:
-                closer()
-            except Exception:
-                log.exception("closing %r failed", closer)
+        release_all(self.closers)
