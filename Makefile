@@ -36,10 +36,13 @@ serve: install
 deps:
 	@bash scripts/system-deps.sh
 
-## test: the whole suite (what CI runs); with CI=true also `make stress`
+## test: the whole suite (what CI runs); with CI=true also a shorter `make stress`
+## (CI_CYCLES crash cycles, CI_SOAK seconds of soak: the suite's 20-minute budget)
+CI_CYCLES ?= 12
+CI_SOAK ?= 60
 test: install deps
 	$(BIN)/python -m pytest
-	@if [ "$${CI,,}" = true ]; then $(MAKE) --no-print-directory stress; fi
+	@if [ "$${CI,,}" = true ]; then $(MAKE) --no-print-directory stress CYCLES='$(CI_CYCLES)' SOAK='$(CI_SOAK)'; fi
 
 ## test-fast: the suite without slow tests
 test-fast: install
