@@ -98,7 +98,7 @@ def test_track_addresses_redirect_to_the_canonical_one(
     "path",
     [
         "/track/not-a-uuid",
-        "/track/" + str(uuid.uuid4()),
+        "/track/0d2f6a7c-3b1e-4c59-9a84-5e7f1b2c3d4e",  # well-formed, unknown
         "/track/99999999999",
         "/track/2147483648",
         "/track/0",
