@@ -38,10 +38,12 @@ deps:
 
 ## test: the whole suite (what CI runs); with CI=true also a shorter `make stress`
 ## (CI_CYCLES crash cycles, CI_SOAK seconds of soak: the suite's 20-minute budget)
+## TEST_WORKERS parallel pytest workers (pytest-xdist; most tests wait on servers they start)
 CI_CYCLES ?= 12
 CI_SOAK ?= 60
+TEST_WORKERS ?= 3
 test: install deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n '$(TEST_WORKERS)'
 	@if [ "$${CI,,}" = true ]; then $(MAKE) --no-print-directory stress CYCLES='$(CI_CYCLES)' SOAK='$(CI_SOAK)'; fi
 
 ## test-fast: the suite without slow tests
