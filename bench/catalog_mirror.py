@@ -188,8 +188,8 @@ class Mirror:
     redirects: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     #: Track searches: "title", "artist title", a typed prefix.
     queries: list[str] = field(default_factory=list)
-    #: A few recordings with their expected catalog answers (a multi-artist one first, one
-    #: on several releases, one whose ISRC another recording shares: see :func:`fill`).
+    #: A few recordings with their expected catalog answers: the first one credited to
+    #: several artists, every 997th, and the first two sharing an ISRC.
     expected: list[Expected] = field(default_factory=list)
     #: ISRC → recording MBIDs having it, for the ISRCs of :attr:`expected`.
     isrc_recordings: dict[str, list[str]] = field(default_factory=dict)
@@ -258,6 +258,7 @@ class _Generator:
         self.gids: dict[str, list[tuple[int, str]]] = {}  # sampled (id, gid) per kind
         self.group_name = ""
         self.names_seen: dict[tuple[str, str], int] = {}
+        self.multi_followed = False
 
     # -- helpers --
 
@@ -445,7 +446,8 @@ class _Generator:
         if self.sample("recording", recording, gid):
             self.mirror.queries.append(self.query(name, credit))
         multi = len(self.credit_artists[credit]) > 1
-        if (multi and not self.followed) or (recording % 997 == 1 and len(self.followed) < 6):
+        if (multi and not self.multi_followed) or (recording % 997 == 1 and len(self.followed) < 6):
+            self.multi_followed = self.multi_followed or multi
             self.follow(recording, str(gid), name, credit)
         self.rec_gids[recording] = str(gid)
         self.isrcs(recording)
@@ -494,7 +496,8 @@ class _Generator:
         data has thousands of ISRCs on two recordings). Both are followed the first time."""
         for before, after in pairwise(recordings):
             codes = self.album_isrcs.get(before)
-            if not codes or self.rng.random() >= 0.01:
+            # The first pair that can share always does: every mirror has the case.
+            if not codes or (self.shared_isrcs and self.rng.random() >= 0.01):
                 continue
             code = codes[0]
             if not self.shared_isrcs or before in self.followed or after in self.followed:
