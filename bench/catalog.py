@@ -115,14 +115,24 @@ def settings_of(env: dict[str, str]) -> Any:
 
 
 async def timed(
-    call: Callable[[], Awaitable[Any]], check: Callable[[Any], None], count: int
+    call: Callable[[], Awaitable[Any]],
+    check: Callable[[Any], None],
+    count: int,
+    result: Result,
+    name: str,
 ) -> list[float]:
+    """Wall time of each of ``count`` calls (ms); ``result.figures[name + "_cpu"]``: this
+    process's CPU time per call (the app, its threads and the client; not PostgreSQL's), the
+    figure a loaded shared machine distorts least."""
     out = []
+    cpu = 0.0
     for _ in range(count):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         answer = await call()
         out.append((time.perf_counter() - started) * 1000)
+        cpu += time.process_time() - started_cpu
         check(answer)
+    result.figures[f"{name}_cpu"] = cpu * 1000 / count
     return out
 
 
@@ -160,7 +170,11 @@ async def in_process(
                 found += bool(answer.json())
 
             isrc = await timed(
-                lambda: client.get(f"/lookup/isrc/{next(codes)}"), check_isrc, args.requests
+                lambda: client.get(f"/lookup/isrc/{next(codes)}"),
+                check_isrc,
+                args.requests,
+                result,
+                "isrc",
             )
             result.figures["isrc_p50"] = statistics.median(isrc)
             result.figures["isrc_p99"] = percentile(isrc, 0.99)
@@ -177,6 +191,8 @@ async def in_process(
                 lambda: client.get("/search/track", params={"q": next(queries), "limit": "10"}),
                 check_search,
                 args.requests,
+                result,
+                "search",
             )
             result.figures["search_p50"] = statistics.median(search)
             result.figures["search_p99"] = percentile(search, 0.99)
@@ -185,7 +201,11 @@ async def in_process(
             bodies = [batch_body(mirror, rng) for _ in range(args.batches)]
             batch_iter = iter(bodies)
             batch = await timed(
-                lambda: client.post("/batch/lookup", json=next(batch_iter)), ok, len(bodies)
+                lambda: client.post("/batch/lookup", json=next(batch_iter)),
+                ok,
+                len(bodies),
+                result,
+                "batch",
             )
             result.figures["batch_p50"] = statistics.median(batch)
             result.figures["batch_max"] = max(batch)
@@ -198,7 +218,7 @@ async def in_process(
             base_url="http://bench",
             headers=headers,
         ) as client:
-            with statements_run(engine) as seen:
+            with statements_run(engine, is_read) as seen:
                 ok(await client.post("/batch/lookup", json=bodies[0]))
             result.figures["batch_statements"] = len(seen)
 
@@ -218,7 +238,7 @@ async def in_process(
 
         one_by_one(bodies[0])  # warm-up
         loops = [one_by_one(body) for body in bodies[: max(1, args.batches // 4)]]
-        with statements_run(engine) as seen:
+        with statements_run(engine, is_read) as seen:
             one_by_one(bodies[0])
         result.figures["loop_p50"] = statistics.median(loops)
         result.figures["loop_statements"] = len(seen)
@@ -226,6 +246,11 @@ async def in_process(
         await services.limits.close()
         services.threads.close(30.0)
         runtime.close()
+
+
+def is_read(statement: str) -> bool:
+    """A statement reading the mirror (not SQLite's BEGIN)."""
+    return statement.lstrip().upper().startswith(("SELECT", "WITH", "("))
 
 
 def batch_body(mirror: catalog_mirror.Mirror, rng: random.Random) -> dict[str, list[str]]:
@@ -249,7 +274,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def catalog_process(env: dict[str, str], log: Path) -> Iterator[int]:
+def catalog_process(env: dict[str, str], log: Path) -> Iterator[tuple[int, int]]:
     """``earmark run catalog`` on a free port, until it answers /health; stopped after."""
     port = free_port()
     proc = subprocess.Popen(
@@ -273,7 +298,7 @@ def catalog_process(env: dict[str, str], log: Path) -> Iterator[int]:
             if time.monotonic() > deadline:
                 raise SystemExit("earmark run catalog did not answer /health in 120 s")
             time.sleep(0.2)
-        yield port
+        yield port, proc.pid
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -318,6 +343,7 @@ async def http_load(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     return {
+        "elapsed": elapsed,
         "rps": len(latencies) / elapsed,
         "p50": statistics.median(latencies),
         "p99": percentile(latencies, 0.99),
@@ -335,10 +361,13 @@ def over_http(
 ) -> None:
     rng = random.Random(2)
     paths = [f"/lookup/isrc/{quote(code)}" for code in rng.choices(mirror.isrcs, k=5000)]
-    with catalog_process(env, workdir / f"catalog-{result.db}.log") as port:
+    with catalog_process(env, workdir / f"catalog-{result.db}.log") as (port, pid):
         asyncio.run(http_load(port, paths[:500], key, args.concurrency, 3.0))  # warm-up
         load_before = load_average()
+        cpu_before = cpu_seconds(pid)
         found = asyncio.run(http_load(port, paths, key, args.concurrency, args.seconds))
+        served = found["rps"] * found["elapsed"]
+        result.figures["http_cpu"] = (cpu_seconds(pid) - cpu_before) * 1000 / max(1.0, served)
     result.figures["http_rps"] = found["rps"]
     result.figures["http_p50"] = found["p50"]
     result.figures["http_p99"] = found["p99"]
@@ -348,15 +377,25 @@ def over_http(
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
 ROWS = (
     ("`/lookup/isrc` p50 / p99 in process", "isrc_p50", "isrc_p99", "ms", "≤ 2 ms p50"),
+    ("  CPU per request in this process", "isrc_cpu", None, "ms", ""),
     ("`/lookup/isrc` over HTTP: requests/s", "http_rps", None, "", "≥ 1,000/s"),
     ("`/lookup/isrc` over HTTP: p50 / p99", "http_p50", "http_p99", "ms", ""),
+    ("  server CPU per request", "http_cpu", None, "ms", ""),
     ("`/search/track` p50 / p99 in process", "search_p50", "search_p99", "ms", "≤ 15 ms p50"),
+    ("  CPU per request in this process", "search_cpu", None, "ms", ""),
     ("400-id `/batch/lookup` p50 / slowest", "batch_p50", "batch_max", "ms", "≤ 60 ms"),
+    ("  CPU per batch in this process", "batch_cpu", None, "ms", ""),
     ("  its SQL statements", "batch_statements", None, "", "fixed"),
     ("same ids, one lookup per id (reference): ms", "loop_p50", None, "ms", ""),
     ("  its SQL statements", "loop_statements", None, "", ""),
