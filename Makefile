@@ -75,11 +75,13 @@ bench: install deps
 	$(BIN)/python bench/api.py --setup production --catalogue 100000
 	$(BIN)/python bench/web.py --db sqlite
 	$(BIN)/python bench/web.py --db postgresql
+	$(BIN)/python bench/catalog.py --recordings 100000
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install
 	$(BIN)/python bench/index.py --docs 1000000 --mode inproc
 	$(BIN)/python bench/index.py --docs 1000000 --mode http
+	$(BIN)/python bench/catalog.py --recordings 1000000
 
 ## stress: SIGKILL `earmark serve` CYCLES times under submit load, then a SOAK-second lookup
 ## soak (docs/reliability.md); `make stress CYCLES=100 SOAK=600` for the full run

@@ -7,11 +7,7 @@ damage a crash could do is then written into the tables, and the ledger must nam
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,21 +17,7 @@ import sqlalchemy as sa
 from earmark.db import tables as t
 from tests.importer.harness import Harness
 from tests.importer.support import corpus_recordings
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def bench_module(name: str) -> ModuleType:
-    """A module of bench/ (not a package: the scripts run as files)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.support import bench_module
 
 
 @pytest.fixture(scope="module")

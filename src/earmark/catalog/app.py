@@ -88,7 +88,12 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
-    return error_response(errors.method_not_allowed(request.method, request.url.path))
+    # The methods the path has (RFC 9110 §15.5.6): Starlette's exception names them.
+    allow = (getattr(exc, "headers", None) or {}).get("Allow")
+    found = errors.method_not_allowed(request.method, request.url.path)
+    if allow:
+        found.headers["Allow"] = allow
+    return error_response(found)
 
 
 def create_catalog_app(services: CatalogServices, *, own_lifespan: bool = True) -> ASGIApp:

@@ -265,12 +265,20 @@ def search(
             f"ORDER BY bm25({bare}, 4.0, 1.0), s.title, e.gid LIMIT :limit OFFSET :offset"
         )
     else:
+        # The page is cut from the index alone (rank, then title, keeping the rows tied with
+        # the last one: FETCH ... WITH TIES, PostgreSQL 13+), then joined to the entity for
+        # the MBID tie-break. Joining first made the generic plan of `earmark run catalog`
+        # (plan_cache_mode = force_generic_plan) hash-join the matches with a sequential scan
+        # of the whole entity table: ≈80 ms per search at 100,000 recordings, linear in size.
         params["q"] = " & ".join(f"{term}:*" for term in query_terms)
+        params["window"] = limit + offset
         statement = (
-            f"SELECT e.gid FROM {table} AS s JOIN {source} AS e ON e.id = s.id "
-            "WHERE s.document @@ to_tsquery('simple', :q) "
-            "ORDER BY ts_rank(s.document, to_tsquery('simple', :q)) DESC, s.title, e.gid "
-            "LIMIT :limit OFFSET :offset"
+            "SELECT e.gid FROM (SELECT s.id, s.title, "
+            "ts_rank(s.document, to_tsquery('simple', :q)) AS rank "
+            f"FROM {table} AS s WHERE s.document @@ to_tsquery('simple', :q) "
+            "ORDER BY rank DESC, s.title FETCH FIRST :window ROWS WITH TIES) AS top "
+            f"JOIN {source} AS e ON e.id = top.id "
+            "ORDER BY top.rank DESC, top.title, e.gid LIMIT :limit OFFSET :offset"
         )
     rows = conn.execute(sa.text(statement), params)
     return SearchPage(tuple(_gid_text(gid) for (gid,) in rows))
