@@ -57,7 +57,7 @@ USER earmark
 WORKDIR /var/lib/earmark
 EXPOSE 8080 8081 8082 6080
 # One check for every role: it reads the role from the command of process 1 (healthcheck.py).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
     CMD ["/opt/earmark/bin/python", "/usr/local/bin/earmark-healthcheck"]
 ENTRYPOINT ["earmark"]
 CMD ["--help"]

@@ -88,7 +88,7 @@ fi
 say "building the images on $base"
 prefix=earmark-deploy-test
 build() {  # build NAME CONTEXT [DOCKERFILE]
-  docker build --quiet --build-arg BASE_IMAGE="$base" -t "$prefix-$1:latest" ${3:+-f "$3"} "$2" \
+  docker build --quiet --force-rm --build-arg BASE_IMAGE="$base" -t "$prefix-$1:latest" ${3:+-f "$3"} "$2" \
     >"$state/build-$1.log" 2>&1 || { echo "deploy-test: building $1 failed:" >&2; tail -20 "$state/build-$1.log" >&2; return 1; }
 }
 pids=()

@@ -84,8 +84,18 @@ class Stack:
         argv = [*self.compose, "-p", self.project, "-f", str(COMPOSE_FILE), *args]
         return run(argv, env=self.env, timeout=timeout, check=check)
 
+    def containers(self, service: str | None = None, *, every: bool = False) -> list[str]:
+        """Ids of the project's containers (of one service), from the engine: quicker than
+        asking compose, whose own start-up costs a second on a busy machine."""
+        labels = [f"label=com.docker.compose.project={self.project}"]
+        if service is not None:
+            labels.append(f"label=com.docker.compose.service={service}")
+        filters = [arg for label in labels for arg in ("--filter", label)]
+        return run(["docker", "ps", "-q", *(["-a"] if every else []), *filters]).split()
+
     def container(self, service: str) -> str:
-        return self("ps", "-q", service).strip()
+        (found,) = self.containers(service)
+        return found
 
     def psql(self, sql: str) -> str:
         argv = ["docker", "exec", self.container("postgres"), "psql", "-U", "postgres"]
@@ -96,8 +106,7 @@ class Stack:
         began = time.monotonic()
 
         def states() -> bool:
-            every = ["--all"] if self.compose[:2] == ["docker", "compose"] else []
-            ids = self("ps", "-q", *every).split()
+            ids = self.containers(every=True)
             if not ids:
                 return False
             fmt = "{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"
@@ -112,7 +121,7 @@ class Stack:
                     return False
             return True
 
-        wait_for(states, timeout, "every service healthy")
+        wait_for(states, timeout, "every service healthy", interval=0.25)
         return time.monotonic() - began
 
 
@@ -345,9 +354,7 @@ def main() -> None:
         say("backup: " + out.strip().splitlines()[-1])
         stack("down", "--volumes", "--timeout", "5")
         assert not run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={stack.project}"]).strip()
-        stack("up", "-d", "postgres")
-        stack.wait_healthy()
-        out = stack("--profile", "backup", "run", "--rm", "-T", "restore")
+        out = stack("--profile", "backup", "run", "--rm", "-T", "restore")  # starts postgres
         say("volumes destroyed; restore: " + out.strip().splitlines()[-1])
         stack("up", "-d", timeout=300)
         say(f"restored stack healthy in {stack.wait_healthy():.1f} s")
