@@ -88,13 +88,15 @@ fi
 say "building the images on $base"
 prefix=earmark-deploy-test
 build() {  # build NAME CONTEXT [DOCKERFILE]
-  docker build --quiet --force-rm --build-arg BASE_IMAGE="$base" -t "$prefix-$1:latest" ${3:+-f "$3"} "$2" \
+  docker build --quiet --force-rm --label earmark-deploy-test=1 --build-arg BASE_IMAGE="$base" -t "$prefix-$1:latest" ${3:+-f "$3"} "$2" \
     >"$state/build-$1.log" 2>&1 || { echo "deploy-test: building $1 failed:" >&2; tail -20 "$state/build-$1.log" >&2; return 1; }
 }
 pids=()
 for service in postgres redis nats; do build "$service" "deploy/images/$service" & pids+=($!); done
 build earmark . & pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done
+# The images these replaced (untagged now) go; the tagged ones stay for the next run's cache.
+docker image prune --force --filter label=earmark-deploy-test=1 >/dev/null
 say "images built"
 
 export EARMARK_IMAGE=$prefix-earmark:latest EARMARK_POSTGRES_IMAGE=$prefix-postgres:latest \
