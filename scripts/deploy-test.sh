@@ -92,7 +92,7 @@ build() {  # build NAME CONTEXT [DOCKERFILE]
     >"$state/build-$1.log" 2>&1 || { echo "deploy-test: building $1 failed:" >&2; tail -20 "$state/build-$1.log" >&2; return 1; }
 }
 pids=()
-for service in postgres redis nats; do build "$service" "deploy/images/$service" & pids+=($!); done
+for service in postgres redis nats prometheus; do build "$service" "deploy/images/$service" & pids+=($!); done
 build earmark . & pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done
 # The images these replaced (untagged now) go; the tagged ones stay for the next run's cache.
@@ -100,6 +100,7 @@ docker image prune --force --filter label=earmark-deploy-test=1 >/dev/null
 say "images built"
 
 export EARMARK_IMAGE=$prefix-earmark:latest EARMARK_POSTGRES_IMAGE=$prefix-postgres:latest \
-  EARMARK_REDIS_IMAGE=$prefix-redis:latest EARMARK_NATS_IMAGE=$prefix-nats:latest
+  EARMARK_REDIS_IMAGE=$prefix-redis:latest EARMARK_NATS_IMAGE=$prefix-nats:latest \
+  EARMARK_PROMETHEUS_IMAGE=$prefix-prometheus:latest
 "$python" scripts/deploy_test.py --compose "${compose[*]}" --state "$state"
 say "passed"

@@ -105,7 +105,10 @@ class Stack:
         """Every container running and healthy (`migrate` exited 0); seconds it took."""
         began = time.monotonic()
 
+        waiting: list[str] = []
+
         def states() -> bool:
+            waiting.clear()
             ids = self.containers(every=True)
             if not ids:
                 return False
@@ -118,10 +121,13 @@ class Stack:
                         raise AssertionError(f"{name} failed: {self('logs', '--tail', '20')}")
                     continue
                 if status != "running" or health != ["healthy"]:
-                    return False
-            return True
+                    waiting.append(f"{name} {status} {' '.join(health)}")
+            return not waiting
 
-        wait_for(states, timeout, "every service healthy", interval=0.25)
+        try:
+            wait_for(states, timeout, "every service healthy", interval=0.25)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; still waiting for {waiting}") from None
         return time.monotonic() - began
 
 
@@ -271,6 +277,30 @@ def smoke(image: str) -> None:
         list(pool.map(one, commands))
 
 
+def promtool(image: str) -> None:
+    """`promtool check config` (which checks the rule files it names too) in the image."""
+    mount = f"{ROOT / 'deploy' / 'monitoring'}:/etc/earmark-monitoring:ro"
+    out = run(["docker", "run", "--rm", "-v", mount, "--entrypoint", "promtool", image,
+               "check", "config", "/etc/earmark-monitoring/prometheus.yml"], timeout=120)
+    assert "SUCCESS" in out, out
+
+
+def check_prometheus(stack: Stack) -> int:
+    """Prometheus (profile monitoring) scrapes every target and has loaded every rule."""
+    url = f"http://127.0.0.1:{stack.ports['prometheus']}/api/v1"
+
+    def all_up() -> list[Any] | None:
+        targets = httpx.get(url + "/targets", timeout=10).json()["data"]["activeTargets"]
+        return targets if targets and all(t["health"] == "up" for t in targets) else None
+
+    targets = wait_for(all_up, 60, "every Prometheus target up", interval=1)
+    groups = httpx.get(url + "/rules", timeout=10).json()["data"]["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    assert rules, groups
+    assert all(r["health"] == "ok" for r in rules), rules
+    return len(targets)
+
+
 def keys_of(stack: Stack) -> dict[str, str]:
     api = stack.container("api2")
     user = run(["docker", "exec", api, "earmark", "accounts", "create", "deploytest", "--admin"])
@@ -291,7 +321,7 @@ def project(compose: list[str], state: Path) -> Iterator[Stack]:
     else:
         (home / "backup").chmod(0o777)
     run(["sh", str(ROOT / "deploy" / "make-secrets.sh"), str(home / "secrets")])
-    ports = {s: free_port() for s in ("api1", "api2", "web", "catalog")}
+    ports = {s: free_port() for s in ("api1", "api2", "web", "catalog", "prometheus")}
     env = dict(os.environ)
     env.update(
         EARMARK_SECRETS_DIR=str(home / "secrets"),
@@ -300,13 +330,15 @@ def project(compose: list[str], state: Path) -> Iterator[Stack]:
         EARMARK_PUBLISH_API2=str(ports["api2"]),
         EARMARK_PUBLISH_WEB=str(ports["web"]),
         EARMARK_PUBLISH_CATALOG=str(ports["catalog"]),
+        EARMARK_PUBLISH_PROMETHEUS=str(ports["prometheus"]),
+        COMPOSE_PROFILES="monitoring",  # Prometheus too, in every up and down
     )
     stack = Stack(compose, name, env, ports)
     try:
         yield stack
     finally:
         say("tearing down: containers, networks and volumes of " + name)
-        stack("--profile", "backup", "--profile", "mirror", "down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
+        stack("--profile", "backup", "--profile", "mirror", "--profile", "monitoring", "down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
         left = run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={name}"])
         left += run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={name}"])
         left += run(["docker", "network", "ls", "-q", "--filter", f"label=com.docker.compose.project={name}"])
@@ -323,12 +355,14 @@ def main() -> None:
     image = os.environ.get("EARMARK_IMAGE", "earmark:latest")
     size = int(run(["docker", "image", "inspect", "-f", "{{.Size}}", image]))
     say(f"image {image}: {size / 1e6:.0f} MB")
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(3) as pool:
         smoked = pool.submit(smoke, image)
+        checked = pool.submit(promtool, os.environ.get("EARMARK_PROMETHEUS_IMAGE", "earmark-prometheus:latest"))
         fps_future = pool.submit(fingerprints)
         smoked.result()
+        checked.result()
         fps = fps_future.result()
-    say(f"smoke checks passed; {len(fps)} recordings fingerprinted with fpcalc")
+    say(f"smoke checks and promtool passed; {len(fps)} recordings fingerprinted with fpcalc")
     mbids = [str(uuid.uuid4()) for _ in fps]
     with project(shlex.split(args.compose), args.state) as stack:
         stack("up", "-d", timeout=300)
@@ -344,6 +378,7 @@ def main() -> None:
         imported = check_imported_once(stack, ledger)
         tracks = lookups(stack, keys, fps, mbids)
         say(f"every acknowledged submission imported once ({imported}); {len(tracks)} recordings found through both APIs")
+        say(f"Prometheus scrapes {check_prometheus(stack)} targets, all up; every alert rule loaded")
 
         stack("restart", "index")
         stack.wait_healthy()

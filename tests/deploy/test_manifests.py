@@ -100,7 +100,7 @@ def test_the_api_has_a_disruption_budget_and_the_index_a_volume() -> None:
 def test_compose_publishes_only_http_entry_points_on_localhost() -> None:
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     published = {name: s["ports"] for name, s in services.items() if "ports" in s}
-    assert set(published) == {"api1", "api2", "web", "catalog"}
+    assert set(published) == {"api1", "api2", "web", "catalog", "prometheus"}
     for ports in published.values():
         for port in ports:
             assert port.startswith("${EARMARK_BIND:-127.0.0.1}:"), port
