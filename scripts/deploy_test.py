@@ -273,8 +273,25 @@ def smoke(image: str) -> None:
         out = run(["docker", "run", "--rm", image, *command], timeout=120)
         assert "Usage:" in out or "C extension: built" in out, out
 
+    # A missing setting or secret stops the container at once with one line naming it.
+    refusals = [
+        ([], ["run", "web"], "the website needs web_secret"),
+        (["-e", "EARMARK_DATABASE_URL_FILE=/run/secrets/missing"], ["run", "api"],
+         "EARMARK_DATABASE_URL_FILE: cannot read /run/secrets/missing"),
+    ]
+
+    def refused(case: tuple[list[str], list[str], str]) -> None:
+        options, command, message = case
+        done = subprocess.run(["docker", "run", "--rm", *options, image, *command],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 2, (command, done.returncode, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith(f"earmark: error: {message}"), done.stderr
+
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(one, commands))
+        list(pool.map(refused, refusals))
 
 
 def promtool(image: str) -> None:
