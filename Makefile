@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install deps test test-fast lint format bench bench-large acceptance stress clean serve
+.PHONY: install deps test test-fast lint format bench bench-large acceptance stress clean serve deploy-test
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Earmark needs Python 3.11 or newer (apt-get install python3)"; exit 1; }
@@ -45,6 +45,7 @@ TEST_WORKERS ?= 3
 test: install deps
 	$(BIN)/python -m pytest -n '$(TEST_WORKERS)'
 	@if [ "$${CI,,}" = true ]; then $(MAKE) --no-print-directory stress CYCLES='$(CI_CYCLES)' SOAK='$(CI_SOAK)'; fi
+	@if [ "$${CI,,}" = true ]; then $(MAKE) --no-print-directory deploy-test; fi
 
 ## test-fast: the suite without slow tests
 test-fast: install
@@ -89,6 +90,10 @@ CYCLES ?= 25
 SOAK ?= 180
 stress: install deps
 	$(BIN)/python bench/stress.py --cycles '$(CYCLES)' --soak '$(SOAK)'
+
+## deploy-test: the compose fleet built on a local Docker engine and tested end to end (docs/deploy.md)
+deploy-test: install deps
+	bash scripts/deploy-test.sh $(BIN)/python
 
 ## acceptance: fingerprint every dev-corpus track and compare with fpcalc (docs/benchmarks.md)
 acceptance: install deps

@@ -43,6 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "services": (
         "earmark.search",
         "earmark.indexsync",
+        "earmark.backup",  # backups: databases and index copied together
         "earmark.importer.decide",
         "earmark.importer.locks",
         "earmark.importer.outcome",

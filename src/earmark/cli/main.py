@@ -38,6 +38,10 @@ COMMANDS = {
         "earmark.cli.apps_cmd:apps_group",
         "Applications and their client API keys (every request names one).",
     ),
+    "backup": LazyCommand(
+        "earmark.cli.backup_cmd:backup",
+        "Copy the databases and the fingerprint index into the new directory TARGET.",
+    ),
     "catalog": LazyCommand(
         "earmark.cli.catalog_cmd:catalog_group",
         "The catalog API's search index, and requests to the catalog from the command line.",
@@ -68,6 +72,10 @@ COMMANDS = {
     ),
     "mb": LazyCommand(
         "earmark.cli.mb_cmd:mb", "Create and fill the MusicBrainz subset used for lookup metadata."
+    ),
+    "restore": LazyCommand(
+        "earmark.cli.backup_cmd:restore",
+        "Restore the backup in SOURCE into empty databases and an empty index directory.",
     ),
     "run": LazyCommand(
         "earmark.cli.run:run",
