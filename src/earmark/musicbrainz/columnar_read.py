@@ -268,6 +268,9 @@ def open_columnar(directory: str | Path, *, threads: int = 2) -> ColumnarStore:
     manifest = _manifest(path)
     database = duckdb.connect(":memory:", config={"threads": threads})
     try:
+        # The files do not change under a running server (an export replaces the directory
+        # whole): their footers are read once, not at every statement.
+        database.execute("SET parquet_metadata_cache = true")
         database.execute(f"CREATE SCHEMA {SCHEMA}")
         for name in sorted(manifest["tables"]):
             if not isinstance(name, str) or not name.isidentifier():
