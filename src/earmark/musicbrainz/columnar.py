@@ -255,7 +255,17 @@ def _export_search(conn: Connection, kind: str, target: Path) -> tuple[int, int,
     doc_schema = pa.schema(
         [("id", pa.int32()), ("gid", pa.uuid()), ("title", pa.string()), ("length", pa.int32())]
     )
-    token_columns: dict[str, list[Any]] = {"token": [], "id": [], "title_tf": [], "other_tf": []}
+    token_schema = pa.schema(
+        [
+            ("token", pa.string()),
+            ("id", pa.int32()),
+            ("title_tf", pa.int16()),
+            ("other_tf", pa.int16()),
+        ]
+    )
+    # The postings as Arrow chunks (compact), sorted whole at the end.
+    chunks: list[pa.Table] = []
+    pending: dict[str, list[Any]] = {name: [] for name in token_schema.names}
     total = 0
     docs = _Writer(target / f"search_{kind}_doc.parquet", doc_schema)
     try:
@@ -266,23 +276,17 @@ def _export_search(conn: Connection, kind: str, target: Path) -> tuple[int, int,
             docs.add([(row_id, _uuid(gid), title, length)])
             in_title, in_other = Counter(title_tokens), Counter(other_tokens)
             for token in sorted(set(in_title) | set(in_other)):
-                token_columns["token"].append(token)
-                token_columns["id"].append(row_id)
-                token_columns["title_tf"].append(in_title[token])
-                token_columns["other_tf"].append(in_other[token])
+                pending["token"].append(token)
+                pending["id"].append(row_id)
+                pending["title_tf"].append(in_title[token])
+                pending["other_tf"].append(in_other[token])
+            if len(pending["id"]) >= ROW_GROUP_ROWS * 8:
+                chunks.append(pa.Table.from_pydict(pending, schema=token_schema))
+                pending = {name: [] for name in token_schema.names}
     finally:
         count = docs.close()
-    token_schema = pa.schema(
-        [
-            ("token", pa.string()),
-            ("id", pa.int32()),
-            ("title_tf", pa.int16()),
-            ("other_tf", pa.int16()),
-        ]
-    )
-    postings = pa.Table.from_pydict(token_columns, schema=token_schema).sort_by(
-        [("token", "ascending"), ("id", "ascending")]
-    )
+    chunks.append(pa.Table.from_pydict(pending, schema=token_schema))
+    postings = pa.concat_tables(chunks).sort_by([("token", "ascending"), ("id", "ascending")])
     pq.write_table(
         postings,
         target / f"search_{kind}_token.parquet",
