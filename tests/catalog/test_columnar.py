@@ -406,6 +406,28 @@ def test_no_directory_set_names_the_setting() -> None:
         open_columnar("")
 
 
+def test_files_gone_after_the_start_are_a_503_not_a_500(
+    exported: tuple[Mirror, Path], app_keys: Keys, tmp_path: Path
+) -> None:
+    mirror, directory = exported
+    target = tmp_path / "export"
+    shutil.copytree(directory, target)
+    client = _client(
+        mirror.database, app_keys, catalog_backend="duckdb", catalog_parquet_dir=str(target)
+    )
+    try:
+        track = gids(mirror, "track", 1)[0]
+        assert client.get(f"/lookup/track/{track}").status_code == 200
+        (target / "track.parquet").unlink()
+        (target / "track_gid.parquet").unlink()
+        answer = client.get(f"/lookup/track/{track}")
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["message"] == "the MusicBrainz mirror is unavailable"
+    finally:
+        client.__exit__(None, None, None)
+        services_of(client).store.close()
+
+
 def test_run_catalog_refuses_a_damaged_export_in_one_line(
     exported: tuple[Mirror, Path], tmp_path: Path
 ) -> None:
