@@ -68,6 +68,8 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     **{f"{kind}_gid_redirect": ("gid",) for kind in GID_KINDS},
 }
 _BATCH = 10_000
+#: The mirror table of each search kind (the index's ids are its ids).
+_SEARCHED = {"track": "track", "album": "release", "artist": "artist"}
 
 
 class ExportError(MusicBrainzError):
@@ -230,8 +232,8 @@ def _uuid(value: Any) -> uuid.UUID:
 
 def _search_rows(conn: Connection, kind: str) -> Iterator[tuple[int, str, str, Any]]:
     """(id, folded title, folded other, gid) of every entry of the mirror's search index."""
-    index = catalog_search._qualified(conn, kind)
-    entity = qualified(conn, catalog_search._entity(kind).name, _schema(conn))
+    index = qualified(conn, catalog_search.table_name(kind), _schema(conn))
+    entity = qualified(conn, _SEARCHED[kind], _schema(conn))
     key = "rowid" if conn.dialect.name == "sqlite" else "id"
     statement = sa.text(
         f"SELECT s.{key}, s.title, s.other, e.gid FROM {index} AS s "
