@@ -17,7 +17,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml setup.py src/earmark/chromaprint/_native.c | $(BIN)/python
 	@bash scripts/build-deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,columnar]'
 	@touch $@
 
 ## install: create .venv and install Earmark with its test and lint tools
@@ -77,6 +77,7 @@ bench: install deps
 	$(BIN)/python bench/web.py --db sqlite
 	$(BIN)/python bench/web.py --db postgresql
 	$(BIN)/python bench/catalog.py --recordings 100000
+	$(BIN)/python bench/catalog_columnar.py --recordings 20000
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install

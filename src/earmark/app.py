@@ -265,6 +265,7 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         # The catalog under /catalog, with the API's keys; its threads close with the runtime.
         catalog = catalog_services(settings, mirror=mirror, keys=services.keys)
         closers.append(functools.partial(_close_threads, catalog.threads))
+        closers.append(catalog.store.close)
         combined = SiteAndApi(create_app(services, background, ops_routes=not separate), site)
         return ApiRuntime(
             WithCatalog(combined, create_catalog_app(catalog, own_lifespan=False)),

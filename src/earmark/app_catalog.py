@@ -18,6 +18,7 @@ from earmark.catalog.services import CatalogConfig, CatalogServices
 from earmark.closers import release_all
 from earmark.db.engine import Databases
 from earmark.demokey import DemoKeys
+from earmark.musicbrainz.catalog_store import CatalogStore, SqlCatalogStore
 from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import MemoryWindow, RateLimits, RedisWindow, Window, rates_from_settings
 from earmark.settings import Settings
@@ -48,13 +49,25 @@ def catalog_window(settings: Settings) -> Window:
     return RedisWindow(client, f"{settings.redis_prefix}catalog:")
 
 
+def catalog_store(settings: Settings, mirror: MusicBrainzDatabase) -> CatalogStore:
+    """Where the catalog reads (setting catalog_backend): the mirror, or its Parquet export
+    through DuckDB (opened and checked here: a clear error naming catalog_parquet_dir when it
+    cannot be served)."""
+    if settings.catalog_backend == "duckdb":
+        from earmark.musicbrainz.columnar_read import open_columnar
+
+        return open_columnar(settings.catalog_parquet_dir)
+    return SqlCatalogStore(mirror)
+
+
 def catalog_services(
     settings: Settings, *, mirror: MusicBrainzDatabase, keys: KeyCache
 ) -> CatalogServices:
-    """The catalog's handles over a mirror and a key cache the caller built (and closes)."""
+    """The catalog's handles over a mirror and a key cache the caller built (and closes); the
+    caller closes ``store`` too (a DuckDB store holds its database)."""
     limits = RateLimits(catalog_window(settings), rates_from_settings(settings))
     return CatalogServices(
-        mirror=mirror,
+        store=catalog_store(settings, mirror),
         keys=keys,
         limits=CatalogLimits(limits, settings.catalog_anonymous_rate),
         config=CatalogConfig(
@@ -93,6 +106,7 @@ def open_catalog(settings: Settings) -> CatalogRuntime:
         mirror = MusicBrainzDatabase.from_settings(settings, generic_plans=True)
         closers.append(mirror.dispose)
         services = catalog_services(settings, mirror=mirror, keys=key_cache(settings, dbs))
+        closers.append(services.store.close)
         return CatalogRuntime(create_catalog_app(services), services, closers)
     except BaseException:
         release_all(closers)
@@ -101,6 +115,14 @@ def open_catalog(settings: Settings) -> CatalogRuntime:
 
 def check_mirror(settings: Settings) -> str | None:
     """Why ``earmark run catalog`` cannot serve the mirror of the settings (None: it can)."""
+    if settings.catalog_backend == "duckdb":
+        from earmark.musicbrainz.columnar_read import ColumnarError, open_columnar
+
+        try:
+            open_columnar(settings.catalog_parquet_dir).close()
+        except ColumnarError as exc:
+            return str(exc)
+        return None
     mirror = MusicBrainzDatabase.from_settings(settings)
     try:
         schema = None if mirror.engine.dialect.name == "sqlite" else mirror.schema_name

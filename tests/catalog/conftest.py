@@ -47,6 +47,11 @@ def app_keys(sqlite_databases: SqliteDatabases) -> Iterator[Keys]:
 @pytest.fixture
 def indexed(mirror: Mirror) -> Mirror:
     """The session mirror (SQLite, then PostgreSQL) with its search index built once."""
+    return ensure_indexed(mirror)
+
+
+def ensure_indexed(mirror: Mirror) -> Mirror:
+    """``mirror`` with its search index built (once per session)."""
     url = mirror.database.engine.url.render_as_string(hide_password=False)
     if url not in _INDEXED:
         build_index(mirror.database)

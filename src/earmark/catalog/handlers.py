@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,15 +21,15 @@ from earmark.catalog.errors import CatalogError, error_response
 from earmark.catalog.limits import application_id
 from earmark.catalog.services import CatalogServices
 from earmark.musicbrainz import catalog_render as render
-from earmark.musicbrainz import catalog_search
-from earmark.musicbrainz.catalog import CatalogData, CatalogQuery, load, ping, replication_state
+from earmark.musicbrainz.catalog import CatalogData, CatalogQuery
+from earmark.musicbrainz.catalog_store import CatalogReader, MirrorReadError
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
 JSON_TYPE = "application/json"
-Compute = Callable[[Connection], Any]
+Compute = Callable[[CatalogReader], Any]
 
 
 def _json(payload: Any) -> bytes:
@@ -69,8 +68,8 @@ class Ctx:
         return str(self.request.path_params[name])
 
     async def answer(self, compute: Compute) -> Response:
-        """``compute(conn)`` on the mirror as JSON, with ETag and Cache-Control; 304 when the
-        client's If-None-Match holds the ETag (nothing is read from the mirror then)."""
+        """``compute(reader)`` on the catalog's data as JSON, with ETag and Cache-Control; 304
+        when the client's If-None-Match holds the ETag (nothing is read from the data then)."""
         state = await self.thread(self.services.state.get)
         url = self.request.url
         base = f"{state.sequence if state.sequence is not None else 0}"
@@ -96,8 +95,8 @@ def _matches(header: str, tag: str) -> bool:
 
 
 def _read(services: CatalogServices, compute: Compute) -> Any:
-    with services.mirror.read() as conn:
-        return compute(conn)
+    with services.store.read() as reader:
+        return compute(reader)
 
 
 Handler = Callable[[Ctx], Awaitable[Response]]
@@ -117,6 +116,10 @@ def endpoint(name: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
         except sa.exc.DBAPIError as exc:
             # No mirror (not loaded, unreachable): an outage of the data, not a bug.
             log.warning("catalog %s: the mirror failed (%s)", name, " ".join(str(exc.orig).split()))
+            services.metrics.error(name, errors.SERVICE_UNAVAILABLE.name)
+            response = error_response(errors.unavailable("the MusicBrainz mirror is unavailable"))
+        except MirrorReadError as exc:
+            log.warning("catalog %s: %s", name, exc)
             services.metrics.error(name, errors.SERVICE_UNAVAILABLE.name)
             response = error_response(errors.unavailable("the MusicBrainz mirror is unavailable"))
         except Exception:
@@ -154,8 +157,8 @@ async def lookup_isrc(ctx: Ctx) -> Response:
     await ctx.admit()
     code = params.isrc(ctx.path_param("isrc"))
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, CatalogQuery(isrcs=[code]))
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(CatalogQuery(isrcs=[code]))
         return render.tracks(data, data.isrc_tracks.get(code, ()))
 
     return await ctx.answer(compute)
@@ -165,8 +168,8 @@ async def lookup_track(ctx: Ctx) -> Response:
     await ctx.admit()
     asked = params.mbid(ctx.path_param("id"))
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, CatalogQuery(tracks=[asked]))
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(CatalogQuery(tracks=[asked]))
         return render.track(data, data.tracks[_one("track", asked, data)])
 
     return await ctx.answer(compute)
@@ -176,8 +179,8 @@ async def lookup_recording(ctx: Ctx) -> Response:
     await ctx.admit()
     asked = params.mbid(ctx.path_param("id"))
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, CatalogQuery(recordings=[asked]))
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(CatalogQuery(recordings=[asked]))
         return render.recording(data, data.recordings[_one("recording", asked, data)])
 
     return await ctx.answer(compute)
@@ -187,8 +190,8 @@ async def lookup_album(ctx: Ctx) -> Response:
     await ctx.admit()
     asked = params.mbid(ctx.path_param("id"))
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, CatalogQuery(releases=[asked]))
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(CatalogQuery(releases=[asked]))
         return render.album(data.releases[_one("release", asked, data)])
 
     return await ctx.answer(compute)
@@ -198,8 +201,8 @@ async def lookup_album_tracks(ctx: Ctx) -> Response:
     await ctx.admit()
     asked = params.mbid(ctx.path_param("id"))
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, CatalogQuery(releases=[asked], release_tracks=True))
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(CatalogQuery(releases=[asked], release_tracks=True))
         current = _one("release", asked, data)
         return render.tracks(data, data.release_tracks.get(current, ()), with_album=False)
 
@@ -210,8 +213,8 @@ async def lookup_release_group(ctx: Ctx) -> Response:
     await ctx.admit()
     asked = params.mbid(ctx.path_param("id"))
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, CatalogQuery(release_groups=[asked]))
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(CatalogQuery(release_groups=[asked]))
         current = _one("release_group", asked, data)
         return render.release_group(data, data.release_groups[current])
 
@@ -222,8 +225,8 @@ async def lookup_artist(ctx: Ctx) -> Response:
     await ctx.admit()
     asked = params.mbid(ctx.path_param("id"))
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, CatalogQuery(artists=[asked]))
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(CatalogQuery(artists=[asked]))
         return render.artist(data.artists[_one("artist", asked, data)])
 
     return await ctx.answer(compute)
@@ -233,8 +236,8 @@ async def lookup_barcode(ctx: Ctx) -> Response:
     await ctx.admit()
     code = params.barcode(ctx.path_param("upc"))
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, CatalogQuery(barcodes=[code]))
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(CatalogQuery(barcodes=[code]))
         return [render.album(data.releases[r]) for r in data.barcode_releases.get(code, ())]
 
     return await ctx.answer(compute)
@@ -255,9 +258,9 @@ def _search(kind: str) -> Handler:
         await ctx.admit()
         found = params.search(ctx.request.query_params)
 
-        def compute(conn: Connection) -> Any:
-            page = _search_page(ctx.services, conn, kind, found)
-            data = load(conn, _SEARCH_QUERY[kind](page))
+        def compute(reader: CatalogReader) -> Any:
+            page = _search_page(ctx.services, reader, kind, found)
+            data = reader.load(_SEARCH_QUERY[kind](page))
             if kind == "track":
                 results = [render.track(data, data.tracks[i]) for i in page if i in data.tracks]
             elif kind == "album":
@@ -277,13 +280,13 @@ def _search(kind: str) -> Handler:
 
 
 def _search_page(
-    services: CatalogServices, conn: Connection, kind: str, found: params.CatalogSearch
+    services: CatalogServices, reader: CatalogReader, kind: str, found: params.CatalogSearch
 ) -> tuple[str, ...]:
     try:
-        return catalog_search.search(conn, kind, found.terms, found.limit, found.offset).mbids
+        return reader.search(kind, found.terms, found.limit, found.offset).mbids
     except (sa.exc.OperationalError, sa.exc.ProgrammingError):
-        with services.mirror.read() as fresh:
-            if not catalog_search.index_ready(fresh):
+        with services.store.read() as fresh:
+            if not fresh.index_ready():
                 raise errors.unavailable(
                     "the search index is not built: run `earmark catalog index`"
                 ) from None
@@ -334,8 +337,8 @@ async def batch_lookup(ctx: Ctx) -> Response:
         isrcs=lists["isrcs"],
     )
 
-    def compute(conn: Connection) -> Any:
-        data = load(conn, query, fixed=True)
+    def compute(reader: CatalogReader) -> Any:
+        data = reader.load(query, fixed=True)
         answer: dict[str, Any] = {key: {} for key in params.BATCH_KEYS}
         missing: dict[str, list[str]] = {key: [] for key in params.BATCH_KEYS}
         for key, kind in _BATCH_KINDS.items():
@@ -367,10 +370,10 @@ async def batch_lookup(ctx: Ctx) -> Response:
 
 
 def _health(services: CatalogServices) -> dict[str, Any]:
-    with services.mirror.read() as conn:
-        ping(conn)
-        state = replication_state(conn)
-        indexed = catalog_search.index_ready(conn)
+    with services.store.read() as reader:
+        reader.ping()
+        state = reader.replication_state()
+        indexed = reader.index_ready()
     date = state.last_replication_date
     age = None if date is None else max(0.0, (datetime.now(UTC) - date).total_seconds())
     return {
@@ -389,7 +392,7 @@ def _health(services: CatalogServices) -> dict[str, Any]:
 async def health(ctx: Ctx) -> Response:
     try:
         payload = await ctx.thread(_health, ctx.services)
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, MirrorReadError) as exc:
         log.warning("catalog health: the mirror does not answer (%s)", type(exc).__name__)
         raise errors.unavailable("the MusicBrainz mirror does not answer") from None
     return Response(_json(payload), media_type=JSON_TYPE, headers={"Cache-Control": "no-store"})

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from earmark.auth import KeyCache
 from earmark.catalog.limits import CatalogLimits
 from earmark.catalog.metrics import CatalogMetrics
-from earmark.musicbrainz.catalog import ReplicationState, replication_state
-from earmark.musicbrainz.schema import MusicBrainzDatabase
+from earmark.musicbrainz.catalog import ReplicationState
+from earmark.musicbrainz.catalog_store import CatalogStore
 from earmark.threadpool import ThreadPool
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -33,9 +33,9 @@ class StateCache:
     """The mirror's replication state, read at most once per ``ttl`` seconds (blocking)."""
 
     def __init__(
-        self, mirror: MusicBrainzDatabase, ttl: float, clock: Callable[[], float] = time.monotonic
+        self, store: CatalogStore, ttl: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.mirror = mirror
+        self.store = store
         self.ttl = ttl
         self.clock = clock
         self._lock = threading.Lock()
@@ -46,18 +46,18 @@ class StateCache:
             now = self.clock()
             if self._found is not None and now < self._found[0]:
                 return self._found[1]
-            with self.mirror.read() as conn:
-                state = replication_state(conn)
+            with self.store.read() as reader:
+                state = reader.replication_state()
             self._found = (now + self.ttl, state)
             return state
 
 
 @dataclass
 class CatalogServices:
-    """Handles of the catalog. Whoever builds them closes ``mirror`` and ``keys``' databases;
+    """Handles of the catalog. Whoever builds them closes ``store`` and ``keys``' databases;
     the app's lifespan (``earmark run catalog``) or the runtime closes ``threads``/``limits``."""
 
-    mirror: MusicBrainzDatabase
+    store: CatalogStore
     keys: KeyCache
     limits: CatalogLimits
     config: CatalogConfig = field(default_factory=CatalogConfig)
@@ -67,4 +67,4 @@ class CatalogServices:
 
     def __post_init__(self) -> None:
         self.threads = ThreadPool(self.config.threads, "earmark-catalog")
-        self.state = StateCache(self.mirror, self.config.state_ttl)
+        self.state = StateCache(self.store, self.config.state_ttl)

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -46,6 +47,39 @@ def index(ctx: click.Context) -> None:
         database.dispose()
     counts = ", ".join(f"{count} {kind}s" for kind, count in report.rows.items())
     click.echo(f"search index built: {counts}")
+
+
+@catalog_group.command("export-parquet")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def export_parquet(ctx: click.Context, directory: Path) -> None:
+    """Write the catalog's data as Parquet files in DIRECTORY (for catalog_backend = duckdb).
+
+    Reads the MusicBrainz mirror (musicbrainz_database_url) and its search index (`earmark
+    catalog index` first). The files are written next to DIRECTORY and renamed into place: an
+    earlier export there is replaced whole, never half. Restart the catalog to serve it.
+    """
+    from earmark.musicbrainz.columnar import export
+
+    database = MusicBrainzDatabase.from_settings(loaded_settings(ctx).settings)
+    try:
+        if not _has_mirror(database):
+            raise MusicBrainzError(
+                "no MusicBrainz tables at musicbrainz_database_url: run `earmark mb init` and "
+                "`earmark mb import` (or `earmark mb load-sample`) first"
+            )
+        report = export(database, directory)
+    except sa.exc.OperationalError as exc:
+        raise MusicBrainzError(
+            f"cannot reach the MusicBrainz database: {' '.join(str(exc.orig).split())}"
+        ) from None
+    finally:
+        database.dispose()
+    rows = sum(report.rows.values())
+    click.echo(
+        f"Parquet export written to {report.directory}: {len(report.rows)} tables, "
+        f"{rows} rows, {report.bytes / 1e6:.1f} MB"
+    )
 
 
 def _has_mirror(database: MusicBrainzDatabase) -> bool:
@@ -102,5 +136,6 @@ async def _get(settings: object, path: str) -> tuple[int, bytes]:
             return response.status_code, response.content
     finally:
         services.threads.close(5.0)
+        services.store.close()
         mirror.dispose()
         dbs.dispose()

@@ -15,7 +15,7 @@ layer (:mod:`earmark.catalog`) renders them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -145,15 +145,30 @@ class CatalogData:
     artists: dict[str, CatalogArtist] = field(default_factory=dict)
 
 
+#: Runs one statement with its parameters and returns its rows (by position and by label).
+Run = Callable[[Any, dict[str, Any]], Iterable[Any]]
+
+
 def load(conn: Connection, query: CatalogQuery, *, fixed: bool = False) -> CatalogData:
     """Everything ``query`` asks for (see the module docstring)."""
-    return _Loader(conn, fixed).run(query)
+    return load_with(
+        lambda statement, params: execute(conn, statement, params),
+        conn.dialect.name,
+        query,
+        fixed=fixed,
+    )
+
+
+def load_with(run: Run, dialect: str, query: CatalogQuery, *, fixed: bool = False) -> CatalogData:
+    """:func:`load` with the statements built for ``dialect`` and run by ``run`` (the DuckDB
+    reader of the Parquet export, :mod:`earmark.musicbrainz.columnar_read`, runs them there)."""
+    return _Loader(run, dialect, fixed).run(query)
 
 
 class _Loader:
-    def __init__(self, conn: Connection, fixed: bool) -> None:
-        self.conn = conn
-        self.dialect = conn.dialect.name
+    def __init__(self, run: Run, dialect: str, fixed: bool) -> None:
+        self.run_statement = run
+        self.dialect = dialect
         self.fixed = fixed
         self.data = CatalogData()
 
@@ -162,7 +177,7 @@ class _Loader:
         unless ``always`` (the fixed statements of a batch)."""
         if not (always or any(params.values())):
             return []
-        return list(execute(self.conn, statement, params))
+        return list(self.run_statement(statement, params))
 
     def resolve(self, kind: str, mbids: Sequence[str]) -> dict[str, tuple[int, str]]:
         """asked MBID → (internal id, current MBID); current MBIDs win over redirects."""
@@ -403,7 +418,11 @@ class ReplicationState:
 
 def replication_state(conn: Connection) -> ReplicationState:
     """The first ``replication_control`` row (all None when there is none)."""
-    row = execute(conn, q.replication_state()).first()
+    return replication_state_of(execute(conn, q.replication_state()).first())
+
+
+def replication_state_of(row: Any) -> ReplicationState:
+    """The state of a row of :func:`earmark.musicbrainz.catalog_queries.replication_state`."""
     if row is None:
         return ReplicationState(None, None, None)
     date = row.last_replication_date

@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from earmark.musicbrainz.schema import tables
-from earmark.musicbrainz.statements import among, secondary_types
+from earmark.musicbrainz.schema import SCHEMA, tables
+from earmark.musicbrainz.statements import DUCKDB, among, secondary_types
 
 #: Parameter names.
 GIDS = "gids"
@@ -38,15 +38,24 @@ def resolve(kind: str, dialect: str) -> sa.CompoundSelect[Any]:
     mb = tables()
     entity: sa.Table = getattr(mb, kind)
     redirect: sa.Table = getattr(mb, f"{kind}_gid_redirect")
+    # The Parquet export sorts entities by id; their gids have a copy sorted by gid.
+    found: sa.TableClause = gid_index(kind) if dialect == DUCKDB else entity
     direct = sa.select(
-        entity.c.gid.label("asked"), entity.c.id.label("id"), entity.c.gid.label("gid")
-    ).where(among(entity.c.gid, GIDS, dialect))
+        found.c.gid.label("asked"), found.c.id.label("id"), found.c.gid.label("gid")
+    ).where(among(found.c.gid, GIDS, dialect))
     merged = (
         sa.select(redirect.c.gid.label("asked"), entity.c.id.label("id"), entity.c.gid)
         .select_from(redirect.join(entity, entity.c.id == redirect.c.new_id))
         .where(among(redirect.c.gid, REDIRECTED, dialect))
     )
     return sa.union_all(direct, merged)
+
+
+def gid_index(kind: str) -> sa.TableClause:
+    """The (gid, id) table of the Parquet export's entities of ``kind``, sorted by gid."""
+    return sa.table(
+        f"{kind}_gid", sa.column("gid", sa.Uuid()), sa.column("id", sa.Integer()), schema=SCHEMA
+    )
 
 
 @functools.cache

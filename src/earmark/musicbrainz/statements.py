@@ -14,6 +14,8 @@ Lists of values are passed the way each database handles best:
   server stops parsing and planning it; no limit on the number of parameters applies.
 * SQLite: an expanding ``IN``; internal ids are integers and rendered inline
   (``literal_execute``), so no limit on the number of parameters applies to them.
+* DuckDB (the catalog's Parquet export): every list rendered inline, so that its planner sees
+  the values and skips the Parquet row groups whose statistics exclude them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from earmark.musicbrainz.schema import tables
 MBIDS = "mbids"
 #: The parameter of the side queries: a list of internal ids (integers).
 IDS = "ids"
+#: The statements' dialect name for DuckDB (compiled as PostgreSQL, lists inline).
+DUCKDB = "duckdb"
 
 
 def among(
@@ -41,6 +45,7 @@ def among(
     """
     if dialect == "postgresql":
         return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    inline = inline or dialect == DUCKDB
     return column.in_(sa.bindparam(name, expanding=True, literal_execute=inline))
 
 
@@ -141,7 +146,7 @@ def secondary_types(dialect: str, group: sa.Table) -> sa.ScalarSelect[Any]:
     """
     mb = tables()
     join, secondary = mb.release_group_secondary_type_join, mb.release_group_secondary_type
-    if dialect == "postgresql":
+    if dialect in ("postgresql", DUCKDB):
         names = sa.func.string_agg(secondary.c.name, sa.func.chr(31))
     else:
         names = sa.func.group_concat(secondary.c.name, sa.func.char(31))

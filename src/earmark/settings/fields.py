@@ -54,6 +54,7 @@ def port_setting(default: int, help: str, *, any_free: bool = False) -> Any:
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 QueueBackend = Literal["table", "nats"]
+CatalogBackend = Literal["sql", "duckdb"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -402,6 +403,15 @@ class Settings:
         10,
         "Requests the catalog API works on at once (mirror reads run in this many threads).",
         minimum=1,
+    )
+    catalog_backend: CatalogBackend = setting(
+        "sql",
+        "Where the catalog API reads: `sql` (the mirror at musicbrainz_database_url) or `duckdb` "
+        "(the Parquet export of `earmark catalog export-parquet` in catalog_parquet_dir).",
+    )
+    catalog_parquet_dir: str = setting(
+        "",
+        "Directory of the catalog's Parquet export, read with catalog_backend = duckdb.",
     )
     web_host: str = setting("127.0.0.1", "Address `earmark run web` (the website) listens on.")
     web_port: int = port_setting(
