@@ -40,3 +40,6 @@ _.count_user_agent
 # whoever changes the mirror (replication), tested in tests/catalog.
 _.artist_gid_redirect, _.release_gid_redirect, _.release_group_gid_redirect
 _.track_gid_redirect, _.label_type, _.refresh
+
+# Open data (docs/open-data.md): the imported rows of a stream, asked by the tests.
+imported_ids

@@ -43,6 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "services": (
         "earmark.search",
         "earmark.indexsync",
+        "earmark.opendata",  # AcoustID's public data: reading, applying, exporting
         "earmark.importer.decide",
         "earmark.importer.locks",
         "earmark.importer.outcome",
