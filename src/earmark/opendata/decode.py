@@ -7,8 +7,9 @@
 
 A JSON text never holds a raw control character, so COPY only ever escapes backslashes in
 it: every run of backslashes in an escaped file has an even length, while a plain file has
-odd runs (``\\"``, ``\\u00e9``). The first backslash run decides; a file whose runs are all
-even (a plain file whose strings hold literal backslashes only) falls back on the date. The
+odd runs (``\\"``, ``\\u00e9``). The first chunk with backslashes decides; when its runs are
+all even, an escaped quote inside a string (``\\\\"`` followed by more string) marks COPY,
+and otherwise the date decides (a plain file whose strings hold literal backslashes only). The
 objects are read with a streaming decoder, so files with and without newlines read the same.
 """
 
@@ -34,6 +35,7 @@ MAX_FILE_BYTES = 8 << 30
 _BACKSLASH_RUN = re.compile(r"\\+")
 _COPY_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|(.))", re.DOTALL)
 _COPY_SINGLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ESCAPED_QUOTE = re.compile(r'(?<!\\)\\\\"[^,}\]:]')
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
 
 
@@ -97,7 +99,10 @@ class _Unescaper:
             if any(n % 2 for n in runs):
                 self.escaped = False
             else:
-                self.escaped = self.day is None or self.day <= LAST_ESCAPED_DAY
+                # Even runs only: an escaped quote (\\") inside a string is COPY's mark; a
+                # plain file has one only where a string ends with a backslash.
+                old = self.day is None or self.day <= LAST_ESCAPED_DAY
+                self.escaped = old or _ESCAPED_QUOTE.search(text) is not None
         return _copy_unescape(text) if self.escaped else text
 
 
@@ -131,6 +136,8 @@ def iter_objects(
                 break
             if not isinstance(value, dict):
                 raise DataFileError(f"{where}: a row is not a JSON object at {offset + pos}")
+            if end - pos > MAX_ROW_CHARS:
+                raise DataFileError(f"{where}: a row longer than {MAX_ROW_CHARS} characters")
             pos = end
             yield value
         buffer = buffer[pos:]
