@@ -76,7 +76,7 @@ def test_a_truncated_day_is_refused_whole_and_applied_once_repaired(
     bad = tmp_path / "2025" / "2025-03" / "2025-03-02-track_mbid-update.jsonl.gz"
     good = bad.read_bytes()
     bad.write_bytes(good[: len(good) - 10])
-    with pytest.raises(DataFileError, match="2025-03-02-track_mbid.*truncated"):
+    with pytest.raises(DataFileError, match=r"2025-03-02-track_mbid.*truncated"):
         import_days(fresh.fingerprint, DataDirectory(tmp_path), ImportOptions())
     # Day 1 applied; nothing of day 2 (its track file was fine): the day is one transaction.
     assert counts(fresh) == (2, 2, {"track": DAY, "track_mbid": DAY} | _rest(DAY))
@@ -88,7 +88,7 @@ def test_a_truncated_day_is_refused_whole_and_applied_once_repaired(
 
 def _rest(day: dt.date) -> dict[str, dt.date]:
     others = ("fingerprint", "meta", "track_fingerprint", "track_puid", "track_meta")
-    return {s: day for s in others}
+    return dict.fromkeys(others, day)
 
 
 def test_a_line_that_is_not_json_refuses_its_day(fresh: Databases, tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_since_until_streams_and_dry_run(fresh: Databases, tmp_path: Path) -> No
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
 
