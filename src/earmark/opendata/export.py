@@ -9,6 +9,7 @@ keys, applications or IP addresses exist in them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -26,6 +27,9 @@ from sqlalchemy.engine import Connection, Engine
 from earmark.db.engine import is_sqlite
 from earmark.db.tables import fingerprint, meta, track, track_mbid, track_meta, track_puid
 from earmark.opendata.layout import STREAMS, DayFile
+
+#: zlib's default: level 9 took 5x the time of everything else for 10 % less size.
+GZIP_LEVEL = 6
 
 _COLUMNS: dict[str, tuple[sa.Table, tuple[str, ...]]] = {
     "track": (track, ("id", "gid", "new_id", "created", "updated")),
@@ -112,7 +116,10 @@ def _write_file(
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+    with (
+        partial.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as out,
+    ):
         _write_rows(conn, out, stream, start, end)
         out.close()
         raw.flush()
@@ -174,31 +181,66 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), dt.UTC)
 
 
+def _days_of(row: sa.Row[Any], stream: str, first: dt.date, last: dt.date) -> set[dt.date]:
+    """The days (between first and last) whose file holds ``row``: its creation's, and its
+    last update's (the fingerprint stream: creation only)."""
+    days = set()
+    for name in ("created", "updated"):
+        value = row._mapping.get(name)
+        if value is None or (name == "updated" and stream == "fingerprint"):
+            continue
+        day = _utc(value).date()
+        if first <= day <= last:
+            days.add(day)
+    return days
+
+
+def _write_month(
+    conn: Connection, root: Path, stream: str, days: list[dt.date], touched: set[Path]
+) -> None:
+    """The files of ``stream`` for ``days`` (of one month): one pass over the rows by id."""
+    first, last = days[0], days[-1]
+    paths = {day: root / DayFile(day, stream).relative for day in days}
+    partials = {day: path.with_name(path.name + ".partial") for day, path in paths.items()}
+    first_path = paths[first]
+    first_path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        outs = {
+            day: stack.enter_context(
+                gzip.GzipFile(partial, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
+            )
+            for day, partial in partials.items()
+        }
+        end = _midnight(last) + dt.timedelta(days=1)
+        for row in _rows(conn, stream, _midnight(first), end):
+            line = row_json(stream, row).encode() + b"\n"
+            for day in _days_of(row, stream, first, last) & outs.keys():
+                outs[day].write(line)
+    for day, partial in partials.items():
+        with partial.open("rb") as done:
+            os.fsync(done.fileno())
+        partial.replace(paths[day])
+    touched.add(first_path.parent)
+
+
 def export_days(engine: Engine, root: Path, today: dt.date) -> list[dt.date]:
     """Write every finished day (before ``today``) whose files are missing; the days written."""
-    written: list[dt.date] = []
     touched: set[Path] = {root}
     root.mkdir(parents=True, exist_ok=True)
+    written: set[dt.date] = set()
     with _snapshot(engine) as conn:
         day = _first_day(conn)
+        missing: dict[tuple[str, int, int], list[dt.date]] = {}
         while day is not None and day < today:
-            files = [DayFile(day, stream) for stream in STREAMS]
-            missing = [f for f in files if not (root / f.relative).exists()]
-            for day_file in missing:
-                path = root / day_file.relative
-                _write_file(
-                    conn,
-                    path,
-                    day_file.stream,
-                    _midnight(day),
-                    _midnight(day) + dt.timedelta(days=1),
-                )
-                touched.add(path.parent)
-            if missing:
-                written.append(day)
+            for stream in STREAMS:
+                if not (root / DayFile(day, stream).relative).exists():
+                    missing.setdefault((stream, day.year, day.month), []).append(day)
+                    written.add(day)
             day += dt.timedelta(days=1)
+        for (stream, _, _), days in sorted(missing.items()):
+            _write_month(conn, root, stream, days, touched)
     write_listings(root, touched)
-    return written
+    return sorted(written)
 
 
 def export_full(engine: Engine, root: Path, today: dt.date) -> Path:

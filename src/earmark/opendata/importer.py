@@ -58,16 +58,15 @@ def read_day(
     rows: dict[str, Rows] = {}
     for day_file in files:
         found: Rows = {}
+        where = day_file.relative
         with source.open(day_file) as handle:
-            for raw in iter_objects(chunks(handle), day_file.relative, day_file.day):
+            for raw in iter_objects(chunks(handle), where, day_file.day):
                 try:
                     row = parse_row(day_file.stream, raw)
                 except RowError as exc:
-                    report.problem(
-                        "invalid-row", f"{day_file.relative}: id {raw.get('id')!r:.20}: {exc}"
-                    )
+                    report.problem("invalid-row", f"{where}: id {raw.get('id')!r:.20}: {exc}")
                     continue
-                keep_later(found, row, day_file.relative, report)
+                keep_later(found, row, where, report)
         rows[day_file.stream] = found
     return rows
 

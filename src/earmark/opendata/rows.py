@@ -41,7 +41,13 @@ class Row:
     stamp: str = ""
 
 
-def digest(raw: dict[str, Any]) -> str:
+def digest(raw: dict[str, Any], items: Int32Array | None = None) -> str:
+    """A digest of what the row says; a fingerprint's items are hashed as bytes (fast)."""
+    if items is not None:
+        raw = {
+            **raw,
+            "fingerprint": hashlib.md5(items.tobytes(), usedforsecurity=False).hexdigest(),
+        }
     text = json.dumps(raw, sort_keys=True, separators=(",", ":"))
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
@@ -107,12 +113,14 @@ def _fingerprint(raw: dict[str, Any]) -> Int32Array:
         raise RowError("fingerprint is missing or not a non-empty array")
     if len(items) > MAX_FINGERPRINT_ITEMS:
         raise RowError(f"fingerprint has more than {MAX_FINGERPRINT_ITEMS} items")
-    if not all(type(item) is int for item in items):
-        raise RowError("fingerprint holds a value that is not an integer")
     try:
-        wide = np.array(items, dtype=np.int64)
-    except OverflowError:
-        raise RowError("fingerprint holds a value outside int32") from None
+        wide = np.array(items)
+    except (TypeError, ValueError, OverflowError):
+        raise RowError("fingerprint holds a value that is not an integer") from None
+    if wide.dtype == object:  # integers beyond 64 bits
+        raise RowError("fingerprint holds a value outside int32")
+    if wide.ndim != 1 or wide.dtype.kind not in "iu":
+        raise RowError("fingerprint holds a value that is not an integer")
     if int(wide.min()) < INT32_MIN or int(wide.max()) > INT32_MAX:
         bad = int(wide[(wide < INT32_MIN) | (wide > INT32_MAX)][0])
         raise RowError(f"fingerprint holds a value outside int32: {bad}")
@@ -159,4 +167,4 @@ def parse_row(stream: str, raw: dict[str, Any]) -> Row:
         values["updated"] = _time(raw, "updated")
     when = _time(raw, "updated") or _time(raw, "created")
     stamp = when.astimezone(dt.UTC).isoformat() if when is not None else ""
-    return Row(row_id, values, digest(raw), raw, stamp)
+    return Row(row_id, values, digest(raw, values.get("fingerprint")), raw, stamp)
