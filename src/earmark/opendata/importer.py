@@ -99,18 +99,21 @@ def import_days(
     Stops with DataFileError at a file that cannot be read, the days before it applied.
     """
     report = DataImportReport()
+    with read_connection(engine) as conn:
+        done = db.progress(conn, options.provenance)
+    since = options.since
+    if all(s in done for s in options.streams):
+        # Only the days after the progress matter: list (download) nothing older.
+        after = min(done[s] for s in options.streams) + dt.timedelta(days=1)
+        since = max(since, after) if since is not None else after
     files = source.files(
-        options.since,
-        options.until,
-        lambda where, why: report.problem("bad-listing", f"{where}: {why}"),
+        since, options.until, lambda where, why: report.problem("bad-listing", f"{where}: {why}")
     )
     by_day: dict[dt.date, list[DayFile]] = defaultdict(list)
     for day_file in files:
         if day_file.stream in options.streams:
             by_day[day_file.day].append(day_file)
     _gaps(by_day, report)
-    with read_connection(engine) as conn:
-        done = db.progress(conn, options.provenance)
     todo = []
     for day in sorted(by_day):
         streams = [s for s in options.streams if s not in done or done[s] < day]
