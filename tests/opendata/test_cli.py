@@ -18,6 +18,7 @@ from earmark.cli.main import cli
 from earmark.db import fingerprints, tables
 from earmark.db.engine import read_connection
 from earmark.settings import load_settings
+from tests.index.process import ServerProcess
 from tests.opendata.scenario import GID, write_scenario
 from tests.opendata.test_sources import days
 from tests.serve.process import (
@@ -27,6 +28,7 @@ from tests.serve.process import (
     run_earmark,
     wait_until,
 )
+from tests.services import PostgresDatabases
 
 
 def test_import_status_export_in_embedded_mode(
@@ -144,3 +146,40 @@ def test_kill_9_in_the_middle_loses_and_duplicates_nothing(
         assert state() == (total_days * per_day, total_days * per_day, 7)
     finally:
         dbs.dispose()
+
+
+def test_import_in_production_mode(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dev_corpus_vectors: Any,
+    pg_databases: PostgresDatabases,
+) -> None:
+    """PostgreSQL and an index server (`earmark run index`): what `earmark run cron` uses."""
+    server = ServerProcess(tmp_path / "index")
+    server.start()
+    try:
+        monkeypatch.setenv("EARMARK_DATA_DIR", str(tmp_path / "earmark"))
+        monkeypatch.setenv("EARMARK_DATABASE_URL", pg_databases.create())
+        monkeypatch.setenv("EARMARK_INDEX_URL", server.url)
+        fp = write_scenario(tmp_path / "data", dev_corpus_vectors)
+        result = CliRunner().invoke(cli, ["data", "import", str(tmp_path / "data")])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("3 days applied")
+        settings = load_settings().settings
+        dbs = open_databases(settings)
+        handle = open_index(settings)
+        try:
+            with read_connection(dbs.fingerprint) as conn:
+                assert fingerprints.outbox_size(conn) == 0
+                for song, track in (("boss", 1), ("disko", 3), ("night", 4)):
+                    items = np.array(fp[song], dtype=np.int32).view(np.uint32)
+                    match = searcher(handle).search(conn, items, 120)[0]
+                    gid = conn.execute(
+                        sa.select(tables.track.c.gid).where(tables.track.c.id == match.track_id)
+                    ).scalar_one()
+                    assert gid == GID[track]
+        finally:
+            handle.close()
+            dbs.dispose()
+    finally:
+        server.terminate()
