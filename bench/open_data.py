@@ -155,6 +155,15 @@ def generate(root: Path, fingerprints: int, days: int, rng: np.random.Generator)
     return rows
 
 
+def database_size(dbs: Any, url: str) -> int:
+    if url.startswith("sqlite"):
+        path = Path(sa.make_url(url).database or "")
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    with dbs.fingerprint.connect() as conn:
+        query = sa.text("SELECT pg_database_size(current_database())")
+        return int(conn.execute(query).scalar_one())
+
+
 def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -201,6 +210,7 @@ def main() -> None:
         )  # type: ignore[arg-type]
         try:
             migrate.upgrade(dbs)
+            empty_bytes = database_size(dbs, url)  # the size of the schema alone
             started = time.perf_counter()
             report = import_days(
                 dbs.fingerprint,
@@ -215,15 +225,7 @@ def main() -> None:
                 f"({report.fingerprints_written} fingerprints, {report.rows()} rows; "
                 f"problems: {dict(report.problems) or 'none'})"
             )
-            if args.db == "sqlite":
-                db_bytes = Path(sa.make_url(url).database or "").stat().st_size
-            else:
-                with dbs.fingerprint.connect() as conn:
-                    db_bytes = int(
-                        conn.execute(
-                            sa.text("SELECT pg_database_size(current_database())")
-                        ).scalar_one()
-                    )
+            db_bytes = database_size(dbs, url) - empty_bytes
             index_bytes = size_of(workdir / "index")
             per_million = 1e6 / max(report.fingerprints_written, 1)
             print(
