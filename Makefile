@@ -78,6 +78,8 @@ bench: install deps
 	$(BIN)/python bench/web.py --db postgresql
 	$(BIN)/python bench/catalog.py --recordings 100000
 	$(BIN)/python bench/catalog_columnar.py --recordings 20000
+	$(BIN)/python bench/open_data.py --db sqlite --fingerprints 20000
+	$(BIN)/python bench/open_data.py --db postgresql --fingerprints 20000
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install

@@ -44,6 +44,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.search",
         "earmark.indexsync",
         "earmark.backup",  # backups: databases and index copied together
+        "earmark.opendata",  # AcoustID's public data: reading, applying, exporting
         "earmark.importer.decide",
         "earmark.importer.locks",
         "earmark.importer.outcome",

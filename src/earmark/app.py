@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 
 from earmark import embedded
 from earmark.api.app import THREADS_CLOSE_WAIT_S, Background, create_app, create_ops_app
+from earmark.api.metrics_opendata import OpenDataCollector
 from earmark.api.services import ApiConfig, ApiServices
 from earmark.app_catalog import WithCatalog, catalog_services, key_cache
 from earmark.app_web import SiteAndApi, WebRuntime, web_config, web_services
@@ -27,6 +28,7 @@ from earmark.catalog.app import create_catalog_app
 from earmark.closers import release_all
 from earmark.counters import CounterBackends, open_backends
 from earmark.cron import Scheduler, build_scheduler
+from earmark.cron.opendata import OpenDataImport
 from earmark.db import migrate
 from earmark.db.engine import Databases, musicbrainz_url, url_key
 from earmark.errors import ConfigError, EarmarkError
@@ -35,6 +37,7 @@ from earmark.importer.queue import SubmissionQueue
 from earmark.importer.worker import Worker
 from earmark.index.client import HttpIndexClient, IndexClient, LocalIndexClient
 from earmark.index.engine import MultiIndex
+from earmark.indexsync import flush_outbox
 from earmark.library.local import Keys, LocalService, in_process
 from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.replication_source import configured_source
@@ -78,6 +81,18 @@ def open_index(settings: Settings) -> IndexHandle:
         return IndexHandle(HttpIndexClient(settings.index_url), settings.index_name)
     engine = MultiIndex(settings.data_dir / "index")
     return IndexHandle(LocalIndexClient(engine), settings.index_name, engine)
+
+
+def open_data_import(
+    settings: Settings, dbs: Databases, index: IndexHandle
+) -> OpenDataImport | None:
+    """The cron's open data import (``data_import_url``); its fingerprints go to ``index``."""
+    if not settings.data_import_url:
+        return None
+    return OpenDataImport(
+        settings.data_import_url,
+        functools.partial(flush_outbox, dbs, index.client, index.name),
+    )
 
 
 def open_databases(settings: Settings, *, web: bool = False) -> Databases:
@@ -248,13 +263,20 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         background: list[Background] = [
             ImporterTask(worker),
             CronTask(
-                build_scheduler(dbs, counters, mirror, replication=configured_source(settings))
+                build_scheduler(
+                    dbs,
+                    counters,
+                    mirror,
+                    replication=configured_source(settings),
+                    open_data=open_data_import(settings, dbs, index),
+                )
             ),
         ]
         services = api_services(
             settings, dbs=dbs, index=index, counters=counters, mirror=mirror, queue=queue
         )
         services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
+        services.metrics.register(OpenDataCollector(dbs))
         services.metrics.add_importer_collector(worker)
         separate = bool(settings.ops_address.strip())
         site = create_web_app(
@@ -353,6 +375,7 @@ def open_production(settings: Settings) -> ApiRuntime:
             queue=open_queue(settings, dbs),
         )
         services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
+        services.metrics.register(OpenDataCollector(dbs))
         separate = bool(settings.ops_address.strip())
         return ApiRuntime(
             create_app(services, ops_routes=not separate),

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from earmark.counters import CounterBackends, open_backends
 from earmark.cron import JOB_NAMES, CronConfig, CronJobs, build_scheduler
+from earmark.cron.opendata import OpenDataImport
 from earmark.db import stats
 from earmark.db.engine import Databases, write_transaction
 from earmark.db.tables import stats_lookups
@@ -45,13 +46,18 @@ def test_every_job_runs_through_the_scheduler(
     backends.counters.count_request(app, hits=2, user_agent="ua", ip="ip", at=T0)
     backends.missing_mbids.report([data.mbid(1)])
     packets = DirectorySource(tmp_path)  # no packet yet: the replication job finds none
-    scheduler = build_scheduler(dbs, backends, mirror, clock=clock, replication=packets)
+    (tmp_path / "opendata").mkdir()  # no day yet: the open data import finds none
+    open_data = OpenDataImport(str(tmp_path / "opendata"))
+    scheduler = build_scheduler(
+        dbs, backends, mirror, clock=clock, replication=packets, open_data=open_data
+    )
     assert [job.name for job in scheduler.jobs] == list(JOB_NAMES)
     runs = {name: scheduler.run_once(name) for name in JOB_NAMES}
     assert all(run.ok for run in runs.values()), runs
     assert runs["check-reported-mbids"].summary is not None
     assert "1 merged" in runs["check-reported-mbids"].summary
     assert runs["replicate-musicbrainz"].summary == "0 packets applied, sequence 1 (current)"
+    assert runs["import-open-data"].summary == "0 days, 0 rows applied; 0 data problems"
     assert _hits(dbs) == 2
     with dbs.app.connect() as conn:
         assert stats.figures_on(conn, T0.date())["track_mbid.all"] == 2

@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from earmark.chromaprint.codec import encode_fingerprint_base64
-from earmark.db import accounts, applications, stats, submissions
+from earmark.db import accounts, applications, opendata, stats, submissions
 from earmark.db.accounts import Account
 from earmark.db.engine import Databases
 from tests.api.harness import ApiHarness
@@ -298,3 +298,12 @@ def test_queue_and_index(web: WebHarness, admin: Account, api: ApiHarness) -> No
     broken = web.client.get("/admin")
     assert broken.status_code == 200
     assert "could not be asked" in broken.text
+
+
+def test_open_data_imports(web: WebHarness, admin: Account) -> None:
+    assert "No open data imported." in web.client.get("/admin").text
+    with web.dbs.write() as conns:
+        opendata.set_progress(conns.fingerprint, "acoustid-public", ["track"], dt.date(2024, 12, 4))
+    web.services.cache.clear()
+    html = web.client.get("/admin").text
+    assert "<td>acoustid-public</td><td>track</td><td>2024-12-04</td>" in html

@@ -47,6 +47,10 @@ COMMANDS = {
         "The catalog API's search index, and requests to the catalog from the command line.",
     ),
     "config": LazyCommand("earmark.cli.config_cmd:config", "Inspect Earmark's settings."),
+    "data": LazyCommand(
+        "earmark.cli.data_cmd:data",
+        "Import AcoustID's public data set (daily files) and export Earmark's own.",
+    ),
     "db": LazyCommand(
         "earmark.cli.db_cmd:db", "Create and migrate the app, fingerprint and ingest databases."
     ),

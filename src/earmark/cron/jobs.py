@@ -8,6 +8,7 @@
 | ``sweep-mbids`` | hourly at :30 | finish MBID outbox work, re-check due unknown MBIDs, sweep |
 | ``update-stats`` | daily at 00:10 UTC | the ``stats`` figures of the day |
 | ``replicate-musicbrainz`` | hourly at :10 | MusicBrainz replication packets (source set) |
+| ``import-open-data`` | hourly at :40 | new days of AcoustID's public data (``data_import_url``) |
 
 The drains also run when the loop stops (in-memory counters would otherwise be lost), and
 ``update-stats`` runs at start when today's figures are missing and 00:10 has passed.
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from earmark.counters import CounterBackends
 from earmark.counters.drain import DrainReport, drain_lookups, drain_user_agents, forget_old_batches
 from earmark.cron.mbids import UNKNOWN_AFTER, MbidMaintenance
+from earmark.cron.opendata import OpenDataImport
 from earmark.cron.schedule import MINUTELY, Every, daily, every_minutes, hourly
 from earmark.cron.scheduler import Clock, Job, Scheduler, utc_now
 from earmark.db import stats
@@ -38,6 +40,7 @@ JOB_NAMES = (
     "sweep-mbids",
     "update-stats",
     "replicate-musicbrainz",
+    "import-open-data",
 )
 
 
@@ -61,6 +64,8 @@ class CronConfig:
             "update-stats": daily(0, 10),
             # MusicBrainz publishes a packet at the top of each hour.
             "replicate-musicbrainz": hourly(10),
+            # AcoustID writes yesterday's files once a day; hourly catches them early.
+            "import-open-data": hourly(40),
         }
     )
 
@@ -82,6 +87,7 @@ class CronJobs:
     config: CronConfig
     clock: Clock = utc_now
     replication: PacketSource | None = None
+    open_data: OpenDataImport | None = None
 
     def __post_init__(self) -> None:
         self.maintenance = (
@@ -144,6 +150,11 @@ class CronJobs:
             f"{len(run.packets)} packets applied, sequence {run.state.replication_sequence} "
             f"({status})"
         )
+
+    def import_open_data(self) -> str:
+        if self.open_data is None:
+            return "no data_import_url"
+        return self.open_data.run(self.dbs)
 
     def update_stats(self) -> str:
         today = self.clock().date()
@@ -213,6 +224,15 @@ class CronJobs:
                     f"MusicBrainz replication packets from {self.replication.describe()}",
                 )
             )
+        if self.open_data is not None:
+            jobs.append(
+                Job(
+                    "import-open-data",
+                    s["import-open-data"],
+                    self.import_open_data,
+                    f"AcoustID's public data from {self.open_data.location}",
+                )
+            )
         return jobs
 
 
@@ -224,13 +244,14 @@ def build_scheduler(
     *,
     clock: Clock = utc_now,
     replication: PacketSource | None = None,
+    open_data: OpenDataImport | None = None,
 ) -> Scheduler:
     """The scheduler with every job, over services the caller owns (and closes).
 
     ``earmark serve`` passes the same ``backends`` as its web app (with in-memory counters they
     must be the same objects) and calls ``start()`` / ``stop()``. Without a ``mirror`` the MBID
     jobs are left out; without a ``replication`` source (musicbrainz_replication_url or _dir)
-    the replication job is.
+    the replication job is; without ``open_data`` (data_import_url) the open data import is.
     """
-    jobs = CronJobs(dbs, backends, mirror, config or CronConfig(), clock, replication)
+    jobs = CronJobs(dbs, backends, mirror, config or CronConfig(), clock, replication, open_data)
     return Scheduler(jobs.jobs(), clock=clock)

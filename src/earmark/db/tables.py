@@ -521,3 +521,51 @@ track_mbid_outbox = sa.Table(
     sa.CheckConstraint("kind IN ('repoint', 'disable')", name="kind"),
     info={"role": "fingerprint"},
 )
+
+
+# --- open data (revision 0006_open_data) ----------------------------------------------------
+#
+# Imports of AcoustID's public data set (docs/open-data.md). The id map says which local row an
+# upstream row became (per provenance: "acoustid-public", or another Earmark's export), so a
+# day applied twice changes nothing and imported rows can be told from local submissions.
+
+opendata_idmap = sa.Table(
+    "opendata_idmap",
+    metadata,
+    sa.Column("provenance", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(32), primary_key=True),
+    sa.Column("upstream_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("local_id", sa.Integer, nullable=False),
+    #: A digest of the row as last applied: the same row again is skipped.
+    sa.Column("digest", sa.String(32), nullable=False),
+    #: The row's ``updated`` (else ``created``) in UTC: an older row of the id is stale.
+    sa.Column("stamp", sa.String(40), nullable=False, server_default=""),
+    sa.Index(None, "stream", "local_id"),
+    info={"role": "fingerprint"},
+)
+
+#: The last day applied in full, per stream; written in the transaction of that day's rows.
+opendata_progress = sa.Table(
+    "opendata_progress",
+    metadata,
+    sa.Column("provenance", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(32), primary_key=True),
+    sa.Column("last_day", sa.Date, nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    info={"role": "fingerprint"},
+)
+
+#: Rows waiting for a row they need (a link whose track has not arrived, a fingerprint whose
+#: track_fingerprint row has not): applied when ``waits_for`` ("track:12") arrives.
+opendata_parked = sa.Table(
+    "opendata_parked",
+    metadata,
+    sa.Column("provenance", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(32), primary_key=True),
+    sa.Column("upstream_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("waits_for", sa.String(48), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index(None, "provenance", "waits_for"),
+    info={"role": "fingerprint"},
+)

@@ -149,6 +149,11 @@ class Settings:
         "Directory of MusicBrainz replication packet files, used when "
         "musicbrainz_replication_url is empty; set: the cron applies new packets hourly.",
     )
+    data_import_url: str = setting(
+        "",
+        "Base URL (or directory) of AcoustID's public data, e.g. https://data.acoustid.org/; "
+        "set: the cron applies new daily files hourly (docs/open-data.md).",
+    )
     index_url: str = setting(
         "",
         "Base URL of the fingerprint index server (`earmark run index`, or acoustid-index), "

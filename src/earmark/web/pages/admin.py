@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from earmark.db import accounts, applications, fingerprints, stats, submissions
+from earmark.db import accounts, applications, fingerprints, opendata, stats, submissions
 from earmark.db.accounts import Account
 from earmark.db.engine import Connections
 from earmark.search import Searcher
@@ -120,16 +120,33 @@ class Overview:
     backlog: submissions.Backlog
     progress: fingerprints.IndexProgress
     index: IndexView
+    #: (provenance, stream, last day applied) of the open data imports (docs/open-data.md).
+    open_data: list[tuple[str, str, dt.date]]
 
 
 def _read_overview(
     conns: Connections,
-) -> tuple[dict[str, int], submissions.Backlog, fingerprints.IndexProgress]:
+) -> tuple[
+    dict[str, int], submissions.Backlog, fingerprints.IndexProgress, list[tuple[str, str, dt.date]]
+]:
     return (
         submissions.counts_by_status(conns.ingest),
         submissions.backlog(conns.ingest),
         fingerprints.index_progress(conns.fingerprint),
+        opendata.all_progress(conns.fingerprint),
     )
+
+
+def _open_data_rows(
+    found: list[tuple[str, str, dt.date]], now: dt.datetime
+) -> list[tuple[str, str, str, str]]:
+    """provenance, stream, last day, and how far behind its end now is."""
+    rows = []
+    for provenance, stream, day in found:
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+        lag = duration_text(max(0.0, (now - end).total_seconds()))
+        rows.append((provenance, stream, day.isoformat(), lag))
+    return rows
 
 
 def _ask_index(searcher: Searcher | None) -> IndexView:
@@ -154,9 +171,9 @@ async def overview(request: Request) -> Response:
     services = services_of(request)
     found = services.cache.get(_OVERVIEW_KEY)
     if not isinstance(found, Overview):
-        statuses, backlog, progress = await services.read(_read_overview)
+        statuses, backlog, progress, open_data = await services.read(_read_overview)
         index = await run_in_threadpool(_ask_index, services.searcher)
-        found = Overview(dt.datetime.now(dt.UTC), statuses, backlog, progress, index)
+        found = Overview(dt.datetime.now(dt.UTC), statuses, backlog, progress, index, open_data)
         services.cache.put(_OVERVIEW_KEY, found)
     now = dt.datetime.now(dt.UTC)
     progress = found.progress
@@ -169,6 +186,7 @@ async def overview(request: Request) -> Response:
             if progress.oldest_waiting is not None
             else None
         ),
+        "open_data": _open_data_rows(found.open_data, now),
         "last_indexed": (
             _utc(progress.last_indexed_created).strftime("%Y-%m-%d %H:%M:%S UTC")
             if progress.last_indexed_created is not None
