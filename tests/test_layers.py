@@ -52,6 +52,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.auth",
         "earmark.passwords",
         "earmark.index.client",
+        "earmark.index.cluster",  # replication through NATS JetStream
         "earmark.index.keepalive",
         "earmark.index.wire",
     ),
