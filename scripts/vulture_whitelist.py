@@ -40,3 +40,5 @@ _.count_user_agent
 # whoever changes the mirror (replication), tested in tests/catalog.
 _.artist_gid_redirect, _.release_gid_redirect, _.release_group_gid_redirect
 _.track_gid_redirect, _.label_type, _.refresh
+# The sharded index client's per-replica counters, read by getattr in api/metrics.ShardsCollector.
+_.failovers

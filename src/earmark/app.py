@@ -35,6 +35,7 @@ from earmark.importer.queue import SubmissionQueue
 from earmark.importer.worker import Worker
 from earmark.index.client import HttpIndexClient, IndexClient, LocalIndexClient
 from earmark.index.engine import MultiIndex
+from earmark.index.shards import ShardedIndexClient, parse_shards
 from earmark.library.local import Keys, LocalService, in_process
 from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.replication_source import configured_source
@@ -73,7 +74,15 @@ def _open_stores(
     return dbs, index
 
 
+def remote_index(settings: Settings) -> bool:
+    """Whether the index is on index servers (index_url or index_shards), not in-process."""
+    return bool(settings.index_url or settings.index_shards)
+
+
 def open_index(settings: Settings) -> IndexHandle:
+    if settings.index_shards:
+        shards = ShardedIndexClient(parse_shards(settings.index_shards))
+        return IndexHandle(shards, settings.index_name)
     if settings.index_url:
         return IndexHandle(HttpIndexClient(settings.index_url), settings.index_name)
     engine = MultiIndex(settings.data_dir / "index")
@@ -285,7 +294,7 @@ def _close_threads(pool: ThreadPool) -> None:
 
 def check_production(settings: Settings) -> None:
     """Refuse what would break a fleet: an in-process index, no Redis, databases not migrated."""
-    if not settings.index_url:
+    if not remote_index(settings):
         raise ConfigError(
             "earmark run api needs index_url (an `earmark run index` server): an index engine "
             "inside each API process would not see the importer's writes. For one process "
@@ -352,6 +361,8 @@ def open_production(settings: Settings) -> ApiRuntime:
             queue=open_queue(settings, dbs),
         )
         services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
+        if isinstance(index.client, ShardedIndexClient):
+            services.metrics.add_shards_collector(index.client)
         separate = bool(settings.ops_address.strip())
         return ApiRuntime(
             create_app(services, ops_routes=not separate),
@@ -394,7 +405,7 @@ def open_web(settings: Settings) -> WebRuntime:
         # /identify searches the index servers when there are some (a local index belongs
         # to the one process that writes it).
         found = None
-        if settings.index_url:
+        if remote_index(settings):
             index = open_index(settings)
             closers.append(index.close)
             found = searcher(index)

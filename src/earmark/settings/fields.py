@@ -156,6 +156,12 @@ class Settings:
         url="one",
     )
     index_name: str = setting("main", "Name of the fingerprint index on the index server.")
+    index_shards: str = setting(
+        "",
+        "Index servers as shards of replicas, instead of index_url: shards separated by `;`, "
+        "the replicas of a shard by `,` (fingerprint id % number of shards picks the shard; "
+        "docs/index-cluster.md). Empty: index_url alone.",
+    )
     queue: QueueBackend = setting(
         "table",
         "Submission queue: `table` (the pending_submission table, embedded) or `nats` "
