@@ -53,6 +53,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.passwords",
         "earmark.index.client",
         "earmark.index.cluster",  # replication through NATS JetStream
+        "earmark.index.shards",  # the index client over shards of replicas
         "earmark.index.keepalive",
         "earmark.index.wire",
     ),
