@@ -9,11 +9,13 @@ once).
 
 from __future__ import annotations
 
+import http.server
 import itertools
 import shutil
 import threading
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from tests.index.cluster import (
@@ -28,6 +30,41 @@ from tests.index.cluster import (
 from tests.serve.process import wait_until
 
 __all__ = ["cluster_prefix"]  # the fixture
+
+
+class GatedPeer:
+    """A peer whose ``_snapshot`` (relayed from ``upstream``) waits for :attr:`release`."""
+
+    def __init__(self, upstream: str) -> None:
+        self.asked = threading.Event()
+        self.release = threading.Event()
+        peer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.endswith("/_snapshot"):
+                    peer.asked.set()
+                    peer.release.wait(30)
+                answer = httpx.get(upstream + self.path, headers={"Accept": "application/json"})
+                self.send_response(answer.status_code)
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> GatedPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Load:
@@ -143,8 +180,17 @@ def test_a_wiped_replica_bootstraps_from_a_peer_while_writes_go_on(
         shutil.rmtree(wiped.data_dir)
         thread = threading.Thread(target=lambda: [load.batch(n) for n in range(20, 40)])
         thread.start()
-        wiped.start("--peers", writer.url)
-        thread.join(60)
+        with GatedPeer(writer.url) as gate:
+            wiped.start("--peers", gate.url)
+            # The snapshot is on its way: the index says LOADING and serves no (stale) reads.
+            wait_until(lambda: gate.asked.is_set(), 30, "the snapshot asked for")
+            health = wiped.http.get("/main/_health")
+            assert (health.status_code, health.text) == (503, "LOADING\n")
+            search = wiped.http.post("/main/_search", json={"query": [1]})
+            assert (search.status_code, search.json()) == (503, {"error": "IndexNotReady"})
+            assert wiped.http.get("/main/1").status_code == 503
+            gate.release.set()
+            thread.join(60)
         assert not load.errors, load.errors
         wait_converged([writer, wiped], "main", load.last_version)
         assert "restored main from" in (wiped.process.stderr if wiped.process else "")

@@ -1,0 +1,118 @@
+"""Cluster faults: JetStream out of reach, and entries in the stream that do not belong there."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import nats
+import numpy as np
+
+from earmark.index.cluster.feed import encode_entry
+from earmark.index.engine import Insert
+from earmark.index.engine.types import U32Array
+from tests.index.cluster import Node, cluster_prefix, wait_converged
+from tests.serve.process import wait_until
+from tests.services import NATS_URL
+from tests.tcp_proxy import TcpProxy
+
+__all__ = ["cluster_prefix"]  # the fixture
+
+
+def _hashes(*values: int) -> U32Array:
+    return np.array(values, dtype=np.uint32)
+
+
+def _search(node: Node, index: str, *terms: int) -> list[int]:
+    r = node.http.post(f"/{index}/_search", json={"query": list(terms)})
+    assert r.status_code == 200, r.text
+    return [hit["id"] for hit in r.json()["results"]]
+
+
+def test_jetstream_out_of_reach_refuses_writes_and_keeps_reads(
+    cluster_prefix: str, tmp_path: Path
+) -> None:
+    host, _, port = NATS_URL.removeprefix("nats://").partition(":")
+    proxy = TcpProxy((host, int(port or 4222)))
+    cut_off = Node(tmp_path / "a", cluster_prefix, nats_url=proxy.url)
+    other = Node(tmp_path / "b", cluster_prefix)
+    try:
+        cut_off.start()
+        other.start()
+        cut_off.http.put("/main")
+        assert cut_off.http.put("/main/1", json={"hashes": [1, 2, 3]}).status_code == 200
+        wait_converged([cut_off, other], "main", cut_off.version("main"))
+        proxy.cut()
+        wait_until(lambda: not cut_off.cluster()["connected"], 30, "the node sees the outage")
+        refused = cut_off.http.put("/main/2", json={"hashes": [1, 2, 3]})
+        assert refused.status_code == 503
+        assert refused.json() == {"error": "ReplicationUnavailable"}
+        assert cut_off.http.post("/main/_update", json={"changes": []}).status_code == 503
+        # Reads go on, from the local index.
+        assert _search(cut_off, "main", 1, 2, 3) == [1]
+        assert cut_off.http.get("/main/_health").status_code == 200
+        assert _search(other, "main", 1, 2, 3) == [1]
+        proxy.restore()
+        wait_until(
+            lambda: cut_off.http.put("/main/3", json={"hashes": [1, 2, 3]}).status_code == 200,
+            30,
+            "writes after NATS came back",
+        )
+        wait_converged([cut_off, other], "main", cut_off.version("main"))
+        # The refused write was never acknowledged and never applied anywhere.
+        for node in (cut_off, other):
+            assert _search(node, "main", 1, 2, 3) == [1, 3]
+    finally:
+        cut_off.close()
+        other.close()
+        proxy.close()
+
+
+async def _publish_raw(subject: str, payload: bytes) -> None:
+    nc = await nats.connect(NATS_URL)
+    try:
+        await nc.jetstream().publish(subject, payload)
+    finally:
+        await nc.close()
+
+
+def test_bad_entries_stop_the_index_and_say_so(cluster_prefix: str, tmp_path: Path) -> None:
+    node = Node(tmp_path / "a", cluster_prefix)
+    try:
+        node.start()
+        for name in ("good", "garbled", "gap"):
+            assert node.http.put(f"/{name}").status_code == 200
+            assert node.http.put(f"/{name}/1", json={"hashes": [7, 8]}).status_code == 200
+        version = node.version("gap")
+        asyncio.run(_publish_raw(f"{cluster_prefix}.u.garbled.1", b"\xc1 not msgpack"))
+        # A well-formed entry that claims to follow an entry the stream never held.
+        entry = encode_entry(version + 1000, [Insert(2, _hashes(7, 8))])
+        asyncio.run(_publish_raw(f"{cluster_prefix}.u.gap.1", entry))
+        wait_until(lambda: node.http.get("/_health").status_code == 503, 30, "the node reports it")
+        status = node.cluster()["indexes"]
+        assert status["good"]["state"] == "FOLLOWING"
+        assert status["garbled"]["state"] == "STOPPED"
+        assert "undecodable" in status["garbled"]["error"]
+        assert status["gap"]["state"] == "STOPPED"
+        assert "missing or out of order" in status["gap"]["error"]
+        for name in ("garbled", "gap"):
+            health = node.http.get(f"/{name}/_health")
+            assert (health.status_code, health.text) == (503, "STOPPED\n")
+            search = node.http.post(f"/{name}/_search", json={"query": [7, 8]})
+            assert search.json() == {"error": "IndexNotReady"}
+            write = node.http.put(f"/{name}/3", json={"hashes": [7]})
+            assert write.json() == {"error": "ReplicationStopped"}
+        # Nothing of the bad entries was applied; the good index still answers.
+        assert node.cluster()["indexes"]["gap"]["version"] == version
+        assert _search(node, "good", 7, 8) == [1]
+        assert node.http.put("/good/2", json={"hashes": [7, 8]}).status_code == 200
+        assert "replication of index gap stopped" in _stderr_after_stop(node)
+    finally:
+        node.close()
+
+
+def _stderr_after_stop(node: Node) -> str:
+    process = node.process
+    assert process is not None
+    node.stop()
+    return process.stderr
