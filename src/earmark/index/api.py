@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from earmark.index import codec
 from earmark.index.cluster.node import ClusterNode
+from earmark.index.cluster.writes import ClusterWriter
 from earmark.index.codec import IndexApiError, IndexFormat
 from earmark.index.engine import Delete, EngineError, Insert, MultiIndex
 from earmark.index.engine.lineage import is_valid_name
@@ -74,6 +75,7 @@ class IndexApi:
         self.metrics = metrics
         self.body_limit = body_limit
         self.cluster = cluster
+        self.writer = ClusterWriter(cluster) if cluster is not None else None
 
     def routes(self) -> list[Route]:
         w = self._wrap
@@ -187,8 +189,8 @@ class IndexApi:
             req = (
                 codec.parse_create(codec.decode(body, fmt), fmt) if body else codec.CreateRequest()
             )
-            if self.cluster is not None:
-                result = await self.cluster.create(
+            if self.writer is not None:
+                result = await self.writer.create(
                     raw_name,
                     expect_does_not_exist=req.expect_does_not_exist,
                     generation=req.generation,
@@ -211,8 +213,8 @@ class IndexApi:
             dreq = (
                 codec.parse_delete(codec.decode(body, fmt), fmt) if body else codec.DeleteRequest()
             )
-            if self.cluster is not None:
-                deleted = await self.cluster.delete(name, expect_exists=dreq.expect_exists)
+            if self.writer is not None:
+                deleted = await self.writer.delete(name, expect_exists=dreq.expect_exists)
             else:
                 deleted = await run_in_threadpool(
                     self.engine.delete, name, expect_exists=dreq.expect_exists
@@ -269,9 +271,9 @@ class IndexApi:
         name = self._index_name(request)
         index = self.engine.get(name)
 
-        if self.cluster is not None:
+        if self.writer is not None:
             req = await run_in_threadpool(lambda: codec.parse_update(codec.decode(body, fmt), fmt))
-            version = await self.cluster.update(name, req.changes, req.expected_version)
+            version = await self.writer.update(name, req.changes, req.expected_version)
         else:
 
             def work() -> int:
@@ -305,8 +307,8 @@ class IndexApi:
             change = Insert(doc_id, hashes)
         else:
             change = Delete(doc_id)
-        if self.cluster is not None:
-            await self.cluster.update(name, [change])
+        if self.writer is not None:
+            await self.writer.update(name, [change])
         else:
             await run_in_threadpool(index.update, [change])
         self.metrics.update_done(name)

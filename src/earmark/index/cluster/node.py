@@ -14,12 +14,9 @@ Every node follows the streams of :mod:`earmark.index.cluster.feed`:
   commit and its ack neither skips nor re-applies an entry (nor waits out an ack timeout for
   the redelivery of what was in flight).
 
-Writes (any node that is not ``read_only``) are published first, with the subject's last sequence
-expected to be the local version, and acknowledged to the client only once JetStream stored them;
-the node then commits the entry itself under its stream sequence (its follower skips it later).
-A node that is behind gets "wrong last sequence" from JetStream, waits for its follower to catch
-up and tries once more. JetStream unreachable: the write is refused with 503
-``ReplicationUnavailable`` and nothing is committed; reads go on from the local indexes.
+Writes (any node that is not ``read_only``; :mod:`earmark.index.cluster.writes`) are
+acknowledged to the client only once JetStream stored them. JetStream unreachable: writes get
+503 ``ReplicationUnavailable``; reads go on from the local indexes.
 
 An index is **LOADING** (reads answer 503) from the moment its follower starts until it has
 applied everything the stream held (a fetch that comes back empty or with nothing pending), so
@@ -34,9 +31,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,35 +43,24 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from earmark.index.cluster.feed import (
-    CREATE,
     DELETE,
-    EXPECTED_LAST_SUBJECT_SEQ,
     STREAM_CONFIG_DIFFERS,
-    WRONG_LAST_SEQUENCE,
     BadEntryError,
     Feed,
     MetaEvent,
     decode_entry,
     decode_meta,
-    encode_entry,
-    encode_meta,
 )
 from earmark.index.cluster.peers import restore_from_peers
 from earmark.index.engine import (
     Change,
-    CreateResult,
     EngineError,
-    IndexNotFoundError,
     MultiIndex,
-    OlderIndexAlreadyExistsError,
-    VersionMismatchError,
 )
-from earmark.index.engine.index import validate_changes
-from earmark.index.engine.lineage import check_name, read_lineage
 
 log = logging.getLogger(__name__)
 
-_NATS_ERRORS = (nats.errors.Error, OSError, TimeoutError)
+NATS_ERRORS = (nats.errors.Error, OSError, TimeoutError)
 REPLICA_ID_FILE = "replica_id"
 #: Seconds a follower waits for entries before it counts itself caught up.
 FETCH_WAIT = 1.0
@@ -159,7 +143,7 @@ class ClusterNode:
         self._js: JetStreamContext | None = None
         self._followers: dict[str, _Follower] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._meta_lock = asyncio.Lock()
+        self.meta_lock = asyncio.Lock()
         self._meta_task: asyncio.Task[None] | None = None
         self._meta_next = 1  # the first lifecycle event the follower has not read
         self.counters = {"published": 0, "applied_batches": 0, "refused": 0}
@@ -203,7 +187,7 @@ class ClusterNode:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._nc is not None:
-            with contextlib.suppress(*_NATS_ERRORS):
+            with contextlib.suppress(*NATS_ERRORS):
                 await self._nc.close()
         self._nc = self._js = None
 
@@ -234,13 +218,13 @@ class ClusterNode:
                 if seq >= last or msg.metadata.num_pending == 0:
                     break
         finally:
-            with contextlib.suppress(*_NATS_ERRORS):
+            with contextlib.suppress(*NATS_ERRORS):
                 await sub.unsubscribe()
         return found
 
     async def _reconcile(self) -> None:
         registry = await self._registry()
-        async with self._meta_lock:
+        async with self.meta_lock:
             for name in self.engine.names():
                 entry = registry.get(name)
                 if entry is None or entry[1].kind == DELETE:
@@ -266,15 +250,15 @@ class ClusterNode:
                     except BadEntryError as exc:
                         log.error("lifecycle event of %s ignored: %s", name, exc)
                         continue
-                    async with self._meta_lock:
+                    async with self.meta_lock:
                         await self._apply_meta(name, event)
             except asyncio.CancelledError:
                 raise
-            except (*_NATS_ERRORS, ClusterError) as exc:
+            except (*NATS_ERRORS, ClusterError) as exc:
                 log.warning("lifecycle follower: %s; retrying", exc)
                 await asyncio.sleep(RETRY_WAIT)
                 # Events missed meanwhile: the registry holds the newest one per index.
-                with contextlib.suppress(*_NATS_ERRORS, ClusterError):
+                with contextlib.suppress(*NATS_ERRORS, ClusterError):
                     await self._reconcile()
 
     async def _apply_meta(self, name: str, event: MetaEvent) -> None:
@@ -282,32 +266,32 @@ class ClusterNode:
         local = self.engine.get(name).generation if self.engine.exists(name) else None
         if event.kind == DELETE:
             if local is not None and local <= event.generation:
-                await self._drop(name)
+                await self.drop(name)
             return
         if local == event.generation:
-            self._ensure_follower(name, event.generation)
+            self.ensure_follower(name, event.generation)
             return
         if local is not None:
             if local > event.generation:
                 return  # an old event; the newer lineage is already here
-            await self._drop(name)
-        self._ensure_follower(name, event.generation)
+            await self.drop(name)
+        self.ensure_follower(name, event.generation)
 
-    async def _drop(self, name: str) -> None:
+    async def drop(self, name: str) -> None:
         follower = self._followers.pop(name, None)
         if follower is not None and follower.task is not None:
             follower.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await follower.task
         if follower is not None:
-            with contextlib.suppress(*_NATS_ERRORS):
+            with contextlib.suppress(*NATS_ERRORS):
                 await self.js.delete_consumer(
                     self.feed.data_stream,
                     self.feed.consumer_name(self.replica_id, name, follower.generation),
                 )
         await asyncio.to_thread(self.engine.delete, name)
 
-    def _ensure_follower(self, name: str, generation: int, *, ready: bool = False) -> None:
+    def ensure_follower(self, name: str, generation: int, *, ready: bool = False) -> None:
         current = self._followers.get(name)
         if current is not None and current.generation == generation:
             return
@@ -319,7 +303,7 @@ class ClusterNode:
 
     # -- data followers -------------------------------------------------------------------
 
-    def _lock(self, name: str) -> asyncio.Lock:
+    def lock(self, name: str) -> asyncio.Lock:
         lock = self._locks.get(name)
         if lock is None:
             lock = self._locks[name] = asyncio.Lock()
@@ -379,7 +363,7 @@ class ClusterNode:
             except BadEntryError as exc:
                 self._stop(f, str(exc))
                 return
-            except (*_NATS_ERRORS, ClusterError) as exc:
+            except (*NATS_ERRORS, ClusterError) as exc:
                 log.warning("follower of %s: %r; re-binding", f.name, exc)
                 await asyncio.sleep(RETRY_WAIT)
             except EngineError as exc:  # deleted under us, or a local failure
@@ -395,7 +379,7 @@ class ClusterNode:
     async def _apply(self, f: _Follower, msgs: list[Msg]) -> None:
         """One local commit for a fetched batch; its valid prefix if an entry is bad."""
         bad: BadEntryError | None = None
-        async with self._lock(f.name):
+        async with self.lock(f.name):
             index = self.engine.get(f.name)
             previous = index.version
             changes: list[Change] = []
@@ -427,6 +411,13 @@ class ClusterNode:
             f.state = State.FOLLOWING
             log.info("index %s caught up at %d", f.name, self.engine.get(f.name).version)
 
+    async def last_seq(self, stream: str, subject: str) -> int:
+        try:
+            msg = await self.js.get_last_msg(stream, subject)
+        except NotFoundError:
+            return 0
+        return int(msg.seq or 0)
+
     # -- reads ----------------------------------------------------------------------------
 
     def not_ready(self, name: str) -> State | None:
@@ -447,10 +438,10 @@ class ClusterNode:
             stream_version: int | None = None
             if self.connected:
                 try:
-                    stream_version = await self._last_seq(
+                    stream_version = await self.last_seq(
                         self.feed.data_stream, self.feed.data_subject(name, f.generation)
                     )
-                except (*_NATS_ERRORS, ClusterError):
+                except (*NATS_ERRORS, ClusterError):
                     stream_version = None
             rows.append(
                 IndexReplication(
@@ -458,148 +449,6 @@ class ClusterNode:
                 )
             )
         return rows
-
-    # -- writes ---------------------------------------------------------------------------
-
-    def _writable(self) -> None:
-        if self.config.read_only:
-            raise ClusterError("FeedIsReadOnly", "this node is a read-only replica")
-        if not self.connected:
-            self.counters["refused"] += 1
-            raise ClusterError("ReplicationUnavailable", "NATS JetStream is not reachable")
-
-    async def _last_seq(self, stream: str, subject: str) -> int:
-        try:
-            msg = await self.js.get_last_msg(stream, subject)
-        except NotFoundError:
-            return 0
-        return int(msg.seq or 0)
-
-    async def _publish(self, subject: str, payload: bytes, expected: int) -> int:
-        """Store one message if ``expected`` is the subject's last sequence; its sequence."""
-        try:
-            ack = await self.js.publish(
-                subject,
-                payload,
-                timeout=self.config.timeout,
-                headers={EXPECTED_LAST_SUBJECT_SEQ: str(expected)},
-            )
-        except BadRequestError:
-            raise
-        except _NATS_ERRORS as exc:
-            self.counters["refused"] += 1
-            raise ClusterError(
-                "ReplicationUnavailable", f"JetStream did not store the write: {exc!r}"
-            ) from exc
-        self.counters["published"] += 1
-        return int(ack.seq)
-
-    async def update(
-        self, name: str, changes: Sequence[Change], expected_version: int | None = None
-    ) -> int:
-        """Publish ``changes`` as one entry, then commit them here; the new version."""
-        self._writable()
-        validate_changes(changes)
-        ops = list(changes)
-        for attempt in range(2):
-            async with self._lock(name):
-                if self.not_ready(name) is State.STOPPED:
-                    raise ClusterError("ReplicationStopped", f"replication of {name} stopped")
-                index = self.engine.get(name)
-                if expected_version is None or expected_version == index.version:
-                    subject = self.feed.data_subject(name, index.generation)
-                    entry = encode_entry(index.version, ops)
-                    try:
-                        seq = await self._publish(subject, entry, index.version)
-                    except BadRequestError as exc:
-                        if exc.err_code != WRONG_LAST_SEQUENCE:
-                            raise ClusterError("ReplicationUnavailable", str(exc)) from exc
-                    else:
-                        await asyncio.to_thread(index.update, ops, version=seq)
-                        return seq
-                elif attempt == 1:
-                    raise VersionMismatchError()
-            if attempt == 0:  # this node may be behind: let its follower catch up, once
-                await self._catch_up(name)
-        if expected_version is not None:
-            raise VersionMismatchError()
-        raise ClusterError("ReplicationTimeout", f"{name} on this node is behind the stream")
-
-    async def _catch_up(self, name: str) -> None:
-        """Wait (bounded) until this node applied everything the stream holds for ``name``."""
-        index = self.engine.get(name)
-        target = await self._last_seq(
-            self.feed.data_stream, self.feed.data_subject(name, index.generation)
-        )
-        deadline = time.monotonic() + self.config.catch_up_wait
-        while index.version < target and time.monotonic() < deadline:
-            if self.not_ready(name) is State.STOPPED:
-                return
-            await asyncio.sleep(0.02)
-
-    async def create(
-        self, name: str, *, expect_does_not_exist: bool = False, generation: int | None = None
-    ) -> CreateResult:
-        check_name(name)
-        async with self._meta_lock:
-            if self.engine.exists(name):  # the engine's answers: idempotent, or a 409
-                return await asyncio.to_thread(
-                    self.engine.create,
-                    name,
-                    expect_does_not_exist=expect_does_not_exist,
-                    generation=generation,
-                )
-            self._writable()
-            subject = self.feed.meta_subject(name)
-            last = await self._last_event(subject)
-            if last is not None and last[1].kind == CREATE:
-                raise ClusterError("IndexNotReady", f"{name} is being loaded on this node")
-            previous = read_lineage(self.engine.root / name)
-            prev_gen = max(
-                last[1].generation if last else 0, previous.generation if previous else 0
-            )
-            if generation is not None and generation <= prev_gen:
-                raise OlderIndexAlreadyExistsError()
-            gen = generation if generation is not None else prev_gen + 1
-            meta = encode_meta(MetaEvent(CREATE, gen))
-            try:
-                await self._publish(subject, meta, last[0] if last else 0)
-            except BadRequestError as exc:
-                raise ClusterError("ReplicationTimeout", f"concurrent change: {exc}") from exc
-            result = await asyncio.to_thread(self.engine.create, name, generation=gen)
-            self._ensure_follower(name, gen, ready=True)
-            return result
-
-    async def delete(self, name: str, *, expect_exists: bool = False) -> bool:
-        async with self._meta_lock:
-            if not self.engine.exists(name):
-                if expect_exists:
-                    raise IndexNotFoundError()
-                return False
-            self._writable()
-            generation = self.engine.get(name).generation
-            subject = self.feed.meta_subject(name)
-            last = await self._last_event(subject)
-            try:
-                await self._publish(
-                    subject, encode_meta(MetaEvent(DELETE, generation)), last[0] if last else 0
-                )
-            except BadRequestError as exc:
-                raise ClusterError("ReplicationTimeout", f"concurrent change: {exc}") from exc
-            await self._drop(name)
-            return True
-
-    async def _last_event(self, subject: str) -> tuple[int, MetaEvent] | None:
-        try:
-            msg = await self.js.get_last_msg(self.feed.meta_stream, subject)
-        except NotFoundError:
-            return None
-        except _NATS_ERRORS as exc:
-            raise ClusterError("ReplicationUnavailable", f"JetStream: {exc!r}") from exc
-        try:
-            return int(msg.seq or 0), decode_meta(msg.data or b"")
-        except BadEntryError:
-            return int(msg.seq or 0), MetaEvent(DELETE, 1)
 
 
 async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
