@@ -88,7 +88,8 @@ def test_bad_entries_stop_the_index_and_say_so(cluster_prefix: str, tmp_path: Pa
         # A well-formed entry that claims to follow an entry the stream never held.
         entry = encode_entry(version + 1000, [Insert(2, _hashes(7, 8))])
         asyncio.run(_publish_raw(f"{cluster_prefix}.u.gap.1", entry))
-        wait_until(lambda: node.http.get("/_health").status_code == 503, 30, "the node reports it")
+        wait_until(lambda: len(_stopped(node)) == 2, 30, "both indexes stopped")
+        assert node.http.get("/_health").status_code == 503
         status = node.cluster()["indexes"]
         assert status["good"]["state"] == "FOLLOWING"
         assert status["garbled"]["state"] == "STOPPED"
@@ -106,9 +107,18 @@ def test_bad_entries_stop_the_index_and_say_so(cluster_prefix: str, tmp_path: Pa
         assert node.cluster()["indexes"]["gap"]["version"] == version
         assert _search(node, "good", 7, 8) == [1]
         assert node.http.put("/good/2", json={"hashes": [7, 8]}).status_code == 200
+        # One write is one NATS message: over the server's max_payload it is refused whole.
+        huge = {"hashes": list(range(400_000))}
+        refused = node.http.put("/good/9", json=huge)
+        assert (refused.status_code, refused.json()) == (413, {"error": "BodyTooBig"})
+        assert node.http.get("/good/9").status_code == 404
         assert "replication of index gap stopped" in _stderr_after_stop(node)
     finally:
         node.close()
+
+
+def _stopped(node: Node) -> list[str]:
+    return [n for n, s in node.cluster()["indexes"].items() if s["state"] == "STOPPED"]
 
 
 def _stderr_after_stop(node: Node) -> str:

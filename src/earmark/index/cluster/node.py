@@ -159,6 +159,11 @@ class ClusterNode:
         return self._js
 
     @property
+    def max_payload(self) -> int:
+        """The largest message the NATS server takes (its ``max_payload``, 1 MiB by default)."""
+        return self._nc.max_payload if self._nc is not None else 0
+
+    @property
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 

@@ -55,6 +55,11 @@ class ClusterWriter:
 
     async def _publish(self, subject: str, payload: bytes, expected: int) -> int:
         """Store one message if ``expected`` is the subject's last sequence; its sequence."""
+        limit = self.node.max_payload
+        if len(payload) > limit:  # NATS would refuse it: one stream entry is one message
+            raise ClusterError(
+                "BodyTooBig", f"a write of {len(payload)} bytes is over NATS max_payload {limit}"
+            )
         try:
             ack = await self.node.js.publish(
                 subject,
