@@ -85,6 +85,14 @@ _DEFAULTS = IndexSettings()
     help="This node's name in the cluster (its durable consumers); default: made at the "
     "first start and kept in the data directory.",
 )
+@click.option(
+    "--stream-replicas",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 5),
+    help="Cluster: JetStream copies of the streams when this node creates them (3 on a "
+    "JetStream cluster; existing streams are used as they are).",
+)
 @click.option("--read-only", is_flag=True, help="Cluster: refuse writes (403 FeedIsReadOnly).")
 @click.option(
     "--peers",
@@ -106,6 +114,7 @@ def index(
     no_fsync: bool,
     cluster_stream: str,
     replica_id: str,
+    stream_replicas: int,
     read_only: bool,
     peers: str,
 ) -> None:
@@ -136,6 +145,7 @@ def index(
             prefix=cluster_stream,
             replica_id=replica_id,
             read_only=read_only,
+            stream_replicas=stream_replicas,
             peers=tuple(p.strip() for p in peers.split(",") if p.strip()),
         )
 

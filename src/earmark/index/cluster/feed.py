@@ -81,19 +81,21 @@ class Feed:
         """The durable consumer of one replica on one lineage (as the reference named them)."""
         return f"{replica_id}-{index}-g{generation}"
 
-    def meta_config(self) -> api.StreamConfig:
+    def meta_config(self, replicas: int = 1) -> api.StreamConfig:
         return api.StreamConfig(
             name=self.meta_stream,
             subjects=[self.meta_subjects],
             storage=api.StorageType.FILE,
             max_msgs_per_subject=1,
+            num_replicas=replicas,
         )
 
-    def data_config(self) -> api.StreamConfig:
+    def data_config(self, replicas: int = 1) -> api.StreamConfig:
         return api.StreamConfig(
             name=self.data_stream,
             subjects=[f"{self.prefix}.u.*.*"],
             storage=api.StorageType.FILE,
+            num_replicas=replicas,
         )
 
 

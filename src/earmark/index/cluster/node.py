@@ -93,6 +93,7 @@ class ClusterConfig:
     peers: tuple[str, ...] = ()
     timeout: float = 5.0  # seconds for one JetStream request (publish, consumer setup)
     batch: int = 256
+    stream_replicas: int = 1  # JetStream copies of each stream made by the first node
     catch_up_wait: float = 10.0  # seconds a write waits for this node to catch up
 
 
@@ -179,7 +180,8 @@ class ClusterNode:
             error_cb=_log_nats_error,
         )
         self._js = self._nc.jetstream(timeout=self.config.timeout)
-        for config in (self.feed.meta_config(), self.feed.data_config()):
+        replicas = self.config.stream_replicas
+        for config in (self.feed.meta_config(replicas), self.feed.data_config(replicas)):
             await _ensure_stream(self._js, config)
         await self._reconcile()
         self._meta_task = asyncio.create_task(self._follow_meta(), name="index-meta-follower")
@@ -475,12 +477,14 @@ class ClusterNode:
 
 
 async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
+    """Create the stream if it is missing. One that exists is left as it is: an operator may
+    have made it with other limits or replicas (docs/index-cluster.md)."""
     try:
         await js.add_stream(config)
     except BadRequestError as exc:
         if exc.err_code != STREAM_CONFIG_DIFFERS:
             raise
-        await js.update_stream(config)
+        log.info("stream %s exists with its own configuration; used as it is", config.name)
 
 
 async def _log_nats_error(exc: Exception) -> None:
