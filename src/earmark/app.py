@@ -81,7 +81,10 @@ def remote_index(settings: Settings) -> bool:
 
 def open_index(settings: Settings) -> IndexHandle:
     if settings.index_shards:
-        shards = ShardedIndexClient(parse_shards(settings.index_shards))
+        try:
+            shards = ShardedIndexClient(parse_shards(settings.index_shards))
+        except ValueError as exc:  # an empty shard, a URL that is not http(s)
+            raise ConfigError(f"index_shards: {exc}") from None
         return IndexHandle(shards, settings.index_name)
     if settings.index_url:
         return IndexHandle(HttpIndexClient(settings.index_url), settings.index_name)

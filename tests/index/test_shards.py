@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from earmark.app import open_index
+from earmark.errors import ConfigError
 from earmark.index.client import HttpIndexClient
 from earmark.index.engine import Insert, MultiIndex, VersionMismatchError
 from earmark.index.server import create_app
 from earmark.index.shards import ShardedIndexClient, parse_shards, shard_of
+from earmark.settings import load_settings
 from tests.support import uvicorn_in_thread
 
 from .conftest import MANUAL
@@ -115,3 +118,21 @@ def test_expected_version_needs_one_shard(tmp_path: Path) -> None:
         finally:
             one.close()
             two.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("http://a:6080;;http://b:6080", "an empty shard"),
+        ("http://a:6080,ftp://b", "not an http"),
+        ("http://a:99999", "out of range"),
+        ("http://a:6080;http://b:x", "not a number"),
+    ],
+)
+def test_a_bad_index_shards_setting_is_a_config_error(value: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        _open_index(value)
+
+
+def _open_index(shards: str) -> None:
+    open_index(load_settings(environ={"EARMARK_INDEX_SHARDS": shards}).settings).close()
