@@ -48,6 +48,8 @@ def test_jetstream_out_of_reach_refuses_writes_and_keeps_reads(
         assert refused.status_code == 503
         assert refused.json() == {"error": "ReplicationUnavailable"}
         assert cut_off.http.post("/main/_update", json={"changes": []}).status_code == 503
+        metrics = cut_off.http.get("/_metrics").text
+        assert "earmark_index_replication_refused_total 2" in metrics
         # Reads go on, from the local index.
         assert _search(cut_off, "main", 1, 2, 3) == [1]
         assert cut_off.http.get("/main/_health").status_code == 200

@@ -143,7 +143,7 @@ class IndexApi:
     async def metrics_text(self, request: Request) -> Response:
         text = await run_in_threadpool(self.metrics.render, self.engine)
         if self.cluster is not None:
-            text += render_replication(await self.cluster.report())
+            text += render_replication(await self.cluster.report(), self.cluster.counters)
         return Response(text, media_type=CONTENT_TYPE)
 
     async def cluster_status(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from earmark.index.cluster.node import IndexReplication, State
@@ -128,7 +129,7 @@ class IndexMetrics:
         return "\n".join(lines) + "\n"
 
 
-def render_replication(rows: list[IndexReplication]) -> str:
+def render_replication(rows: list[IndexReplication], counters: Mapping[str, int]) -> str:
     """Replication gauges of a cluster node (docs/index-cluster.md): per index, the applied
     version, the stream's last sequence, the lag between them, entries pending and the state."""
     lines: list[str] = []
@@ -158,4 +159,12 @@ def render_replication(rows: list[IndexReplication]) -> str:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} gauge")
         lines.extend(f"{name}{v}" for v in values[name])
+    for key, help_text in (
+        ("published", "Writes stored in JetStream through this node"),
+        ("refused", "Writes refused because JetStream could not be reached"),
+        ("applied_batches", "Batches of stream entries committed by the followers"),
+    ):
+        name = f"earmark_index_replication_{key}_total"
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+        lines.append(f"{name} {counters.get(key, 0)}")
     return "\n".join(lines) + "\n"
