@@ -1,4 +1,5 @@
-"""Cluster faults: JetStream out of reach, and entries in the stream that do not belong there."""
+"""Cluster faults: JetStream out of reach, entries in the stream that do not belong there, and
+an index deleted and created again under the nodes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import nats
 import numpy as np
+from nats.js.errors import NotFoundError
 
 from earmark.index.cluster.feed import encode_entry
 from earmark.index.engine import Insert
@@ -128,3 +130,38 @@ def _stderr_after_stop(node: Node) -> str:
     assert process is not None
     node.stop()
     return process.stderr
+
+
+async def _last_seq(stream: str, subject: str) -> int:
+    nc = await nats.connect(NATS_URL)
+    try:
+        return int((await nc.jetstream().get_last_msg(stream, subject)).seq or 0)
+    except NotFoundError:
+        return 0
+    finally:
+        await nc.close()
+
+
+def test_delete_and_recreate_reach_every_node(cluster_prefix: str, tmp_path: Path) -> None:
+    nodes = [Node(tmp_path / "a", cluster_prefix), Node(tmp_path / "b", cluster_prefix)]
+    a, b = nodes
+    try:
+        for node in nodes:
+            node.start()
+        a.http.put("/main")
+        a.http.put("/main/1", json={"hashes": [4, 5]})
+        wait_converged(nodes, "main", a.version("main"))
+        assert asyncio.run(_last_seq(f"{cluster_prefix}_DATA", f"{cluster_prefix}.u.main.1")) > 0
+        assert a.http.delete("/main").json() == {"deleted": True}
+        wait_until(lambda: b.http.head("/main").status_code == 404, 30, "the delete on b")
+        # The deleted lineage's entries are purged from the stream.
+        assert asyncio.run(_last_seq(f"{cluster_prefix}_DATA", f"{cluster_prefix}.u.main.1")) == 0
+        assert b.http.put("/main").json() == {"version": 0, "ready": True, "generation": 2}
+        b.http.put("/main/2", json={"hashes": [4, 5]})
+        wait_converged(nodes, "main", b.version("main"))
+        for node in nodes:
+            assert node.http.get("/main/_status").json()["generation"] == 2
+            assert _search(node, "main", 4, 5) == [2]
+    finally:
+        for node in nodes:
+            node.close()

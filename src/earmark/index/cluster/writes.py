@@ -12,6 +12,7 @@ Index creates and deletes go the same way through the lifecycle stream.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 
@@ -38,6 +39,8 @@ from earmark.index.engine import (
 )
 from earmark.index.engine.index import validate_changes
 from earmark.index.engine.lineage import check_name, read_lineage
+
+log = logging.getLogger(__name__)
 
 
 class ClusterWriter:
@@ -170,6 +173,12 @@ class ClusterWriter:
             except BadRequestError as exc:
                 raise ClusterError("ReplicationTimeout", f"concurrent change: {exc}") from exc
             await self.node.drop(name)
+            # The lineage's entries are of no use to anyone now: give their space back.
+            data = self.node.feed.data_subject(name, generation)
+            try:
+                await self.node.js.purge_stream(self.node.feed.data_stream, subject=data)
+            except NATS_ERRORS as exc:
+                log.warning("could not purge %s (its entries stay in the stream): %s", data, exc)
             return True
 
     async def _last_event(self, subject: str) -> tuple[int, MetaEvent] | None:
