@@ -459,7 +459,10 @@ class ClusterNode:
     async def report(self) -> list[IndexReplication]:
         rows = []
         for name, f in sorted(self._followers.items()):
-            version = self.engine.get(name).version if self.engine.exists(name) else 0
+            try:
+                version = self.engine.get(name).version
+            except EngineError:  # not opened yet, or dropped while this report runs
+                version = 0
             stream_version: int | None = None
             if self.connected:
                 try:
