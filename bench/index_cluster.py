@@ -5,9 +5,10 @@
 1. **Ingest** ``--docs`` documents (120 terms, bench/index.py's generator) through a writer
    node while one replica follows; documents/s acknowledged (each batch stored in JetStream,
    then committed on the writer).
-2. **Replication lag** at a steady ``--rate`` documents/s for ``--seconds``: batches of 100 are
-   written on a fixed schedule; a poller reads the replica's version every millisecond; a
-   write's lag is the time from its acknowledgement to the first poll that shows it applied.
+2. **Replication lag** at a steady ``--rate`` documents/s for ``--seconds``: writes of
+   ``--lag-batch`` documents (250) on a fixed schedule; a poller reads the replica's version
+   every 2 ms; a write's lag is the time from its acknowledgement to the first poll that shows
+   it applied.
 3. **Bootstrap** of a new node holding nothing: from a peer's snapshot (``--peers``), and by
    replaying the stream; seconds until its ``/bench/_health`` answers 200.
 4. **Searches/s** (2 client threads) and p50 latency: one node directly (the plain HTTP
@@ -109,10 +110,14 @@ def ingest(client: HttpIndexClient | ShardedIndexClient, docs: np.ndarray) -> fl
 
 
 def replication_lag(
-    writer: HttpIndexClient, replica: Node, docs: np.ndarray, rate: int, seconds: float
+    writer: HttpIndexClient,
+    replica: Node,
+    docs: np.ndarray,
+    rate: int,
+    seconds: float,
+    per_batch: int,
 ) -> dict[str, float]:
-    """Lag of every write at a steady ``rate`` documents/s (batches of 100)."""
-    per_batch = 100
+    """Lag of every write at a steady ``rate`` documents/s (batches of ``per_batch``)."""
     interval = per_batch / rate
     batches = int(seconds * rate / per_batch)
     acks: list[tuple[int, float]] = []
@@ -206,6 +211,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=100_000)
     ap.add_argument("--rate", type=int, default=5000, help="documents/s of the lag test")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--lag-batch", type=int, default=250, help="documents per write (lag test)")
     ap.add_argument("--queries", type=int, default=1000)
     args = ap.parse_args()
 
@@ -231,7 +237,7 @@ def main() -> None:
         while replica.version() < writer.version():
             time.sleep(0.01)
         out["replica_catch_up_after_ingest_s"] = time.perf_counter() - t0
-        out["lag"] = replication_lag(direct, replica, docs, args.rate, args.seconds)
+        out["lag"] = replication_lag(direct, replica, docs, args.rate, args.seconds, args.lag_batch)
         total = args.docs + int(args.seconds * args.rate)
         out["jetstream_bytes_per_doc"] = asyncio.run(_stream_bytes(prefix)) / total
         for name, extra in (("peer_snapshot", ("--peers", writer.url)), ("stream_replay", ())):
