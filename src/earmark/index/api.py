@@ -79,10 +79,12 @@ class IndexApi:
 
     def routes(self) -> list[Route]:
         w = self._wrap
+        # A cluster node's state; standalone, /_cluster stays what it was (an index name).
+        cluster = [Route("/_cluster", self.cluster_status, methods=["GET"])] if self.cluster else []
         return [
             Route("/_health", self.health, methods=["GET", "HEAD"]),
             Route("/_metrics", self.metrics_text, methods=["GET"]),
-            Route("/_cluster", self.cluster_status, methods=["GET"]),
+            *cluster,
             Route("/{index}/_health", self.index_health, methods=["GET", "HEAD"]),
             Route("/{index}/_search", w(self.search), methods=["POST"]),
             Route("/{index}/_update", w(self.update), methods=["POST"]),
@@ -147,9 +149,8 @@ class IndexApi:
         return Response(text, media_type=CONTENT_TYPE)
 
     async def cluster_status(self, request: Request) -> Response:
-        """Replication state of every index (JSON); 404 on a standalone server."""
-        if self.cluster is None:
-            return error_response("NotFound", IndexFormat.JSON)
+        """Replication state of every index (JSON); a route of cluster nodes only."""
+        assert self.cluster is not None
         rows = await self.cluster.report()
         obj = {
             "replica_id": self.cluster.replica_id,
