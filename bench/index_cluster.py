@@ -7,7 +7,7 @@
    then committed on the writer).
 2. **Replication lag** at a steady ``--rate`` documents/s for ``--seconds``: writes of
    ``--lag-batch`` documents (250) on a fixed schedule; a poller reads the replica's version
-   every 2 ms; a write's lag is the time from its acknowledgement to the first poll that shows
+   every 10 ms (more often, the poller itself starves the replica of CPU on two cores); a write's lag is the time from its acknowledgement to the first poll that shows
    it applied.
 3. **Bootstrap** of a new node holding nothing: from a peer's snapshot (``--peers``), and by
    replaying the stream; seconds until its ``/bench/_health`` answers 200.
@@ -129,7 +129,7 @@ def replication_lag(
             while not done.is_set():
                 v = int(c.get(f"/{INDEX}").json()["version"])
                 seen.append((time.perf_counter(), v))
-                time.sleep(0.002)
+                time.sleep(0.01)
 
     poller = threading.Thread(target=poll)
     poller.start()
@@ -258,8 +258,14 @@ def main() -> None:
         one_routed = ShardedIndexClient([[writer.url]])
         two_replicas = ShardedIndexClient([[writer.url, replica.url]])
         clients += [one_routed, two_replicas]
-        out["search_1_node_direct"] = searches(search_with(direct), queries)
-        out["search_1_node_routed"] = searches(search_with(one_routed), queries)
+        # Direct and routed in turns, the better of two runs each: background merges and
+        # other work on the machine move single runs by more than the routing costs.
+        runs: dict[str, list[dict[str, float]]] = {"direct": [], "routed": []}
+        for _ in range(2):
+            runs["direct"].append(searches(search_with(direct), queries))
+            runs["routed"].append(searches(search_with(one_routed), queries))
+        for kind, found in runs.items():
+            out[f"search_1_node_{kind}"] = min(found, key=lambda r: r["p50_ms"])
         out["search_2_replicas"] = searches(search_with(two_replicas), queries)
         for n in nodes:
             n.stop()
