@@ -7,8 +7,8 @@
    then committed on the writer).
 2. **Replication lag** at a steady ``--rate`` documents/s for ``--seconds``: writes of
    ``--lag-batch`` documents (250) on a fixed schedule; a poller reads the replica's version
-   every 10 ms (more often, the poller itself starves the replica of CPU on two cores); a write's lag is the time from its acknowledgement to the first poll that shows
-   it applied.
+   every 10 ms (more often, the poller itself starves the replica of CPU on two cores); a
+   write's lag is the time from its acknowledgement to the first poll that shows it applied.
 3. **Bootstrap** of a new node holding nothing: from a peer's snapshot (``--peers``), and by
    replaying the stream; seconds until its ``/bench/_health`` answers 200.
 4. **Searches/s** (2 client threads) and p50 latency: one node directly (the plain HTTP
