@@ -1,8 +1,10 @@
-"""/v2/lookup over two replicas of the index (setting index_shards): one is killed with SIGKILL
-between lookups and the API goes on answering, with the answers of a single index."""
+"""/v2/lookup over the index's replicas and shards (setting index_shards): one replica is killed
+with SIGKILL between lookups and the API goes on answering, with the answers of a single index;
+a rebuild spreads the fingerprints over a new shard layout."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -10,11 +12,16 @@ from typing import Any
 
 import pytest
 
+from earmark import indexsync
+from earmark.index.client import HttpIndexClient
+from earmark.index.engine import MultiIndex
+from earmark.index.server import create_app as create_index_app
 from earmark.index.shards import ShardedIndexClient
 from earmark.search import Searcher
 from tests.api.harness import INDEX_NAME, ApiHarness
 from tests.api.lookup_helpers import load_songs, post
 from tests.index.process import ServerProcess
+from tests.support import uvicorn_in_thread
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -68,3 +75,45 @@ def test_lookups_go_on_while_a_replica_is_killed(
         sharded.close()
         for r in replicas:
             r.kill()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_index_rebuild_spreads_the_fingerprints_over_a_new_shard_layout(
+    api: ApiHarness, dev_corpus_vectors: Any, tmp_path: Path
+) -> None:
+    """Adding a shard: `earmark index rebuild` with the new index_shards re-indexes every
+    fingerprint of the database into shard id % S (docs/index-cluster.md)."""
+    songs = load_songs(dev_corpus_vectors)
+    for s in songs.values():
+        api.add_track(s.items, s.length)
+    queries = [
+        {"client": api.client_key, "fingerprint": s.text, "duration": s.length}
+        for s in songs.values()
+    ]
+    single = [post(api, q).json() for q in queries]
+    with contextlib.ExitStack() as stack:
+        urls = []
+        for n in range(2):
+            engine = MultiIndex(tmp_path / f"shard{n}")
+            stack.callback(engine.close)
+            port = stack.enter_context(uvicorn_in_thread(create_index_app(engine)))
+            urls.append(f"http://127.0.0.1:{port}")
+        sharded = ShardedIndexClient([[u] for u in urls])
+        stack.callback(sharded.close)
+        total = api.engine.get(INDEX_NAME).info().stats.num_docs
+        assert indexsync.rebuild(api.dbs, sharded, INDEX_NAME) == total
+        counts = []
+        for n, url in enumerate(urls):
+            direct = HttpIndexClient(url)
+            stack.callback(direct.close)
+            stats = direct.get_index(INDEX_NAME).stats
+            assert stats.min_doc_id % 2 == stats.max_doc_id % 2 == n
+            counts.append(stats.num_docs)
+        assert sum(counts) == total
+        assert all(counts)
+        saved = api.services.searcher
+        api.services.searcher = Searcher(sharded, INDEX_NAME)
+        try:
+            assert [post(api, q).json() for q in queries] == single
+        finally:
+            api.services.searcher = saved

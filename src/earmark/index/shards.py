@@ -3,7 +3,7 @@
 - **Shard rule**: fingerprint ``id`` lives on shard ``id % number of shards`` (shards numbered
   from 0 in the order the setting lists them). The rule never changes with load, so a document
   is always read and written on the same shard; adding a shard moves the documents whose
-  remainder changes (``earmark index rebalance`` is not written yet: re-import them).
+  remainder changes (``earmark index rebuild`` with the new layout re-indexes them all).
 - **Search**: the query goes to one replica of every shard at once (threads), and the answers
   are merged by score with the cut-offs one index would apply
   (:func:`~earmark.index.engine.search.merge_results`).
