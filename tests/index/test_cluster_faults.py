@@ -118,6 +118,18 @@ def test_bad_entries_stop_the_index_and_say_so(cluster_prefix: str, tmp_path: Pa
         refused = node.http.put("/good/9", json=huge)
         assert (refused.status_code, refused.json()) == (413, {"error": "BodyTooBig"})
         assert node.http.get("/good/9").status_code == 404
+        # A write of many changes over max_payload goes as consecutive entries, in order.
+        many = [{"insert": {"id": i, "hashes": list(range(i, i + 100))}} for i in range(10, 3010)]
+        many.append({"delete": {"id": 10}})
+        big = node.http.post("/good/_update", json={"changes": many})
+        assert big.status_code == 200, big.text
+        first = node.http.get("/good/11").json()["version"]
+        assert first < node.http.get("/good/3009").json()["version"] == big.json()["version"]
+        assert node.http.get("/good/10").status_code == 404
+        assert node.cluster()["indexes"]["good"]["lag"] == 0
+        too_big = {"changes": many, "expected_version": big.json()["version"]}
+        refused = node.http.post("/good/_update", json=too_big)
+        assert (refused.status_code, refused.json()) == (413, {"error": "BodyTooBig"})
         assert "replication of index gap stopped" in _stderr_after_stop(node)
     finally:
         node.close()

@@ -41,6 +41,10 @@ from earmark.index.engine.index import validate_changes
 from earmark.index.engine.lineage import check_name, read_lineage
 
 log = logging.getLogger(__name__)
+#: Room left in a message for what is not the entry (headers, subject, framing).
+_HEADROOM = 1024
+#: The widest "previous sequence" an entry can carry, for sizing it before it is known.
+_LARGEST_SEQ = 2**63
 
 
 class ClusterWriter:
@@ -83,10 +87,39 @@ class ClusterWriter:
     async def update(
         self, name: str, changes: Sequence[Change], expected_version: int | None = None
     ) -> int:
-        """Publish ``changes`` as one entry, then commit them here; the new version."""
+        """Publish ``changes`` as one entry, then commit them here; the new version.
+
+        A write larger than one NATS message (``max_payload``) goes as several consecutive
+        entries, in order, so the end state is the same; should JetStream fail between two,
+        the first ones stay applied and the client's retry repeats them harmlessly (inserts
+        are upserts). ``expected_version`` needs one entry (413 ``BodyTooBig`` otherwise)."""
         self._writable()
         validate_changes(changes)
-        ops = list(changes)
+        parts = self._parts(list(changes))
+        if expected_version is not None and len(parts) > 1:
+            raise ClusterError("BodyTooBig", "expected_version with a write over max_payload")
+        version = 0
+        for part in parts:
+            version = await self._commit(name, part, expected_version)
+        return version
+
+    def _parts(self, ops: list[Change]) -> list[list[Change]]:
+        """``ops`` cut in order into runs that each fit in one NATS message."""
+        limit = self.node.max_payload - _HEADROOM
+        parts: list[list[Change]] = []
+        todo = [ops]
+        while todo:
+            part = todo.pop()
+            if len(encode_entry(_LARGEST_SEQ, part)) <= limit:
+                parts.append(part)
+            elif len(part) == 1:
+                raise ClusterError("BodyTooBig", "one change is over NATS max_payload")
+            else:
+                half = len(part) // 2
+                todo += [part[half:], part[:half]]
+        return parts
+
+    async def _commit(self, name: str, ops: list[Change], expected_version: int | None) -> int:
         for attempt in range(2):
             async with self.node.lock(name):
                 if self.node.not_ready(name) is State.STOPPED:
