@@ -13,6 +13,7 @@ from nats.js.errors import NotFoundError
 from earmark.index.cluster.feed import encode_entry
 from earmark.index.engine import Insert
 from earmark.index.engine.types import U32Array
+from earmark.index.shards import ShardedIndexClient
 from tests.index.cluster import Node, cluster_prefix, wait_converged
 from tests.serve.process import wait_until
 from tests.services import NATS_URL
@@ -179,3 +180,26 @@ def test_delete_and_recreate_reach_every_node(cluster_prefix: str, tmp_path: Pat
     finally:
         for node in nodes:
             node.close()
+
+
+def test_a_read_only_replica_passes_the_sharded_clients_writes_on(
+    cluster_prefix: str, tmp_path: Path
+) -> None:
+    writer = Node(tmp_path / "w", cluster_prefix)
+    replica = Node(tmp_path / "r", cluster_prefix, "--read-only")
+    # The read-only replica listed first: writes still reach the writer.
+    client = ShardedIndexClient([[replica.url, writer.url]])
+    try:
+        writer.start()
+        replica.start()
+        refused = replica.http.put("/main")
+        assert (refused.status_code, refused.json()) == (403, {"error": "FeedIsReadOnly"})
+        client.create_index("main")
+        version = client.update("main", [Insert(5, _hashes(1, 2, 3))])
+        wait_converged([writer, replica], "main", version)
+        assert [r.id for r in client.search("main", [1, 2, 3])] == [5]
+        assert {s.url: s.errors for s in client.stats()} == {replica.url: 0, writer.url: 0}
+    finally:
+        client.close()
+        writer.close()
+        replica.close()

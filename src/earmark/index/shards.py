@@ -12,7 +12,9 @@
   (doubling from ``backoff`` seconds up to a minute while it keeps failing) and the request
   goes to the next replica of the shard; replicas marked down are tried last, not never.
 - **Writes** go to the shard of each document (metadata and index lifecycle to every shard),
-  with the same failover: upserts and deletes may be repeated safely.
+  to its replicas in the listed order (the shard's writer first; a read-only replica's 403
+  ``FeedIsReadOnly`` passes the write on), with the same failover: upserts and deletes may be
+  repeated safely.
 """
 
 from __future__ import annotations
@@ -121,17 +123,20 @@ class ShardedIndexClient:
         with self._lock:
             return [ReplicaStats(**vars(r.stats)) for shard in self.shards for r in shard]
 
-    def _order(self, shard: int) -> list[Replica]:
+    def _order(self, shard: int, *, write: bool) -> list[Replica]:
         now = time.monotonic()
         with self._lock:
+            if write:  # in the listed order: the shard's writer first
+                return sorted(self.shards[shard], key=lambda r: r.down_until > now)
             return sorted(
                 self.shards[shard],
                 key=lambda r: (r.down_until > now, r.in_flight, r.stats.requests),
             )
 
-    def _on(self, shard: int, call: Callable[[HttpIndexClient], T]) -> T:
-        """``call`` on the best replica of ``shard``, failing over to the others."""
-        order = self._order(shard)
+    def _on(self, shard: int, call: Callable[[HttpIndexClient], T], *, write: bool = False) -> T:
+        """``call`` on the best replica of ``shard``, failing over to the others. A write
+        refused by a read-only replica (403 FeedIsReadOnly) goes on to the next one."""
+        order = self._order(shard, write=write)
         for n, replica in enumerate(order):
             with self._lock:
                 replica.in_flight += 1
@@ -139,6 +144,9 @@ class ShardedIndexClient:
             try:
                 result = call(replica.client)
             except EngineError as exc:
+                if write and exc.name == "FeedIsReadOnly" and n + 1 < len(order):
+                    self._done(replica, ok=True)
+                    continue
                 if not _failover_error(exc):
                     self._done(replica, ok=True)
                     raise
@@ -164,10 +172,11 @@ class ShardedIndexClient:
             wait = min(self.backoff * 2 ** (replica.failures - 1), MAX_BACKOFF)
             replica.down_until = time.monotonic() + wait
 
-    def _everywhere(self, call: Callable[[HttpIndexClient], T]) -> list[T]:
+    def _everywhere(self, call: Callable[[HttpIndexClient], T], *, write: bool = False) -> list[T]:
         if self._pool is None:
-            return [self._on(0, call)]
-        futures = [self._pool.submit(self._on, n, call) for n in range(len(self.shards))]
+            return [self._on(0, call, write=write)]
+        shards = range(len(self.shards))
+        futures = [self._pool.submit(self._on, n, call, write=write) for n in shards]
         return [f.result() for f in futures]
 
     # -- the IndexClient interface -------------------------------------------------------
@@ -178,12 +187,16 @@ class ShardedIndexClient:
         results = self._everywhere(
             lambda c: c.create_index(
                 name, expect_does_not_exist=expect_does_not_exist, generation=generation
-            )
+            ),
+            write=True,
         )
         return results[0]
 
     def delete_index(self, name: str, *, expect_exists: bool = False) -> bool:
-        return any(self._everywhere(lambda c: c.delete_index(name, expect_exists=expect_exists)))
+        deleted = self._everywhere(
+            lambda c: c.delete_index(name, expect_exists=expect_exists), write=True
+        )
+        return any(deleted)
 
     def index_exists(self, name: str) -> bool:
         return all(self._everywhere(lambda c: c.index_exists(name)))
@@ -230,7 +243,11 @@ class ShardedIndexClient:
             for part in parts:
                 part.append(SetMetadata(tuple(metadata.items())))
         versions = [
-            self._on(shard, partial(_update, name=name, part=part, expected=expected_version))
+            self._on(
+                shard,
+                partial(_update, name=name, part=part, expected=expected_version),
+                write=True,
+            )
             for shard, part in enumerate(parts)
             if part or n == 1
         ]
@@ -238,10 +255,11 @@ class ShardedIndexClient:
 
     def insert(self, name: str, doc_id: int, hashes: Iterable[int]) -> None:
         values = u32(hashes)
-        self._on(shard_of(doc_id, len(self.shards)), lambda c: c.insert(name, doc_id, values))
+        shard = shard_of(doc_id, len(self.shards))
+        self._on(shard, lambda c: c.insert(name, doc_id, values), write=True)
 
     def delete(self, name: str, doc_id: int) -> None:
-        self._on(shard_of(doc_id, len(self.shards)), lambda c: c.delete(name, doc_id))
+        self._on(shard_of(doc_id, len(self.shards)), lambda c: c.delete(name, doc_id), write=True)
 
     def get_document(self, name: str, doc_id: int) -> int:
         shard = shard_of(doc_id, len(self.shards))
