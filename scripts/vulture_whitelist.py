@@ -46,3 +46,5 @@ _.track_gid_redirect, _.label_type, _.refresh
 _.earmark_version
 # Open data (docs/open-data.md): the imported rows of a stream, asked by the tests.
 imported_ids
+# The sharded index client's per-replica counters, read by getattr in api/metrics.ShardsCollector.
+_.failovers

@@ -54,6 +54,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.auth",
         "earmark.passwords",
         "earmark.index.client",
+        "earmark.index.cluster",  # replication through NATS JetStream
+        "earmark.index.shards",  # the index client over shards of replicas
         "earmark.index.keepalive",
         "earmark.index.wire",
     ),

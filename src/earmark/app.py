@@ -37,6 +37,7 @@ from earmark.importer.queue import SubmissionQueue
 from earmark.importer.worker import Worker
 from earmark.index.client import HttpIndexClient, IndexClient, LocalIndexClient
 from earmark.index.engine import MultiIndex
+from earmark.index.shards import ShardedIndexClient, parse_shards
 from earmark.indexsync import flush_outbox
 from earmark.library.local import Keys, LocalService, in_process
 from earmark.musicbrainz.cache import MetadataCache
@@ -76,7 +77,18 @@ def _open_stores(
     return dbs, index
 
 
+def remote_index(settings: Settings) -> bool:
+    """Whether the index is on index servers (index_url or index_shards), not in-process."""
+    return bool(settings.index_url or settings.index_shards)
+
+
 def open_index(settings: Settings) -> IndexHandle:
+    if settings.index_shards:
+        try:
+            shards = ShardedIndexClient(parse_shards(settings.index_shards))
+        except ValueError as exc:  # an empty shard, a URL that is not http(s)
+            raise ConfigError(f"index_shards: {exc}") from None
+        return IndexHandle(shards, settings.index_name)
     if settings.index_url:
         return IndexHandle(HttpIndexClient(settings.index_url), settings.index_name)
     engine = MultiIndex(settings.data_dir / "index")
@@ -308,7 +320,7 @@ def _close_threads(pool: ThreadPool) -> None:
 
 def check_production(settings: Settings) -> None:
     """Refuse what would break a fleet: an in-process index, no Redis, databases not migrated."""
-    if not settings.index_url:
+    if not remote_index(settings):
         raise ConfigError(
             "earmark run api needs index_url (an `earmark run index` server): an index engine "
             "inside each API process would not see the importer's writes. For one process "
@@ -376,6 +388,8 @@ def open_production(settings: Settings) -> ApiRuntime:
         )
         services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
         services.metrics.register(OpenDataCollector(dbs))
+        if isinstance(index.client, ShardedIndexClient):
+            services.metrics.add_shards_collector(index.client)
         separate = bool(settings.ops_address.strip())
         return ApiRuntime(
             create_app(services, ops_routes=not separate),
@@ -418,7 +432,7 @@ def open_web(settings: Settings) -> WebRuntime:
         # /identify searches the index servers when there are some (a local index belongs
         # to the one process that writes it).
         found = None
-        if settings.index_url:
+        if remote_index(settings):
             index = open_index(settings)
             closers.append(index.close)
             found = searcher(index)

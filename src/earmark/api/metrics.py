@@ -39,6 +39,7 @@ from prometheus_client.registry import Collector
 from earmark.db import submissions
 from earmark.db.engine import Databases
 from earmark.importer.worker import ImporterStats
+from earmark.index.shards import ReplicaStats
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,10 @@ class ApiMetrics:
         """Expose the counters of an importer worker running in this process."""
         self.register(ImporterCollector(worker))
 
+    def add_shards_collector(self, client: HasReplicaStats) -> None:
+        """Expose the index client's per-replica requests, errors and failovers."""
+        self.register(ShardsCollector(client))
+
     def render(self) -> bytes:
         """The exposition; it may query the database (scrape-time collectors), so call it from
         a worker thread in async code."""
@@ -279,3 +284,36 @@ class ImporterCollector(Collector):
                     f"In-process importer: {name.replace('_', ' ')} since it started.",
                     value=value,
                 )
+
+
+class HasReplicaStats(Protocol):
+    """The sharded index client (:class:`earmark.index.shards.ShardedIndexClient`)."""
+
+    def stats(self) -> list[ReplicaStats]: ...
+
+
+class ShardsCollector(Collector):
+    """``earmark_index_replica_{requests,errors,failovers}_total{shard,replica}``."""
+
+    def __init__(self, client: HasReplicaStats) -> None:
+        self.client = client
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families([])
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families(self.client.stats())
+
+    @staticmethod
+    def _families(stats: list[ReplicaStats]) -> Iterator[Metric]:
+        for field, help_text in (
+            ("requests", "Index requests sent to each replica."),
+            ("errors", "Connection errors, timeouts and 5xx answers of each index replica."),
+            ("failovers", "Index requests moved from a failing replica to the next one."),
+        ):
+            family = CounterMetricFamily(
+                f"earmark_index_replica_{field}", help_text, labels=["shard", "replica"]
+            )
+            for s in stats:
+                family.add_metric([str(s.shard), s.url], getattr(s, field))
+            yield family

@@ -35,7 +35,7 @@ def importer(ctx: click.Context, once: bool, until_idle: bool, batch_size: int |
     """Run the submission importer until SIGTERM/SIGINT (or --once / --until-idle)."""
     if once and until_idle:
         raise click.UsageError("--once and --until-idle exclude each other")
-    from earmark.app import open_databases, open_index, searcher
+    from earmark.app import open_databases, open_index, remote_index, searcher
     from earmark.importer.backends import open_queue
     from earmark.importer.worker import Worker
 
@@ -45,7 +45,7 @@ def importer(ctx: click.Context, once: bool, until_idle: bool, batch_size: int |
     embedded_index = settings.data_dir / INDEX_DIR
     with (
         lock_data_dir(embedded_index, create=True)
-        if not settings.index_url
+        if not remote_index(settings)
         else contextlib.nullcontext()
     ):
         dbs = open_databases(settings)

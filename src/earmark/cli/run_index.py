@@ -73,6 +73,33 @@ _DEFAULTS = IndexSettings()
     default=False,
     help="Do not fsync the WAL (unsafe: acknowledged updates may be lost on a crash).",
 )
+@click.option(
+    "--cluster-stream",
+    default="",
+    help="Replicate through NATS JetStream (the nats_url setting): follow and write the "
+    "streams PREFIX_META and PREFIX_DATA (docs/index-cluster.md). Empty: standalone.",
+)
+@click.option(
+    "--replica-id",
+    default="",
+    help="This node's name in the cluster (its durable consumers); default: made at the "
+    "first start and kept in the data directory.",
+)
+@click.option(
+    "--stream-replicas",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 5),
+    help="Cluster: JetStream copies of the streams when this node creates them (3 on a "
+    "JetStream cluster; existing streams are used as they are).",
+)
+@click.option("--read-only", is_flag=True, help="Cluster: refuse writes (403 FeedIsReadOnly).")
+@click.option(
+    "--peers",
+    default="",
+    help="Cluster: comma-separated base URLs of other nodes, to seed a missing index from "
+    "their snapshots instead of replaying the whole stream.",
+)
 @click.pass_context
 def index(
     ctx: click.Context,
@@ -85,8 +112,14 @@ def index(
     max_segments: int,
     idle_merge_ms: int,
     no_fsync: bool,
+    cluster_stream: str,
+    replica_id: str,
+    stream_replicas: int,
+    read_only: bool,
+    peers: str,
 ) -> None:
     """Run the fingerprint index server (acoustid-index compatible HTTP API)."""
+    from earmark.index.cluster.node import ClusterConfig
     from earmark.index.server import ServerConfig, serve  # Starlette, uvicorn: when run only
 
     # Per-update temporaries (~1 MiB arrays) then reuse heap memory instead of being
@@ -102,6 +135,19 @@ def index(
         idle_merge_s=idle_merge_ms / 1000,
         fsync=not no_fsync,
     )
+
+    cluster = None
+    if cluster_stream:
+        if legacy_port:
+            raise click.UsageError("the legacy protocol writes locally: not with --cluster-stream")
+        cluster = ClusterConfig(
+            nats_url=configured.nats_url,
+            prefix=cluster_stream,
+            replica_id=replica_id,
+            read_only=read_only,
+            stream_replicas=stream_replicas,
+            peers=tuple(p.strip() for p in peers.split(",") if p.strip()),
+        )
 
     def check_addresses() -> None:
         for taken in (port, legacy_port):
@@ -119,6 +165,7 @@ def index(
                     legacy_port,
                     index=settings,
                     http=limits_from_settings(configured),
+                    cluster=cluster,
                 )
             )
     except CorruptFileError as exc:

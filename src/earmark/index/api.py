@@ -18,12 +18,14 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from earmark.index import codec
+from earmark.index.cluster.node import ClusterNode
+from earmark.index.cluster.writes import ClusterWriter
 from earmark.index.codec import IndexApiError, IndexFormat
 from earmark.index.engine import Delete, EngineError, Insert, MultiIndex
 from earmark.index.engine.lineage import is_valid_name
 from earmark.index.engine.snapshot import export_snapshot
 from earmark.index.engine.types import MAX_U32
-from earmark.index.metrics import CONTENT_TYPE, IndexMetrics
+from earmark.index.metrics import CONTENT_TYPE, IndexMetrics, render_replication
 
 BODY_LIMIT = 16 << 20
 _BODY_METHODS = frozenset({"PUT", "POST", "DELETE", "PATCH"})
@@ -62,17 +64,27 @@ def _doc_id(raw: str) -> int:
 
 class IndexApi:
     def __init__(
-        self, engine: MultiIndex, metrics: IndexMetrics, *, body_limit: int = BODY_LIMIT
+        self,
+        engine: MultiIndex,
+        metrics: IndexMetrics,
+        *,
+        body_limit: int = BODY_LIMIT,
+        cluster: ClusterNode | None = None,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.body_limit = body_limit
+        self.cluster = cluster
+        self.writer = ClusterWriter(cluster) if cluster is not None else None
 
     def routes(self) -> list[Route]:
         w = self._wrap
+        # A cluster node's state; standalone, /_cluster stays what it was (an index name).
+        cluster = [Route("/_cluster", self.cluster_status, methods=["GET"])] if self.cluster else []
         return [
             Route("/_health", self.health, methods=["GET", "HEAD"]),
             Route("/_metrics", self.metrics_text, methods=["GET"]),
+            *cluster,
             Route("/{index}/_health", self.index_health, methods=["GET", "HEAD"]),
             Route("/{index}/_search", w(self.search), methods=["POST"]),
             Route("/{index}/_update", w(self.update), methods=["POST"]),
@@ -115,17 +127,55 @@ class IndexApi:
             raise IndexApiError("IndexNotFound")
         return name
 
+    def _readable(self, request: Request) -> str:
+        """The index name of a read; 503 IndexNotReady while a replica loads or is stopped
+        (spec §6.4: no stale reads during a bootstrap)."""
+        name = self._index_name(request)
+        if self.cluster is not None and self.cluster.not_ready(name) is not None:
+            raise IndexApiError("IndexNotReady")
+        return name
+
     # -- service endpoints -------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
+        if self.cluster is not None and self.cluster.stopped:
+            return PlainTextResponse("STOPPED\n", status_code=503)
         return PlainTextResponse("OK\n")
 
     async def metrics_text(self, request: Request) -> Response:
         text = await run_in_threadpool(self.metrics.render, self.engine)
+        if self.cluster is not None:
+            text += render_replication(await self.cluster.report(), self.cluster.counters)
         return Response(text, media_type=CONTENT_TYPE)
 
+    async def cluster_status(self, request: Request) -> Response:
+        """Replication state of every index (JSON); a route of cluster nodes only."""
+        assert self.cluster is not None
+        rows = await self.cluster.report()
+        obj = {
+            "replica_id": self.cluster.replica_id,
+            "connected": self.cluster.connected,
+            "indexes": {
+                r.name: {
+                    "generation": r.generation,
+                    "state": r.state.value,
+                    "version": r.version,
+                    "stream_version": r.stream_version,
+                    "lag": r.lag,
+                    "pending": r.pending,
+                    "error": r.error,
+                }
+                for r in rows
+            },
+        }
+        return respond(obj, IndexFormat.JSON)
+
     async def index_health(self, request: Request) -> Response:
-        if self.engine.exists(request.path_params["index"]):
+        name = request.path_params["index"]
+        state = self.cluster.not_ready(name) if self.cluster is not None else None
+        if state is not None:  # spec §6.4: 503 LOADING while a bootstrap fills the index
+            return PlainTextResponse(f"{state.value}\n", status_code=503)
+        if self.engine.exists(name):
             return PlainTextResponse("OK\n")
         return Response(b"", status_code=404)
 
@@ -140,12 +190,19 @@ class IndexApi:
             req = (
                 codec.parse_create(codec.decode(body, fmt), fmt) if body else codec.CreateRequest()
             )
-            result = await run_in_threadpool(
-                self.engine.create,
-                raw_name,
-                expect_does_not_exist=req.expect_does_not_exist,
-                generation=req.generation,
-            )
+            if self.writer is not None:
+                result = await self.writer.create(
+                    raw_name,
+                    expect_does_not_exist=req.expect_does_not_exist,
+                    generation=req.generation,
+                )
+            else:
+                result = await run_in_threadpool(
+                    self.engine.create,
+                    raw_name,
+                    expect_does_not_exist=req.expect_does_not_exist,
+                    generation=req.generation,
+                )
             obj: dict[str, object] = {
                 "version": result.version,
                 "ready": result.ready,
@@ -157,15 +214,18 @@ class IndexApi:
             dreq = (
                 codec.parse_delete(codec.decode(body, fmt), fmt) if body else codec.DeleteRequest()
             )
-            deleted = await run_in_threadpool(
-                self.engine.delete, name, expect_exists=dreq.expect_exists
-            )
+            if self.writer is not None:
+                deleted = await self.writer.delete(name, expect_exists=dreq.expect_exists)
+            else:
+                deleted = await run_in_threadpool(
+                    self.engine.delete, name, expect_exists=dreq.expect_exists
+                )
             if deleted:
                 self.metrics.forget(name)
             return respond(codec.short({"deleted": deleted}, out), out)
         if method == "HEAD":
             return Response(b"", status_code=200 if self.engine.exists(name) else 404)
-        info = self.engine.get(name).info()
+        info = self.engine.get(self._readable(request)).info()
         s = info.stats
         stats = {
             "min_doc_id": s.min_doc_id,
@@ -183,14 +243,14 @@ class IndexApi:
     async def status(
         self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
     ) -> Response:
-        st = self.engine.get(self._index_name(request)).status()
+        st = self.engine.get(self._readable(request)).status()
         obj = {"generation": st.generation, "version": st.version, "file_version": st.file_version}
         return respond(codec.short(obj, out), out)
 
     async def snapshot(
         self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
     ) -> Response:
-        index = self.engine.get(self._index_name(request))
+        index = self.engine.get(self._readable(request))
         return StreamingResponse(export_snapshot(index), media_type="application/octet-stream")
 
     # -- documents ---------------------------------------------------------------------------
@@ -198,7 +258,7 @@ class IndexApi:
     async def search(
         self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
     ) -> Response:
-        name = self._index_name(request)
+        name = self._readable(request)
         index = self.engine.get(name)
         params = codec.parse_search(codec.decode(body, fmt), fmt)
         start = time.perf_counter()
@@ -212,21 +272,26 @@ class IndexApi:
         name = self._index_name(request)
         index = self.engine.get(name)
 
-        def work() -> int:
-            req = codec.parse_update(codec.decode(body, fmt), fmt)
-            return index.update(req.changes, req.expected_version)
+        if self.writer is not None:
+            req = await run_in_threadpool(lambda: codec.parse_update(codec.decode(body, fmt), fmt))
+            version = await self.writer.update(name, req.changes, req.expected_version)
+        else:
 
-        version = await run_in_threadpool(work)
+            def work() -> int:
+                req = codec.parse_update(codec.decode(body, fmt), fmt)
+                return index.update(req.changes, req.expected_version)
+
+            version = await run_in_threadpool(work)
         self.metrics.update_done(name)
         return respond(codec.short({"version": version}, out), out)
 
     async def fingerprint(
         self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
     ) -> Response:
-        name = self._index_name(request)
+        method = request.method
+        name = self._readable(request) if method in ("GET", "HEAD") else self._index_name(request)
         index = self.engine.get(name)
         doc_id = _doc_id(request.path_params["id"])
-        method = request.method
         if method in ("GET", "HEAD"):
             try:
                 version = index.get_document(doc_id)
@@ -243,6 +308,9 @@ class IndexApi:
             change = Insert(doc_id, hashes)
         else:
             change = Delete(doc_id)
-        await run_in_threadpool(index.update, [change])
+        if self.writer is not None:
+            await self.writer.update(name, [change])
+        else:
+            await run_in_threadpool(index.update, [change])
         self.metrics.update_done(name)
         return respond({}, out)

@@ -78,7 +78,7 @@ class IndexClient(Protocol):
     def close(self) -> None: ...
 
 
-def _u32(values: Iterable[int]) -> np.ndarray[tuple[int], np.dtype[np.uint32]]:
+def u32(values: Iterable[int]) -> np.ndarray[tuple[int], np.dtype[np.uint32]]:
     arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
     if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() > 0xFFFFFFFF):
         raise ValueError("hashes must be unsigned 32-bit integers")
@@ -124,7 +124,7 @@ class LocalIndexClient:
         return self.engine.get(name).update(ops, expected_version)
 
     def insert(self, name: str, doc_id: int, hashes: Iterable[int]) -> None:
-        self.engine.get(name).update([Insert(doc_id, _u32(hashes))])
+        self.engine.get(name).update([Insert(doc_id, u32(hashes))])
 
     def delete(self, name: str, doc_id: int) -> None:
         self.engine.get(name).update([Delete(doc_id)])
@@ -142,7 +142,7 @@ class LocalIndexClient:
         score_pct: int = DEFAULT_SCORE_PCT,
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
     ) -> list[SearchResult]:
-        params = SearchParams(_u32(query), limit, min_score, score_pct, timeout_ms)
+        params = SearchParams(u32(query), limit, min_score, score_pct, timeout_ms)
         return self.engine.get(name).search(params)
 
     def close(self) -> None:
@@ -257,7 +257,7 @@ class HttpIndexClient:
         return int(self._call("POST", f"/{name}/_update", body)["v"])
 
     def insert(self, name: str, doc_id: int, hashes: Iterable[int]) -> None:
-        self._call("PUT", f"/{name}/{doc_id}", {"h": _u32(hashes).tolist()})
+        self._call("PUT", f"/{name}/{doc_id}", {"h": u32(hashes).tolist()})
 
     def delete(self, name: str, doc_id: int) -> None:
         self._call("DELETE", f"/{name}/{doc_id}")
@@ -276,7 +276,7 @@ class HttpIndexClient:
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
     ) -> list[SearchResult]:
         body: dict[str, Any] = {
-            "q": _u32(query).tolist(),
+            "q": u32(query).tolist(),
             "l": limit,
             "s": score_pct,
             "t": timeout_ms,

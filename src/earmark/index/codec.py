@@ -51,6 +51,8 @@ _STATUS = {
     "NotFound": 404,
     "MethodNotAllowed": 405,
     "VersionMismatch": 409,
+    "VersionWentBackwards": 409,
+    "FeedIsReadOnly": 403,
     "IndexAlreadyExists": 409,
     "OlderIndexAlreadyExists": 409,
     "NewerIndexAlreadyExists": 409,
@@ -63,6 +65,9 @@ _STATUS = {
     "IndexNotReady": 503,
     "SearchTimeout": 503,
     "TooManyConnections": 503,
+    "ReplicationUnavailable": 503,
+    "ReplicationTimeout": 503,
+    "ReplicationStopped": 503,
 }
 
 

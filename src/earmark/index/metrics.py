@@ -10,8 +10,10 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from earmark.index.cluster.node import IndexReplication, State
 from earmark.index.engine import MultiIndex
 
 SEARCH_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
@@ -125,3 +127,44 @@ class IndexMetrics:
         family("fpindex_version", "gauge", "Index version")
         lines.extend(versions)
         return "\n".join(lines) + "\n"
+
+
+def render_replication(rows: list[IndexReplication], counters: Mapping[str, int]) -> str:
+    """Replication gauges of a cluster node (docs/index-cluster.md): per index, the applied
+    version, the stream's last sequence, the lag between them, entries pending and the state."""
+    lines: list[str] = []
+    families = (
+        ("earmark_index_replication_version", "Stream sequence applied (the index version)"),
+        ("earmark_index_replication_stream_version", "Last stream sequence of the index"),
+        ("earmark_index_replication_lag", "Stream sequence minus applied version"),
+        ("earmark_index_replication_pending", "Entries the consumer has not delivered yet"),
+        ("earmark_index_replication_state", "1 for the index's current state"),
+    )
+    values: dict[str, list[str]] = {name: [] for name, _ in families}
+    for r in rows:
+        lab = f'index="{_label(r.name)}"'
+        values["earmark_index_replication_version"].append(f"{{{lab}}} {r.version}")
+        if r.stream_version is not None:
+            values["earmark_index_replication_stream_version"].append(
+                f"{{{lab}}} {r.stream_version}"
+            )
+            values["earmark_index_replication_lag"].append(f"{{{lab}}} {r.lag}")
+        values["earmark_index_replication_pending"].append(f"{{{lab}}} {r.pending}")
+        for state in State:
+            flag = int(state is r.state)
+            values["earmark_index_replication_state"].append(
+                f'{{{lab},state="{state.value}"}} {flag}'
+            )
+    for name, help_text in families:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} gauge")
+        lines.extend(f"{name}{v}" for v in values[name])
+    for key, help_text in (
+        ("published", "Writes stored in JetStream through this node"),
+        ("refused", "Writes refused because JetStream could not be reached"),
+        ("applied_batches", "Batches of stream entries committed by the followers"),
+    ):
+        name = f"earmark_index_replication_{key}_total"
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+        lines.append(f"{name} {counters.get(key, 0)}")
+    return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ from earmark.http_limits import ErrorAnswer, HttpLimits
 from earmark.http_protocol import protocol_class
 from earmark.index import codec
 from earmark.index.api import BODY_LIMIT, IndexApi
+from earmark.index.cluster.node import ClusterConfig, ClusterNode
 from earmark.index.engine import IndexSettings, MultiIndex
 from earmark.index.legacy import serve_legacy
 from earmark.index.metrics import IndexMetrics
@@ -42,6 +43,7 @@ class ServerConfig:
     body_limit: int = BODY_LIMIT
     index: IndexSettings = field(default_factory=IndexSettings)
     http: HttpLimits = field(default_factory=HttpLimits)
+    cluster: ClusterConfig | None = None  # None: standalone
 
 
 #: The index server's error names for the refusals of the HTTP front (by status).
@@ -69,22 +71,23 @@ def create_app(
     body_limit: int = BODY_LIMIT,
     legacy_host: str = "127.0.0.1",
     legacy_port: int = 0,
+    cluster: ClusterConfig | None = None,
 ) -> Starlette:
     metrics = IndexMetrics()
-    api = IndexApi(engine, metrics, body_limit=body_limit)
+    node = ClusterNode(engine, cluster) if cluster is not None else None
+    api = IndexApi(engine, metrics, body_limit=body_limit, cluster=node)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        legacy: asyncio.Server | None = None
-        if legacy_port:
-            legacy = await serve_legacy(engine, legacy_host, legacy_port)
-            log.info("legacy protocol on %s:%d", legacy_host, legacy_port)
+        if node is not None:
+            await node.start()
+            log.info("following the cluster streams %s_* as %s", node.feed.prefix, node.replica_id)
         try:
-            yield
+            async with _legacy(engine, legacy_host, legacy_port):
+                yield
         finally:
-            if legacy is not None:
-                legacy.close()
-                await legacy.wait_closed()
+            if node is not None:
+                await node.close()
 
     app = Starlette(
         routes=api.routes(),
@@ -93,7 +96,22 @@ def create_app(
     )
     app.state.engine = engine
     app.state.metrics = metrics
+    app.state.cluster = node
     return app
+
+
+@contextlib.asynccontextmanager
+async def _legacy(engine: MultiIndex, legacy_host: str, legacy_port: int) -> AsyncIterator[None]:
+    legacy: asyncio.Server | None = None
+    if legacy_port:
+        legacy = await serve_legacy(engine, legacy_host, legacy_port)
+        log.info("legacy protocol on %s:%d", legacy_host, legacy_port)
+    try:
+        yield
+    finally:
+        if legacy is not None:
+            legacy.close()
+            await legacy.wait_closed()
 
 
 class _Server(uvicorn.Server):
@@ -123,6 +141,7 @@ def serve(config: ServerConfig) -> None:
             body_limit=config.body_limit,
             legacy_host=config.host,
             legacy_port=config.legacy_port,
+            cluster=config.cluster,
         )
         uv_config = uvicorn.Config(
             app,

@@ -28,8 +28,9 @@ class Secret(str):
         return f"Secret({MASK!r})"
 
 
-#: How a setting holding URLs is checked: ``one`` URL, or a comma-separated ``list`` of them.
-UrlKind = Literal["one", "list"]
+#: How a setting holding URLs is checked: ``one`` URL, a comma-separated ``list`` of them, or
+#: ``shards`` (lists separated by ``;``).
+UrlKind = Literal["one", "list", "shards"]
 
 
 def setting(
@@ -162,6 +163,13 @@ class Settings:
         url="one",
     )
     index_name: str = setting("main", "Name of the fingerprint index on the index server.")
+    index_shards: str = setting(
+        "",
+        "Index servers as shards of replicas, instead of index_url: shards separated by `;`, "
+        "the replicas of a shard by `,` (fingerprint id % number of shards picks the shard; "
+        "docs/index-cluster.md). Empty: index_url alone.",
+        url="shards",
+    )
     queue: QueueBackend = setting(
         "table",
         "Submission queue: `table` (the pending_submission table, embedded) or `nats` "

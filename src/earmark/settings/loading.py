@@ -169,7 +169,7 @@ def _convert(
     if info.maximum is not None and value > info.maximum:
         raise ConfigError(f"{where}: {value!r} is above the maximum {info.maximum:g}")
     if info.url is not None and value:
-        urls = value.split(",") if info.url == "list" else [value]
+        urls = re.split("[,;]", value) if info.url != "one" else [value]
         for url in urls:
             problem = url_port_problem(url.strip())
             if problem is not None:

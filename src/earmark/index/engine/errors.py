@@ -43,6 +43,12 @@ class VersionMismatchError(EngineError):
     name = "VersionMismatch"
 
 
+class VersionWentBackwardsError(EngineError):
+    """A commit with an upstream version not above the index's version (spec §4.2)."""
+
+    name = "VersionWentBackwards"
+
+
 class SearchTimeoutError(EngineError):
     name = "SearchTimeout"
 

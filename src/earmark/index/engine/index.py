@@ -29,6 +29,7 @@ from earmark.index.engine.errors import (
     IndexClosedError,
     InvalidFingerprintIdError,
     VersionMismatchError,
+    VersionWentBackwardsError,
 )
 from earmark.index.engine.manifest import Manifest, read_manifest, write_manifest
 from earmark.index.engine.policy import pick_idle_merge, pick_merge
@@ -264,8 +265,19 @@ class Index:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def update(self, changes: Sequence[Change], expected_version: int | None = None) -> int:
-        """Apply `changes` as one commit; durable (fsynced) and visible when this returns."""
+    def update(
+        self,
+        changes: Sequence[Change],
+        expected_version: int | None = None,
+        *,
+        version: int | None = None,
+    ) -> int:
+        """Apply `changes` as one commit; durable (fsynced) and visible when this returns.
+
+        The commit id, which is the index's new version, is the next one, or `version` when
+        given: a replica commits what it applied from a stream under the stream's sequence
+        (spec §4.2 "external version"), which jumps over other indexes' entries.
+        """
         validate_changes(changes)
         with self._write_lock:
             if self._closed:
@@ -273,9 +285,11 @@ class Index:
             snap = self._snapshot
             if expected_version is not None and expected_version != snap.version:
                 raise VersionMismatchError()
-            commit_id = snap.version + 1
+            if version is not None and version <= snap.version:
+                raise VersionWentBackwardsError()
+            commit_id = snap.version + 1 if version is None else version
             segment = build_segment(commit_id, changes).warm()
-            self._wal.append(commit_id, changes)
+            self._wal.append(commit_id, changes, snap.version)
             oldest = snap.oldest_memory if snap.memory else time.monotonic()
             new = _make_snapshot(commit_id, snap.files, (*snap.memory, segment), oldest)
             self._snapshot = new

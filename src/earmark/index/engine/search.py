@@ -130,3 +130,17 @@ def search_segments(
         SearchResult(int(i), int(s))
         for i, s in zip(ids[order].tolist(), scores[order].tolist(), strict=True)
     ]
+
+
+def merge_results(
+    parts: Sequence[Sequence[SearchResult]], params: SearchParams
+) -> list[SearchResult]:
+    """The answer one index holding every shard would give, from the shards' own answers to
+    `params`: the same ranking (score descending, then id) and cut-offs. Each shard kept all it
+    had above its own relative floor, which is never above the merged one (its best score is at
+    most the overall best), and its own best `limit`, so nothing of the merged top is missing."""
+    hits = sorted((r for part in parts for r in part), key=lambda r: (-r.score, r.id))
+    if not hits:
+        return []
+    threshold = max(params.effective_min_score(), 1, hits[0].score * params.score_pct // 100)
+    return [r for r in hits if r.score >= threshold][: params.effective_limit()]

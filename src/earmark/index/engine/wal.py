@@ -1,14 +1,17 @@
 """Write-ahead log: one record per commit, fsynced before the commit is acknowledged.
 
 Record: `u32 LE payload length | u32 LE CRC-32 of payload | payload` (spec §4.6). The payload
-is msgpack `[commit_id, [op, ...], hashes]` with ops `[0, id, number of hashes]` (insert),
+is msgpack `[commit_id, [op, ...], hashes, previous]` with ops `[0, id, number of hashes]` (insert),
 `[1, id]` (delete) and `[2, [[key, value], ...]]` (metadata); `hashes` holds the hashes of
-all inserts, in op order, as u32 LE bytes (one buffer: cheap to encode and decode). Files
-are named by the first commit id they hold and rotate at `max_file_bytes`.
+all inserts, in op order, as u32 LE bytes (one buffer: cheap to encode and decode);
+`previous` is the commit id this one follows, left out when it is `commit_id - 1` (always on a
+standalone index; a replica's commit ids are stream sequences, which jump). Files are named by
+the first commit id they hold and rotate at `max_file_bytes`.
 
 Replay keeps the valid prefix: it stops at the first short or corrupt record or at a gap in
-the commit ids. The damaged tail is cut off and any later files are renamed `*.broken`, so
-that records appended after recovery can never sit behind garbage.
+the chain of commits (a record that does not follow the last one). The damaged tail is cut
+off and any later files are renamed `*.broken`, so that records appended after recovery can
+never sit behind garbage.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ MAX_RECORD_BYTES = 1 << 30
 DEFAULT_MAX_FILE_BYTES = 16 << 20
 
 
-def encode_changes(commit_id: int, changes: Sequence[Change]) -> bytes:
+def encode_changes(commit_id: int, changes: Sequence[Change], previous: int | None = None) -> bytes:
     ops: list[Any] = []
     arrays = []
     for c in changes:
@@ -44,19 +47,42 @@ def encode_changes(commit_id: int, changes: Sequence[Change]) -> bytes:
         else:
             ops.append([2, [list(kv) for kv in c.entries]])
     blob = np.concatenate(arrays).astype("<u4").tobytes() if arrays else b""
-    data: bytes = msgpack.packb([commit_id, ops, blob], use_bin_type=True)
+    record: list[Any] = [commit_id, ops, blob]
+    if previous is not None and previous != commit_id - 1:
+        record.append(previous)
+    data: bytes = msgpack.packb(record, use_bin_type=True)
     return data
 
 
+def decode_record(payload: bytes) -> tuple[int, int, list[Change]]:
+    """``(commit_id, previous commit id, changes)`` of one record."""
+    record = msgpack.unpackb(payload, raw=False)
+    if not isinstance(record, list) or len(record) not in (3, 4):
+        raise ValueError("a record is a list of 3 or 4 items")
+    commit_id, changes = _decode_ops(record[0], record[1], record[2])
+    if len(record) == 3:
+        return commit_id, commit_id - 1, changes
+    previous = int(record[3])
+    if not 0 <= previous < commit_id:
+        raise ValueError("a commit must follow an older one")
+    return commit_id, previous, changes
+
+
 def decode_changes(payload: bytes) -> tuple[int, list[Change]]:
-    commit_id, ops, blob = msgpack.unpackb(payload, raw=False)
+    commit_id, _previous, changes = decode_record(payload)
+    return commit_id, changes
+
+
+def _decode_ops(commit_id: Any, ops: Any, blob: Any) -> tuple[int, list[Change]]:
+    if not isinstance(blob, bytes) or len(blob) % 4 or not isinstance(ops, list):
+        raise ValueError("malformed ops or hashes")
     all_hashes = np.frombuffer(blob, dtype="<u4").astype(np.uint32)
     changes: list[Change] = []
     pos = 0
     for op in ops:
         if op[0] == 0:
             end = pos + int(op[2])
-            if end > all_hashes.shape[0]:
+            if end < pos or end > all_hashes.shape[0]:
                 raise ValueError("insert runs past the hashes")
             changes.append(Insert(int(op[1]), all_hashes[pos:end]))
             pos = end
@@ -110,9 +136,9 @@ class WriteAheadLog:
         Must be fully consumed before `append`; it also repairs the tail (see module doc).
         """
         files = self._scan()
-        expected = after + 1
         valid: list[_WalFile] = []
         broken_from: int | None = None
+        last = after
         for n, wal_file in enumerate(files):
             with open(wal_file.path, "rb") as f:
                 data = f.read()
@@ -128,15 +154,15 @@ class WriteAheadLog:
                     ok = False
                     break
                 try:
-                    commit_id, changes = decode_changes(payload)
+                    commit_id, previous, changes = decode_record(payload)
                 except (ValueError, TypeError, IndexError, msgpack.UnpackException):
                     ok = False
                     break
-                if commit_id > expected:  # a gap: the commits in between are lost
-                    ok = False
-                    break
-                if commit_id == expected:
-                    expected += 1
+                if commit_id > last:
+                    if previous != last:  # a gap: the commits in between are lost
+                        ok = False
+                        break
+                    last = commit_id
                     yield commit_id, changes
                 pos = end
             valid.append(wal_file)
@@ -152,10 +178,12 @@ class WriteAheadLog:
                 later.path.rename(later.path.with_suffix(".broken"))
             fsync_dir(self.directory)
         self._files = valid
-        self._last_commit = expected - 1
+        self._last_commit = last
 
-    def append(self, commit_id: int, changes: Sequence[Change]) -> None:
-        payload = encode_changes(commit_id, changes)
+    def append(
+        self, commit_id: int, changes: Sequence[Change], previous: int | None = None
+    ) -> None:
+        payload = encode_changes(commit_id, changes, previous)
         record = _RECORD.pack(len(payload), zlib.crc32(payload)) + payload
         if self._current is not None and self._current_size >= self.max_file_bytes:
             self._close_current()
