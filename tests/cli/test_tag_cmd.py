@@ -265,3 +265,41 @@ def test_server_mode_gives_the_same_plans(catalogue: Catalogue, tmp_path: Path) 
         server.stop()
     assert code == 0, err
     assert _plans(remote) == _plans(local)
+
+
+def test_without_a_mirror_writes_what_the_lookup_gives(tmp_path: Path) -> None:
+    """The catalog-less fallback: recording MBID and AcoustID id; user-submitted title and
+    artist once three submissions carry them; and a note that release data needs the mirror."""
+    data = tmp_path / "data"
+    initialise(Settings(data_dir=data))
+    env = {"EARMARK_DATA_DIR": str(data)}
+    music = dict(zip("ae", _long_tracks(2), strict=True))
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    mbid = str(synthetic_gid("recording", 1))
+    ffmpeg_convert(music["a"], refs / "a.ogg", *CUT, "-metadata", f"MUSICBRAINZ_TRACKID={mbid}")
+    user_tags = ("-metadata", "title=Their Title", "-metadata", "artist=Their Band")
+    ffmpeg_convert(music["e"], refs / "e1.ogg", *CUT, *user_tags)
+    for copy in ("e2.ogg", "e3.ogg"):
+        shutil.copy(refs / "e1.ogg", refs / copy)
+    state = str(tmp_path / "import.jsonl")
+    code, out, err = _invoke("import-audio", str(refs), "--no-wait", "--state", state, env=env)
+    assert code == 0, out + err
+    code, _, err = _invoke("run", "importer", "--until-idle", env=env)
+    assert code == 0, err
+    library = tmp_path / "library"
+    library.mkdir()
+    ffmpeg_convert(music["a"], library / "a.mp3", *CUT)
+    ffmpeg_convert(music["e"], library / "e.flac", *CUT)
+    args = ("tag", str(library / "a.mp3"), str(library / "e.flac"), "--write", "--json")
+    code, out, err = _invoke(*args, "--journal", str(tmp_path / "j"), env=env)
+    assert code == 0, err
+    plans = {Path(str(p["path"])).name: p for p in map(json.loads, out.splitlines())}
+    assert {c["field"] for c in plans["a.mp3"]["changes"]} == {  # type: ignore[union-attr]
+        "musicbrainz_recordingid",
+        "acoustid_id",
+    }
+    assert any("MusicBrainz mirror" in n for n in plans["a.mp3"]["notes"])  # type: ignore[union-attr]
+    assert read_tags(library / "a.mp3").mbids == (mbid,)
+    tags = read_tags(library / "e.flac")
+    assert (tags.title, tags.artist) == ("Their Title", "Their Band")

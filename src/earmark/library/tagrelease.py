@@ -82,7 +82,11 @@ def original_date(candidate: Candidate, track: ReleaseTrack) -> str | None:
     dates = [
         t.album.date
         for t in candidate.tracks
-        if t.album.date and (t.album.release_group_id == group or t.album.id == track.album.id)
+        if t.album.date
+        and (
+            (group is not None and t.album.release_group_id == group)
+            or t.album.id == track.album.id
+        )
     ]
     return min(dates) if dates else track.album.date
 
