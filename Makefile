@@ -70,6 +70,7 @@ bench: install deps
 	$(BIN)/python bench/api.py --setup production --catalogue 100000
 	$(BIN)/python bench/web.py --db sqlite
 	$(BIN)/python bench/web.py --db postgresql
+	$(BIN)/python bench/tag.py --files 200
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install

@@ -60,6 +60,8 @@ class TagPlan:
     reason: str | None = None
     recording: str | None = None
     album: str | None = None
+    #: The best lookup result's score (None: no result).
+    score: float | None = None
     changes: list[FieldChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     written: bool = False
@@ -77,7 +79,7 @@ class TagPlan:
             ],
             "written": self.written,
         }
-        for key in ("reason", "recording", "album"):
+        for key in ("reason", "recording", "album", "score"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         if self.notes:
@@ -185,7 +187,8 @@ def _recording_plan(looked: Looked, options: TagOptions) -> tuple[TagPlan, Candi
     if choice.status == "no_match" and candidates:
         user = _user_candidate(candidates, options.min_score, options.user_meta_min_sources)
         if user is not None:
-            return TagPlan(looked.path, "matched"), user
+            return TagPlan(looked.path, "matched", score=user.score), user
     recording = choice.candidate.id if choice.candidate is not None else None
-    plan = TagPlan(looked.path, choice.status, choice.reason, recording=recording)
+    score = candidates[0].score if candidates else None
+    plan = TagPlan(looked.path, choice.status, choice.reason, recording=recording, score=score)
     return plan, choice.candidate
