@@ -1,9 +1,11 @@
 """Benchmark of ``earmark tag``: files tagged per second, in process and over HTTP.
 
 Builds a catalogue in a temporary data directory: the synthetic MusicBrainz mirror, and
-15-second segments of the dev-corpus tracks (Ogg Vorbis) submitted with the MBID of one
-synthetic recording each. The library is the same segments re-encoded to MP3 (one ffmpeg
-process per track, the segment muxer), so every file has a match with a realistic score.
+15-second segments of the dev-corpus tracks (Ogg Vorbis, ``--distinct`` of them) submitted with
+the MBID of one synthetic recording each. The library is the same segments re-encoded to MP3
+(one ffmpeg process per track, the segment muxer), so every file has a match with a realistic
+score, copied as many times as it takes to make ``--files`` files (encoding 1,000 distinct
+segments twice takes longer on the shared machine than the benchmark itself).
 Segments of corpus tracks that were never submitted measure the scores of non-matches.
 
 Then ``earmark tag --write`` runs over a copy of the library in this process (the data
@@ -12,7 +14,7 @@ directory's app, as the CLI does without ``--server``), and again against a loca
 (fingerprinting runs in ``--jobs`` worker processes, so its share is the time the run waited for
 it), and the score distribution behind the ``tag_min_score`` default.
 
-    .venv/bin/python bench/tag.py [--files 1000] [--jobs 2]
+    .venv/bin/python bench/tag.py [--files 1000] [--distinct 100] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -175,17 +177,31 @@ def report(
     )
 
 
+def _replicate(library: Path, target: Path, files: int) -> Path:
+    """A library of ``files`` files: copies of the distinct segments' folders (``copyN/tNNN``),
+    so that every copy is fingerprinted, looked up and written like a file of its own."""
+    sources = sorted(library.rglob("*.mp3"))
+    for i in range(files):
+        source = sources[i % len(sources)]
+        copy = target / f"copy{i // len(sources):02d}" / source.parent.name / source.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, copy)
+    return target
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=1000, help="files in the library tagged")
+    parser.add_argument(
+        "--distinct", type=int, default=100, help="distinct segments (the library repeats them)"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--negatives", type=int, default=40)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="earmark-bench-tag-"))
     try:
-        data, library, env, others = build(root, args.files, args.negatives)
-        local = root / "local"
-        shutil.copytree(library, local)
+        data, library, env, others = build(root, args.distinct, args.negatives)
+        local = _replicate(library, root / "local", args.files)
         result = asyncio.run(tag(data, local, args.jobs, None, True))
         report("in process, --write", result)
         found = result[3]
@@ -207,8 +223,7 @@ def main() -> int:
                 banner += line
             url = re.search(r"running at (http://\S+)", banner).group(1)  # type: ignore[union-attr]
             key = re.search(r"client key: (\S+)", banner).group(1)  # type: ignore[union-attr]
-            http = root / "http"
-            shutil.copytree(library, http)
+            http = _replicate(library, root / "http", args.files)
             report(
                 "over HTTP (earmark serve), --write",
                 asyncio.run(tag(data, http, args.jobs, (url, key), True)),

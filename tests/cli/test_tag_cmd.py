@@ -205,11 +205,9 @@ def test_write_tags_every_format_and_undo_restores(catalogue: Catalogue, tmp_pat
     assert flac.tags["RELEASECOUNTRY"] == ["GB"]
 
     # A second run finds nothing to change.
-    code, out, err = _invoke(
-        "tag", *_targets(library), "--journal", str(journal), env=catalogue.env
-    )
+    code, out, err = _invoke("tag", str(library / "album"), env=catalogue.env)
     assert code == 0, err
-    assert "0 matched, 7 unchanged" in out
+    assert "0 matched, 3 unchanged" in out
 
     code, out, err = _invoke("tag", "--undo", "--journal", str(journal), env=catalogue.env)
     assert code == 0, err
@@ -241,30 +239,26 @@ def test_read_only_file_fails_alone(catalogue: Catalogue, tmp_path: Path) -> Non
 
 
 def test_server_mode_gives_the_same_plans(catalogue: Catalogue, tmp_path: Path) -> None:
+    """The dry run in process and ``--write`` against ``earmark serve`` over HTTP agree."""
     library = _copy(catalogue, tmp_path)
+    targets = (str(library / "album"), str(library / "loose" / "a.opus"))
     journal = str(tmp_path / "j")
-    code, local, err = _invoke(
-        "tag", *_targets(library), "--json", "--journal", journal, env=catalogue.env
-    )
+    code, local, err = _invoke("tag", *targets, "--json", env=catalogue.env)
     assert code == 0, err
     server = Serve(catalogue.data, clean_environment())
     try:
-        code, remote, err = _invoke(
-            "tag",
-            *_targets(library),
-            "--json",
-            "--journal",
-            journal,
-            "--server",
-            server.url,
-            "--client",
-            server.client_key,
-            env=catalogue.env,
-        )
+        remote_args = ("--server", server.url, "--client", server.client_key)
+        args = ("tag", *targets, "--json", "--write", "--journal", journal, *remote_args)
+        code, remote, err = _invoke(*args, env=catalogue.env)
     finally:
         server.stop()
     assert code == 0, err
-    assert _plans(remote) == _plans(local)
+    written = _plans(remote)
+    assert all(plan.pop("written") is True for plan in written.values())
+    dry = _plans(local)
+    assert all(plan.pop("written") is False for plan in dry.values())
+    assert written == dry
+    assert read_tags(library / "album" / "02.mp3").album == "Synthetic Release 00002"
 
 
 def test_without_a_mirror_writes_what_the_lookup_gives(tmp_path: Path) -> None:
@@ -303,3 +297,18 @@ def test_without_a_mirror_writes_what_the_lookup_gives(tmp_path: Path) -> None:
     assert read_tags(library / "a.mp3").mbids == (mbid,)
     tags = read_tags(library / "e.flac")
     assert (tags.title, tags.artist) == ("Their Title", "Their Band")
+
+
+def test_usage_errors_are_clear(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    bad = str(tmp_path / "file" / "undo.jsonl")
+    env = {"EARMARK_DATA_DIR": str(tmp_path / "data")}
+    code, _, err = _invoke("tag", str(tmp_path / "x.mp3"), "--write", "--journal", bad, env=env)
+    assert code == 2
+    assert "cannot open the undo journal" in err
+    code, _, err = _invoke("tag", "--undo", "--journal", bad, env=env)
+    assert code == 2
+    assert "no undo journal" in err
+    code, _, err = _invoke("tag", env=env)
+    assert code == 2
+    assert "give files or directories" in err

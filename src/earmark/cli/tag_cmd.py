@@ -24,6 +24,7 @@ from earmark.cli.library_options import (
     local_factory,
     rate_option,
 )
+from earmark.errors import UsageError
 from earmark.library.progress import progress_bar, show_progress
 from earmark.settings import Settings
 
@@ -173,7 +174,10 @@ async def _tag(
     from earmark.library.tagging import Tagger
     from earmark.library.tagjournal import TagJournal
 
-    journal = TagJournal.open(journal_file) if journal_file is not None else None
+    try:
+        journal = TagJournal.open(journal_file) if journal_file is not None else None
+    except OSError as exc:
+        raise UsageError(f"cannot open the undo journal {journal_file}: {exc.strerror}") from None
     try:
         with progress_bar(len(targets), "tagging", shown) as bar:
 
@@ -217,7 +221,11 @@ def _undo(journal_file: Path, paths: tuple[str, ...], as_json: bool) -> int:
         click.echo(f"earmark: error: no undo journal at {journal_file}", err=True)
         return 2
     files = list(dict.fromkeys(find_audio_files(paths))) if paths else None
-    with TagJournal.open(journal_file) as journal:
+    try:
+        journal = TagJournal.open(journal_file)
+    except OSError as exc:
+        raise UsageError(f"cannot open the undo journal {journal_file}: {exc.strerror}") from None
+    with journal:
         done = undo(journal, files)
     for item in done:
         if as_json:
