@@ -263,3 +263,40 @@ def test_without_release_data_only_recording_fields_are_written() -> None:
     assert plan.status == "matched"
     assert {c.field for c in plan.changes} == {"title", "musicbrainz_recordingid", "acoustid_id"}
     assert any("MusicBrainz mirror" in note for note in plan.notes)
+
+
+def _result(*recordings: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"id": "acid", "score": 0.95, "recordings": list(recordings)}]
+
+
+def _on(recording: str, album: int, position: int) -> dict[str, Any]:
+    album_data = {"id": f"{album:08d}-0000-4000-8000-000000000000", "type": "Album"}
+    track_id = f"{album:08d}-{position:04d}-4000-8000-000000000000"
+    return {"id": track_id, "position": position, "disc_number": 1, "album": album_data}
+
+
+def test_album_mode_settles_a_tie_with_the_folders_release() -> None:
+    r3 = "33333333-3333-4333-8333-333333333333"
+    first = {"id": R1, "sources": 1, "catalog_tracks": [_on(R1, 1, 1)]}
+    second = {"id": r3, "sources": 1, "catalog_tracks": [_on(r3, 1, 2)]}
+    # The third file's track carries two recordings with one submission each: a tie, but
+    # only R2 is on the release holding the folder's other files.
+    tied = (
+        {"id": R2, "sources": 1, "catalog_tracks": [_on(R2, 1, 3)]},
+        {
+            "id": "44444444-4444-4444-8444-444444444444",
+            "sources": 1,
+            "catalog_tracks": [_on("x", 2, 1)],
+        },
+    )
+    files = [
+        Looked("1", results=_result(first)),
+        Looked("2", results=_result(second)),
+        Looked("3", results=_result(*tied)),
+    ]
+    alone = decide_folder(files, TagOptions(), album=False)
+    assert alone[2].status == "ambiguous"
+    together = decide_folder(files, TagOptions(), album=True)
+    assert together[2].status == "matched"
+    assert together[2].recording == R2
+    assert {c.field: c.after for c in together[2].changes}["tracknumber"] == ("3",)

@@ -88,6 +88,8 @@ class RecordingChoice:
     status: Status
     candidate: Candidate | None = None
     reason: str | None = None
+    #: ``ambiguous``: the recordings that tie (album mode may tell them apart).
+    tied: tuple[Candidate, ...] = ()
 
 
 def _text(value: object, limit: int = 500) -> str | None:
@@ -293,10 +295,12 @@ def choose_recording(
             reason=f"score {best_score:.2f} is under {min_score:.2f} (setting tag_min_score)",
         )
     if len(ordered) > 1 and rank(ordered[1]) == rank(chosen):
-        ids = ", ".join(str(c.id) for c in ordered if rank(c) == rank(chosen))
+        tied = tuple(c for c in ordered if rank(c) == rank(chosen))
+        ids = ", ".join(str(c.id) for c in tied)
         return RecordingChoice(
             "ambiguous",
             chosen,
             reason=f"recordings tie on tags and submissions: {ids}",
+            tied=tied,
         )
     return RecordingChoice("matched", chosen)

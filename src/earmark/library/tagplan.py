@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from earmark.library.tagformats import Values
-from earmark.library.tagmatch import Candidate, Status, choose_recording, credit, parse_candidates
+from earmark.library.tagmatch import (
+    Candidate,
+    ReleaseTrack,
+    Status,
+    choose_recording,
+    credit,
+    parse_candidates,
+)
 from earmark.library.tagrelease import ReleasePreferences, choose_album, choose_release
 from earmark.library.tags import Tags, clean_text
 from earmark.library.tagvalues import FIELDS, recording_values, release_values
@@ -144,12 +151,16 @@ def decide_folder(files: Sequence[Looked], options: TagOptions, *, album: bool) 
     each alone)."""
     plans: list[TagPlan] = []
     chosen: list[Candidate | None] = []
+    ties: list[tuple[Candidate, ...]] = []
     for looked in files:
-        plan, candidate = _recording_plan(looked, options)
+        plan, candidate, tied = _recording_plan(looked, options)
         plans.append(plan)
         chosen.append(candidate if plan.status == "matched" else None)
+        ties.append(tied)
     if album and sum(c is not None and bool(c.tracks) for c in chosen) > 1:
         choice, tracks = choose_album(chosen, options.prefs)
+        if choice.album_id is not None:
+            _settle_ties(plans, chosen, tracks, ties, choice.album_id, options)
         for plan in plans:
             if plan.status == "matched" and choice.album_id is not None:
                 plan.notes.append(
@@ -177,18 +188,46 @@ def decide_folder(files: Sequence[Looked], options: TagOptions, *, album: bool) 
     return plans
 
 
-def _recording_plan(looked: Looked, options: TagOptions) -> tuple[TagPlan, Candidate | None]:
+def _settle_ties(
+    plans: list[TagPlan],
+    chosen: list[Candidate | None],
+    tracks: list[ReleaseTrack | None],
+    ties: list[tuple[Candidate, ...]],
+    album_id: str,
+    options: TagOptions,
+) -> None:
+    """Album mode: an ambiguous file whose tied recordings include exactly one on the folder's
+    release is that recording (evidence, not a guess: its neighbours are on that release)."""
+    for i, plan in enumerate(plans):
+        if plan.status != "ambiguous":
+            continue
+        on_album = [c for c in ties[i] if any(t.album.id == album_id for t in c.tracks)]
+        if len(on_album) != 1:
+            continue
+        candidate = on_album[0]
+        plan.status, plan.reason, plan.recording = "matched", None, candidate.id
+        plan.notes.append(f"album mode: of {len(ties[i])} tied recordings only this one is on it")
+        chosen[i] = candidate
+        tracks[i] = choose_release(
+            [t for t in candidate.tracks if t.album.id == album_id], options.prefs
+        )
+
+
+Planned = tuple[TagPlan, Candidate | None, tuple[Candidate, ...]]
+
+
+def _recording_plan(looked: Looked, options: TagOptions) -> Planned:
     if looked.error is not None:
-        return TagPlan(looked.path, "error", looked.error), None
+        return TagPlan(looked.path, "error", looked.error), None, ()
     candidates = parse_candidates(looked.results)
     if not candidates and looked.unidentifiable is not None:
-        return TagPlan(looked.path, "too_short", looked.unidentifiable), None
+        return TagPlan(looked.path, "too_short", looked.unidentifiable), None, ()
     choice = choose_recording(candidates, looked.tags, looked.duration, min_score=options.min_score)
     if choice.status == "no_match" and candidates:
         user = _user_candidate(candidates, options.min_score, options.user_meta_min_sources)
         if user is not None:
-            return TagPlan(looked.path, "matched", score=user.score), user
+            return TagPlan(looked.path, "matched", score=user.score), user, ()
     recording = choice.candidate.id if choice.candidate is not None else None
     score = candidates[0].score if candidates else None
     plan = TagPlan(looked.path, choice.status, choice.reason, recording=recording, score=score)
-    return plan, choice.candidate
+    return plan, choice.candidate, choice.tied
