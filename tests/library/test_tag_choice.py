@@ -300,3 +300,17 @@ def test_album_mode_settles_a_tie_with_the_folders_release() -> None:
     assert together[2].status == "matched"
     assert together[2].recording == R2
     assert {c.field: c.after for c in together[2].changes}["tracknumber"] == ("3",)
+
+
+def test_the_table_lines_up_and_cuts_long_values() -> None:
+    from earmark.library.tagplan import FieldChange, TagPlan
+
+    plan = TagPlan("f.mp3", "matched")
+    plan.changes = [FieldChange("title", (), ("New",)), FieldChange("album", ("x" * 300,), ("A",))]
+    lines = plan.to_text().splitlines()
+    assert lines[0] == "f.mp3"
+    assert len({line.index("|") for line in lines[1:]}) == 1
+    assert len({line.rindex("|") for line in lines[1:]}) == 1
+    assert lines[2] == "  title | -" + " " * 39 + " | New"
+    assert "x" * 39 + "…" in lines[3]
+    assert TagPlan("g.ogg", "matched").to_text() == "g.ogg\n  unchanged\n"

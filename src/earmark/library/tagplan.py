@@ -24,6 +24,8 @@ from earmark.library.tags import Tags, clean_text
 from earmark.library.tagvalues import FIELDS, recording_values, release_values
 
 Policy = Literal["overwrite", "fill"]
+#: The "now" column is cut to this many characters (the "after" column is shown whole).
+NOW_WIDTH = 40
 NO_RELEASE_DATA = (
     "no release data: album, track numbers and release ids need the MusicBrainz mirror"
 )
@@ -102,17 +104,21 @@ class TagPlan:
         lines.extend(f"  note: {_line(n)}" for n in self.notes)
         if self.changes:
             width = max(len(c.field) for c in self.changes)
-            now_width = min(40, max(len(_shown(c.now)) for c in self.changes))
+            now_width = min(NOW_WIDTH, max(3, *(len(_shown(c.now)) for c in self.changes)))
             lines.append(f"  {'field':<{width}} | {'now':<{now_width}} | after")
             for c in self.changes:
                 lines.append(
-                    f"  {c.field:<{width}} | {_shown(c.now):<{now_width}} | {_shown(c.after)}"
+                    f"  {c.field:<{width}} | {_cut(_shown(c.now)):<{now_width}} | {_shown(c.after)}"
                 )
         return "\n".join(lines) + "\n"
 
 
 def _line(value: object) -> str:
     return clean_text(value, 1000) or "?"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= NOW_WIDTH else text[: NOW_WIDTH - 1] + "…"
 
 
 def _shown(values: tuple[str, ...]) -> str:
