@@ -21,7 +21,7 @@ from earmark.embedded import initialise
 from earmark.library.tags import read_tags
 from earmark.musicbrainz.synthetic import synthetic_gid
 from earmark.settings import Settings
-from tests.serve.process import Serve, clean_environment
+from tests.serve.process import Serve, clean_environment, earmark_command
 from tests.support import ffmpeg_convert, require_music, require_tool
 
 pytestmark = [pytest.mark.realaudio]
@@ -235,6 +235,47 @@ def test_read_only_file_fails_alone(catalogue: Catalogue, tmp_path: Path) -> Non
     assert "read-only" in str(plans["loose/b.wav"]["reason"])
     assert locked.read_bytes() == before
     assert plans["loose/c.aiff"]["written"] is True
+    assert not list(library.rglob(".*earmark-tmp"))
+
+
+def test_full_disk_fails_one_file_and_the_next_is_tagged(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """A full disk, simulated with a file size limit (RLIMIT_FSIZE) on the ``earmark tag``
+    process: a write past it fails with EFBIG where a full disk fails with ENOSPC. The WAV is
+    larger than the limit, the files after it are smaller and are still tagged."""
+    import resource
+
+    library = _copy(catalogue, tmp_path)
+    wav = library / "loose" / "b.wav"
+    others = [library / "loose" / "d.ogg", library / "loose" / "a.opus"]
+    data_files = [p for p in catalogue.data.rglob("*") if p.is_file()]
+    biggest_other = max(p.stat().st_size for p in [*others, *data_files])
+    limit = (biggest_other + wav.stat().st_size) // 2
+    assert biggest_other < limit < wav.stat().st_size
+    original = wav.read_bytes()
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    targets = [str(wav), *map(str, others)]
+    journal = str(tmp_path / "j")
+    done = subprocess.run(
+        [*earmark_command(), "tag", *targets, "--write", "--json", "--journal", journal],
+        env={**clean_environment(), **catalogue.env},
+        capture_output=True,
+        text=True,
+        preexec_fn=limited,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    plans = _plans(done.stdout)
+    assert plans["loose/b.wav"]["status"] == "error"
+    assert "File too large" in str(plans["loose/b.wav"]["reason"])
+    assert wav.read_bytes() == original
+    assert plans["loose/d.ogg"]["written"] is True
+    assert plans["loose/a.opus"]["written"] is True
     assert not list(library.rglob(".*earmark-tmp"))
 
 
