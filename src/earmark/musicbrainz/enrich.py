@@ -309,8 +309,9 @@ def _user_entries(result_links: ResultLinks, flags: MetaFlags) -> list[Json]:
     counts = list(result_links.user_sources)
     for i, meta in enumerate(result_links.user_meta[:MAX_USER_META_PER_TRACK]):
         entry = prune_user_entry(recording_tree(user_recording(meta), flags))
-        if entry and Flag.SOURCES in flags and i < len(counts):
-            # An Earmark extension (docs/compatibility.md): how many submissions carried it.
+        if entry and {Flag.SOURCES, Flag.CATALOG} <= flags.flags and i < len(counts):
+            # An Earmark extension, only with ``catalog`` (the reference shows no count here,
+            # docs/compatibility.md): how many submissions carried this metadata.
             entry["sources"] = counts[i]
         if entry:
             entries.append(entry)
