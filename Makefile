@@ -81,6 +81,7 @@ bench: install deps
 	$(BIN)/python bench/open_data.py --db sqlite --fingerprints 20000
 	$(BIN)/python bench/open_data.py --db postgresql --fingerprints 20000
 	$(BIN)/python bench/index_cluster.py --docs 100000
+	$(BIN)/python bench/tag.py --files 200
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install

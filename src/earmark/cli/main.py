@@ -89,6 +89,10 @@ COMMANDS = {
         "earmark.cli.serve_cmd:serve",
         "Run Earmark's web service with everything inside, on http://127.0.0.1:8080.",
     ),
+    "tag": LazyCommand(
+        "earmark.cli.tag_cmd:tag_cmd",
+        "Tag audio FILEs and DIRectories from their sound: dry run unless --write.",
+    ),
 }
 
 

@@ -71,6 +71,8 @@ class ResultLinks:
 
     mbids: Sequence[MbidLink] = ()
     user_meta: Sequence[UserMeta] = ()
+    #: How many submissions carried each ``user_meta`` entry (same order; may be left empty).
+    user_sources: Sequence[int] = ()
 
 
 def read_links(
@@ -92,7 +94,11 @@ def read_links(
             conn, [track_id for track_id, _ in hits], limit_per_track=MAX_USER_META_PER_TRACK
         )
     return [
-        ResultLinks(mbids[track_id], [row.meta for row in user_meta.get(track_id, ())])
+        ResultLinks(
+            mbids[track_id],
+            [row.meta for row in user_meta.get(track_id, ())],
+            [row.submission_count for row in user_meta.get(track_id, ())],
+        )
         for track_id, _ in hits
     ]
 
@@ -300,8 +306,13 @@ def _inject_without_mirror(
 
 def _user_entries(result_links: ResultLinks, flags: MetaFlags) -> list[Json]:
     entries = []
-    for meta in result_links.user_meta[:MAX_USER_META_PER_TRACK]:
+    counts = list(result_links.user_sources)
+    for i, meta in enumerate(result_links.user_meta[:MAX_USER_META_PER_TRACK]):
         entry = prune_user_entry(recording_tree(user_recording(meta), flags))
+        if entry and {Flag.SOURCES, Flag.CATALOG} <= flags.flags and i < len(counts):
+            # An Earmark extension, only with ``catalog`` (the reference shows no count here,
+            # docs/compatibility.md): how many submissions carried this metadata.
+            entry["sources"] = counts[i]
         if entry:
             entries.append(entry)
     return entries

@@ -56,6 +56,7 @@ def port_setting(default: int, help: str, *, any_free: bool = False) -> Any:
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 QueueBackend = Literal["table", "nats"]
 CatalogBackend = Literal["sql", "duckdb"]
+TagReleaseDate = Literal["original", "latest"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -466,4 +467,36 @@ class Settings:
         "Seconds the website's /identify page may spend decoding an uploaded file (its first "
         "120 s of audio) before giving up with a message.",
         minimum=0.1,
+    )
+    tag_min_score: float = setting(
+        0.8,
+        "`earmark tag`: a lookup result below this score is reported as low confidence and not "
+        "written (0..1).",
+        minimum=0,
+        maximum=1,
+    )
+    tag_release_countries: str = setting(
+        "",
+        "`earmark tag`: preferred release countries, best first, comma-separated ISO codes "
+        "(e.g. GB,XE,XW; empty: no preference).",
+    )
+    tag_release_formats: str = setting(
+        "Digital Media,CD",
+        "`earmark tag`: preferred medium formats, best first, comma-separated (MusicBrainz names).",
+    )
+    tag_release_types: str = setting(
+        "Album,EP,Single",
+        "`earmark tag`: preferred release group types, best first, comma-separated; a release "
+        "with a secondary type (Compilation, Live, …) not listed here ranks after the others.",
+    )
+    tag_release_date: TagReleaseDate = setting(
+        "original",
+        "`earmark tag`: among equally preferred releases, take the earliest (original) or the "
+        "latest (latest) release date.",
+    )
+    tag_user_meta_min_sources: int = setting(
+        3,
+        "`earmark tag` without a MusicBrainz mirror: write user-submitted title and artist only "
+        "when at least this many submissions agree.",
+        minimum=1,
     )
