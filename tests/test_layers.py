@@ -33,6 +33,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.library",
         "earmark.importer",  # the worker loop and the queue backends
         "earmark.index.server",
+        "earmark.index.coordinator",  # the reference's coordinator protocol over JetStream
         "earmark.index.api",
         "earmark.index.codec",
         "earmark.index.legacy",

@@ -12,6 +12,7 @@ from earmark.http_limits import limits_from_settings
 from earmark.index.engine import CorruptFileError, IndexSettings
 from earmark.listen import check_address
 from earmark.process import tune_allocator
+from earmark.settings.fields import Settings
 
 _DEFAULTS = IndexSettings()
 
@@ -100,6 +101,13 @@ _DEFAULTS = IndexSettings()
     help="Cluster: comma-separated base URLs of other nodes, to seed a missing index from "
     "their snapshots instead of replaying the whole stream.",
 )
+@click.option(
+    "--coordinator",
+    is_flag=True,
+    help="Serve the reference's coordinator protocol (/_changelog, /_meta, /_bootstrap, "
+    "/_truncate) with its changelog in JetStream: streams PREFIX_CMETA and PREFIX_CLOG, "
+    "PREFIX from --cluster-stream (default EARMARK_COORDINATOR). No data directory.",
+)
 @click.pass_context
 def index(
     ctx: click.Context,
@@ -117,6 +125,7 @@ def index(
     stream_replicas: int,
     read_only: bool,
     peers: str,
+    coordinator: bool,
 ) -> None:
     """Run the fingerprint index server (acoustid-index compatible HTTP API)."""
     from earmark.index.cluster.node import ClusterConfig
@@ -126,6 +135,9 @@ def index(
     # faulted in afresh for every batch; merges give memory back with malloc_trim.
     tune_allocator()
     configured = loaded_settings(ctx).settings
+    if coordinator:
+        _serve_coordinator(configured, cluster_stream, host, port, stream_replicas)
+        return
     if data_dir is None:
         data_dir = configured.data_dir / INDEX_DIR
     settings = IndexSettings(
@@ -171,6 +183,24 @@ def index(
     except CorruptFileError as exc:
         # A damaged file must stop the server, loudly and naming the file, never be skipped.
         raise click.ClickException(str(exc)) from exc
+
+
+def _serve_coordinator(
+    configured: Settings, prefix: str, host: str, port: int, stream_replicas: int
+) -> None:
+    from earmark.index.coordinator import CoordinatorConfig, serve_coordinator
+
+    check_address(host, port)
+    serve_coordinator(
+        CoordinatorConfig(
+            nats_url=configured.nats_url,
+            prefix=prefix or "EARMARK_COORDINATOR",
+            host=host,
+            port=port,
+            stream_replicas=stream_replicas,
+            http=limits_from_settings(configured),
+        )
+    )
 
 
 if __name__ == "__main__":
