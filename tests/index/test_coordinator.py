@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -213,3 +214,101 @@ def test_hostile_requests_get_clear_errors(coordinator: Coordinator) -> None:
     assert r.status_code == 413
     # nothing of that was stored
     assert coordinator.call("GET", "/_changelog/x/1")[1] == {"e": [], "r": 1000}
+
+
+class Replica:
+    """`earmark run index --coordinator-url`: a replica node of the coordinator."""
+
+    def __init__(self, data_dir: Path, coordinator: Coordinator) -> None:
+        self.data_dir = data_dir
+        self.coordinator = coordinator
+        self.port = free_port()
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=15)
+        self.process: Process | None = None
+
+    def start(self) -> Replica:
+        argv = [*earmark_command(), "run", "index", "--dir", str(self.data_dir)]
+        argv += ["--port", str(self.port), "--coordinator-url", self.coordinator.url]
+        self.process = Process(argv, clean_environment(), name=f"replica:{self.port}")
+        process = self.process
+
+        def up() -> bool:
+            if process.proc.poll() is not None:
+                pytest.fail(f"exited while starting: {process.describe()}")
+            try:
+                return self.http.get("/_health").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(up, 60, f"replica {self.port}")
+        return self
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.send(signal.SIGKILL)
+            self.process.wait(10)
+        self.http.close()
+
+    def version(self, index: str) -> int:
+        r = self.http.get(f"/{index}")
+        return int(r.json()["version"]) if r.status_code == 200 else -1
+
+    def hits(self, index: str, query: list[int]) -> list[int]:
+        r = self.http.post(f"/{index}/_search", json={"query": query})
+        assert r.status_code == 200, r.text
+        return [hit["id"] for hit in r.json()["results"]]
+
+
+@pytest.fixture
+def replicas(coordinator: Coordinator, tmp_path: Path) -> Iterator[list[Replica]]:
+    nodes = [Replica(tmp_path / f"r{i}", coordinator).start() for i in range(2)]
+    yield nodes
+    for node in nodes:
+        node.close()
+
+
+def test_writes_through_a_replica(coordinator: Coordinator, replicas: list[Replica]) -> None:
+    """Read-your-writes on the replica that took the write; the other one follows; the
+    coordinator killed and restarted loses nothing and the replicas go on."""
+    a, b = replicas
+    created = a.http.put("/songs")
+    assert created.status_code == 200, created.text
+    assert created.json()["generation"] == coordinator.call("PUT", "/_index/songs")[1]["g"]
+    r = a.http.post(
+        "/songs/_update", json={"changes": [{"insert": {"id": 1, "hashes": [10, 11, 12]}}]}
+    )
+    assert r.status_code == 200, r.text
+    version = r.json()["version"]
+    assert version == 1
+    # applied on `a` when the call returned: no waiting
+    assert a.version("songs") == 1
+    assert a.hits("songs", [10, 11, 12]) == [1]
+    wait_until(lambda: b.version("songs") == 1, 15, "b follows")
+    assert b.hits("songs", [10, 11, 12]) == [1]
+
+    # through the other replica, with the optimistic check: a stale one is refused
+    stale = b.http.post("/songs/_update", json={"changes": [], "expected_version": 0})
+    assert (stale.status_code, stale.json()) == (409, {"error": "VersionMismatch"})
+    put = b.http.put("/songs/2", json={"hashes": [20, 21]})
+    assert put.status_code == 200, put.text
+    assert b.hits("songs", [20, 21]) == [2]
+    wait_until(lambda: a.version("songs") == 2, 15, "a follows")
+
+    coordinator.kill()
+    down = a.http.put("/songs/3", json={"hashes": [30]})
+    assert down.status_code == 503
+    assert down.json() == {"error": "ReplicationUnavailable"}
+    assert a.hits("songs", [20, 21]) == [2]  # reads go on
+    coordinator.start()
+    r = a.http.post("/songs/_update", json={"changes": [{"insert": {"id": 3, "hashes": [30]}}]})
+    assert (r.status_code, r.json()) == (200, {"version": 3})
+    wait_until(lambda: b.version("songs") == 3, 15, "b follows after the restart")
+    assert [a.hits("songs", [h]) for h in (10, 20, 30)] == [[1], [2], [3]]
+    assert [b.hits("songs", [h]) for h in (10, 20, 30)] == [[1], [2], [3]]
+
+    # lifecycle through a replica: a generation is the coordinator's to give
+    refused = a.http.put("/other", json={"generation": 7})
+    assert (refused.status_code, refused.json()) == (400, {"error": "GenerationNotAllowed"})
+    assert b.http.delete("/songs").json() == {"deleted": True}
+    assert b.http.get("/songs").status_code == 404
+    wait_until(lambda: a.http.get("/songs").status_code == 404, 15, "a drops the index")

@@ -108,6 +108,19 @@ _DEFAULTS = IndexSettings()
     "/_truncate) with its changelog in JetStream: streams PREFIX_CMETA and PREFIX_CLOG, "
     "PREFIX from --cluster-stream (default EARMARK_COORDINATOR). No data directory.",
 )
+@click.option(
+    "--coordinator-url",
+    default="",
+    help="Replica of a coordinator (the reference's protocol, e.g. `--coordinator`): follow "
+    "its changelog; writes go to it and answer once applied here.",
+)
+@click.option(
+    "--replication-timeout-ms",
+    default=30000,
+    show_default=True,
+    type=click.IntRange(1, 3600000),
+    help="Replica: how long a write waits to be applied here (then 503 ReplicationTimeout).",
+)
 @click.pass_context
 def index(
     ctx: click.Context,
@@ -126,9 +139,12 @@ def index(
     read_only: bool,
     peers: str,
     coordinator: bool,
+    coordinator_url: str,
+    replication_timeout_ms: int,
 ) -> None:
     """Run the fingerprint index server (acoustid-index compatible HTTP API)."""
     from earmark.index.cluster.node import ClusterConfig
+    from earmark.index.replica import ReplicaConfig
     from earmark.index.server import ServerConfig, serve  # Starlette, uvicorn: when run only
 
     # Per-update temporaries (~1 MiB arrays) then reuse heap memory instead of being
@@ -161,6 +177,12 @@ def index(
             peers=tuple(p.strip() for p in peers.split(",") if p.strip()),
         )
 
+    replica = None
+    if coordinator_url:
+        if cluster is not None or legacy_port:
+            raise click.UsageError("--coordinator-url: not with --cluster-stream or --legacy-port")
+        replica = ReplicaConfig(coordinator_url, ryw_timeout=replication_timeout_ms / 1000)
+
     def check_addresses() -> None:
         for taken in (port, legacy_port):
             if taken:
@@ -178,6 +200,7 @@ def index(
                     index=settings,
                     http=limits_from_settings(configured),
                     cluster=cluster,
+                    replica=replica,
                 )
             )
     except CorruptFileError as exc:
