@@ -144,32 +144,45 @@ def test_feeds_survive_a_kill(coordinator: Coordinator) -> None:
     assert coordinator.call("GET", f"/_changelog/gone/{other['g']}")[0] == 404
 
 
+def _bootstrapped(coordinator: Coordinator, path: str) -> tuple[int, set[int]]:
+    """``(position, live document ids)`` of a ``/_bootstrap`` stream, replayed."""
+    r = coordinator.http.get(path)
+    assert r.status_code == 200, r.text
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(r.content)
+    items = list(unpacker)
+    assert items[-1] == []
+    docs: set[int] = set()
+    for batch in items[1:-1]:
+        for change in batch:
+            ((kind, body),) = change.items()
+            if kind == "i":
+                docs.add(body["i"])
+            elif kind == "d":
+                docs.discard(body["i"])
+    return items[0]["p"], docs
+
+
 def test_truncate_and_bootstrap(coordinator: Coordinator) -> None:
     gen = coordinator.call("PUT", "/_index/t")[1]["g"]
     for doc in range(1, 6):
         coordinator.call("POST", f"/_changelog/t/{gen}", {"c": [_insert(doc, [doc, 100])]})
-    r = coordinator.http.get(f"/_bootstrap/t/{gen}")
-    assert r.status_code == 200
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(r.content)
-    items = list(unpacker)
-    assert items[0] == {"p": 5}
-    assert items[-1] == []
-    assert [c["i"]["i"] for batch in items[1:-1] for c in batch] == [1, 2, 3, 4, 5]
+    assert _bootstrapped(coordinator, f"/_bootstrap/t/{gen}") == (5, {1, 2, 3, 4, 5})
 
     assert coordinator.call("POST", f"/_truncate/t/{gen}?floor=3") == (200, {})
     assert coordinator.call("GET", f"/_changelog/t/{gen}?after=2")[0] == 410
     _, page = coordinator.call("GET", f"/_changelog/t/{gen}?after=3")
     assert [e["i"] for e in page["e"]] == [4, 5]
-    # the log is no longer the whole corpus: no bootstrap stream (404), as the reference says
-    assert coordinator.call("GET", f"/_bootstrap/t/{gen}")[0] == 404
+    # the dropped entries were folded into a base: the bootstrap stream is still the corpus
+    coordinator.call("POST", f"/_changelog/t/{gen}", {"c": [{"d": {"i": 4}}, _insert(2, [7])]})
+    assert coordinator.call("POST", f"/_truncate/t/{gen}?floor=6") == (200, {})
+    assert _bootstrapped(coordinator, f"/_bootstrap/t/{gen}") == (7, {1, 3, 5, 2})
     coordinator.kill()
     coordinator.start()
-    assert coordinator.call("GET", f"/_changelog/t/{gen}?after=2")[0] == 410
-    assert [e["i"] for e in coordinator.call("GET", f"/_changelog/t/{gen}?after=3")[1]["e"]] == [
-        4,
-        5,
-    ]
+    assert coordinator.call("GET", f"/_changelog/t/{gen}?after=5")[0] == 410
+    _, page = coordinator.call("GET", f"/_changelog/t/{gen}?after=6")
+    assert [e["i"] for e in page["e"]] == [7]
+    assert _bootstrapped(coordinator, f"/_bootstrap/t/{gen}") == (7, {1, 3, 5, 2})
 
 
 HOSTILE: list[tuple[str, str, bytes | None]] = [

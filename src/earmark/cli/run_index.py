@@ -181,7 +181,11 @@ def index(
     if coordinator_url:
         if cluster is not None or legacy_port:
             raise click.UsageError("--coordinator-url: not with --cluster-stream or --legacy-port")
-        replica = ReplicaConfig(coordinator_url, ryw_timeout=replication_timeout_ms / 1000)
+        replica = ReplicaConfig(
+            coordinator_url,
+            ryw_timeout=replication_timeout_ms / 1000,
+            peers=tuple(p.strip() for p in peers.split(",") if p.strip()),
+        )
 
     def check_addresses() -> None:
         for taken in (port, legacy_port):

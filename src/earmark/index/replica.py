@@ -35,6 +35,7 @@ import msgpack
 from earmark.index import codec
 from earmark.index.cluster.changelog import change_to_wire
 from earmark.index.cluster.node import ClusterError, IndexReplication, State
+from earmark.index.cluster.peers import restore_from_peers
 from earmark.index.codec import IndexApiError, IndexFormat
 from earmark.index.engine import (
     Change,
@@ -49,7 +50,10 @@ from earmark.index.engine.index import validate_changes
 from earmark.index.engine.lineage import check_name
 
 log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per poll of the feeds
 PAGE = 256
+#: The largest /_bootstrap stream read (it is held in memory and applied as one commit).
+MAX_BODY = 1 << 30
 RETRY_WAIT = 1.0
 MSGPACK = "application/vnd.msgpack"
 
@@ -59,6 +63,7 @@ class ReplicaConfig:
     coordinator_url: str
     ryw_timeout: float = 30.0  # seconds a write waits to be applied here
     timeout: float = 10.0  # seconds for one request to the coordinator
+    peers: tuple[str, ...] = ()  # snapshot donors when the feed is below retention
 
 
 class _Followed:
@@ -71,6 +76,10 @@ class _Followed:
         self.stream_version: int | None = None
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+
+
+class _BelowRetentionError(Exception):
+    """410: the feed no longer holds the entries after this node's version."""
 
 
 class _UnavailableError(Exception):
@@ -118,7 +127,7 @@ class CoordinatorReplica:
         if r.status_code == 403:
             raise ClusterError("FeedIsReadOnly", "the coordinator's feed is read-only")
         if r.status_code == 410:
-            raise ClusterError("ReplicationStopped", "below the coordinator's retention floor")
+            raise _BelowRetentionError(path)
         if r.status_code == 400:
             raise IndexApiError("BadRequest", f"coordinator: {r.text.strip()[:200]}")
         raise _UnavailableError(f"{method} {path}: {r.status_code} {r.text.strip()[:200]}")
@@ -197,26 +206,36 @@ class CoordinatorReplica:
             await asyncio.to_thread(self.engine.delete, name)
 
     async def _follow_data(self, lin: _Followed) -> None:
-        try:
-            if not self.engine.exists(lin.name):
-                await asyncio.to_thread(self.engine.create, lin.name, generation=lin.generation)
-        except EngineError as exc:
-            self._stop(lin, f"cannot open the index: {exc}")
-            return
+        """Follow one lineage. The local index is made at the first page the feed gives, so
+        a feed below retention bootstraps a node that has nothing yet (spec §6.4)."""
         path = f"/_changelog/{lin.name}/{lin.generation}"
         while True:
             wait = RETRY_WAIT
-            index = self.engine.get(lin.name)
+            version = self.engine.get(lin.name).version if self.engine.exists(lin.name) else 0
             try:
-                page = await self._call("GET", f"{path}?after={index.version}&max={PAGE}")
+                page = await self._call("GET", f"{path}?after={version}&max={PAGE}")
                 entries = page["e"]
                 wait = int(page["r"]) / 1000
+                if not self.engine.exists(lin.name):
+                    await asyncio.to_thread(self.engine.create, lin.name, generation=lin.generation)
                 if entries:
                     await self._apply(lin, entries)
                 if len(entries) < PAGE and lin.state is State.LOADING:
                     lin.state = State.FOLLOWING
-                    log.info("index %s caught up at %d", lin.name, index.version)
-            except ClusterError as exc:  # 410, or a bad page: never diverge silently
+                    log.info(
+                        "index %s caught up at %d", lin.name, self.engine.get(lin.name).version
+                    )
+            except EngineError as exc:
+                self._stop(lin, f"cannot open or update the index: {exc!r}")
+                return
+            except _BelowRetentionError:
+                try:
+                    await self._bootstrap(lin)
+                except (ClusterError, EngineError, IndexApiError, _BelowRetentionError) as exc:
+                    self._stop(lin, f"below the feed's retention and no bootstrap: {exc!r}")
+                    return
+                wait = 0
+            except ClusterError as exc:  # a bad page: never diverge silently
                 self._stop(lin, str(exc))
                 return
             except (_UnavailableError, IndexNotFoundError) as exc:
@@ -247,6 +266,36 @@ class CoordinatorReplica:
             raise ClusterError("ReplicationStopped", f"bad changelog page: {exc!r}") from exc
         await asyncio.to_thread(index.update, changes, version=expected - 1)
         self.counters["applied_batches"] += 1
+
+    async def _bootstrap(self, lin: _Followed) -> None:
+        """Spec §6.4: from the peer with the freshest snapshot of this lineage, else from the
+        coordinator's ``/_bootstrap`` stream (applied as one commit at its position)."""
+        lin.state = State.LOADING
+        if self.engine.exists(lin.name):  # entries this node has not applied are gone
+            raise ClusterError("ReplicationStopped", "wipe this node's copy and restart it")
+        if self.config.peers:
+            restored = await asyncio.to_thread(
+                restore_from_peers, self.engine, lin.name, lin.generation, self.config.peers
+            )
+            if restored is not None:
+                return
+        try:
+            r = await self._http.get(f"/_bootstrap/{lin.name}/{lin.generation}")
+        except httpx.HTTPError as exc:
+            raise _UnavailableError(repr(exc)) from exc
+        if r.status_code != 200:
+            raise ClusterError("ReplicationStopped", f"/_bootstrap: {r.status_code}")
+        unpacker = msgpack.Unpacker(raw=False, max_buffer_size=MAX_BODY)
+        unpacker.feed(r.content)
+        items = list(unpacker)
+        if len(items) < 2 or not isinstance(items[0], dict) or items[-1] != []:
+            raise ClusterError("ReplicationStopped", "/_bootstrap stream cut short")
+        position = codec.u64(items[0].get("p"), "position")
+        raw = [change for batch in items[1:-1] for change in batch]
+        changes = codec.parse_changes(raw, IndexFormat.MSGPACK)
+        await asyncio.to_thread(self.engine.create, lin.name, generation=lin.generation)
+        await asyncio.to_thread(self.engine.get(lin.name).update, changes, version=position)
+        log.info("bootstrapped %s from the coordinator at %d", lin.name, position)
 
     def _stop(self, lin: _Followed, reason: str) -> None:
         lin.state, lin.error = State.STOPPED, reason
@@ -334,7 +383,9 @@ class CoordinatorReplica:
 
         def ready() -> bool:
             lin = self._lineages.get(name)
-            return lin is not None and lin.generation == gen and self.engine.exists(name)
+            if lin is None or lin.generation != gen or lin.state is State.LOADING:
+                return False  # create-your-writes: readable here once this returns
+            return self.engine.exists(name)
 
         await self._wait(ready, f"index {name}")
         index = self.engine.get(name)

@@ -12,7 +12,10 @@ JetStream streams (prefix ``P``), so a coordinator restarted (or killed) loses n
   ``[first seq, [change, ...]]`` with the changes in the reference's msgpack shape; the dense
   per-lineage ``seq`` of change ``j`` is ``first + j``. Headers carry ``first`` and the count so
   a restart rebuilds the seq → message map from headers alone. ``P.cf.<index>.<gen>`` holds the
-  retention floor set by ``/_truncate`` (the newest message wins).
+  retention floor set by ``/_truncate`` (the newest message wins), and ``P.cb.<index>.<gen>``
+  the **base**: the lineage's state at that floor (the newest insert of every live document and
+  the metadata, folded from the entries the truncation dropped), so ``/_bootstrap`` still gives
+  the whole corpus (base, then the entries kept) while the stream gives the space back.
 
 The seq → message map of a lineage is built lazily (at its first read or append after a start).
 """
@@ -128,7 +131,7 @@ class Changelog:
             ),
             api.StreamConfig(
                 name=self.log_stream,
-                subjects=[f"{self.prefix}.cl.*.*", f"{self.prefix}.cf.*.*"],
+                subjects=[f"{self.prefix}.{kind}.*.*" for kind in ("cl", "cf", "cb")],
                 storage=api.StorageType.FILE,
                 num_replicas=replicas,
             ),
@@ -222,6 +225,48 @@ class Changelog:
 
     def _floor_subject(self, name: str, generation: int) -> str:
         return f"{self.prefix}.cf.{name}.{generation}"
+
+    def _base_subject(self, name: str, generation: int) -> str:
+        return f"{self.prefix}.cb.{name}.{generation}"
+
+    async def _base(self, name: str, generation: int) -> list[dict[str, Any]]:
+        changes: list[dict[str, Any]] = []
+        async for _seq, _headers, data in self._scan(
+            self.log_stream, self._base_subject(name, generation)
+        ):
+            changes.extend(msgpack.unpackb(data, raw=False))
+        return changes
+
+    async def _write_base(self, name: str, generation: int, dropped: list[int]) -> None:
+        """Fold the old base and the messages ``dropped`` (stream seqs) into a new base."""
+        docs: dict[int, dict[str, Any]] = {}
+        meta: dict[str, str] = {}
+
+        def fold(change: dict[str, Any]) -> None:
+            ((kind, body),) = change.items()
+            if kind == "i":
+                docs[body["i"]] = change
+            elif kind == "d":
+                docs.pop(body["i"], None)
+            else:
+                meta.update((e["k"], e["v"]) for e in body["e"])
+
+        for change in await self._base(name, generation):
+            fold(change)
+        for stream_seq in dropped:
+            msg = await self.js.get_msg(self.log_stream, stream_seq)
+            for change in msgpack.unpackb(msg.data or b"", raw=False)[1]:
+                fold(change)
+        base = [docs[i] for i in sorted(docs)]
+        if meta:
+            base.append({"s": {"e": [{"k": k, "v": v} for k, v in sorted(meta.items())]}})
+        subject = self._base_subject(name, generation)
+        first_new = 0
+        for part in self._parts(base):
+            ack = await self.js.publish(subject, _pack(part))
+            first_new = first_new or int(ack.seq)
+        if first_new > 1:  # the older base goes (never sequence 1: see the purge below)
+            await self.js.purge_stream(self.log_stream, subject=subject, seq=first_new)
 
     def _check_live(self, name: str, generation: int) -> None:
         if self.live.get(name) != generation:
@@ -325,6 +370,8 @@ class Changelog:
                 1 for k, f in enumerate(lineage.firsts) if f + lineage.counts[k] - 1 <= floor
             )
             subject = self._data_subject(name, generation)
+            if drop:
+                await self._write_base(name, generation, lineage.stream_seqs[:drop])
             if drop == len(lineage.firsts):
                 await self.js.purge_stream(self.log_stream, subject=subject)
             elif drop:  # up to, not including, the first kept (never sequence 1: see NATS)
@@ -339,16 +386,17 @@ class Changelog:
     async def bootstrap(
         self, name: str, generation: int
     ) -> tuple[int, AsyncIterator[list[dict[str, Any]]]]:
-        """``(position, batches of changes)`` that rebuild the lineage; only while nothing was
-        truncated (the log is then the whole corpus), else 404."""
+        """``(position, batches of changes)`` that rebuild the lineage: its base (the state at
+        the retention floor), then every entry kept."""
         self._check_live(name, generation)
-        if await self.floor(name, generation):
-            raise ChangelogError(404, "no bootstrap stream: the feed was truncated")
         lineage = await self._lineage(name, generation)
         position = lineage.last
         seqs = [s for k, s in enumerate(lineage.stream_seqs) if lineage.firsts[k] <= position]
+        base = await self._base(name, generation)
 
         async def batches() -> AsyncIterator[list[dict[str, Any]]]:
+            for part in self._parts(base):
+                yield part
             for stream_seq in seqs:
                 msg = await self.js.get_msg(self.log_stream, stream_seq)
                 _first, changes = msgpack.unpackb(msg.data or b"", raw=False)
