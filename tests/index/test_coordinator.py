@@ -325,3 +325,25 @@ def test_writes_through_a_replica(coordinator: Coordinator, replicas: list[Repli
     assert b.http.delete("/songs").json() == {"deleted": True}
     assert b.http.get("/songs").status_code == 404
     wait_until(lambda: a.http.get("/songs").status_code == 404, 15, "a drops the index")
+
+
+def test_a_new_replica_bootstraps_below_retention(
+    coordinator: Coordinator, replicas: list[Replica], tmp_path: Path
+) -> None:
+    """The feed truncated past 0: a new replica without peers is filled from /_bootstrap and
+    follows the feed from its position on (spec §6.4)."""
+    a, _b = replicas
+    assert a.http.put("/main").status_code == 200
+    for doc in (1, 2):
+        assert a.http.put(f"/main/{doc}", json={"hashes": [doc * 10, 99]}).status_code == 200
+    gen = coordinator.call("PUT", "/_index/main")[1]["g"]
+    assert coordinator.call("POST", f"/_truncate/main/{gen}?floor=2") == (200, {})
+    c = Replica(tmp_path / "late", coordinator).start()
+    try:
+        wait_until(lambda: c.version("main") == 2, 15, "the late replica bootstrapped")
+        assert [c.hits("main", [h]) for h in (10, 20)] == [[1], [2]]
+        assert a.http.put("/main/3", json={"hashes": [30]}).status_code == 200
+        wait_until(lambda: c.version("main") == 3, 15, "the late replica follows")
+        assert c.hits("main", [30]) == [3]
+    finally:
+        c.close()

@@ -73,10 +73,11 @@ class _Lineage:
     counts: list[int] = field(default_factory=list)
     stream_seqs: list[int] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    floor: int = 0  # the retention floor: entries up to it are in the base only
 
     @property
     def last(self) -> int:
-        return self.firsts[-1] + self.counts[-1] - 1 if self.firsts else 0
+        return self.firsts[-1] + self.counts[-1] - 1 if self.firsts else self.floor
 
     @property
     def last_stream_seq(self) -> int:
@@ -280,6 +281,7 @@ class Changelog:
             subject = self._data_subject(name, generation)
             async for seq, headers, _ in self._scan(self.log_stream, subject, headers_only=True):
                 lineage.add(int(headers[FIRST_HEADER]), int(headers[COUNT_HEADER]), seq)
+            lineage.floor = await self.floor(name, generation)
             lineage = self._lineages.setdefault(key, lineage)
         return lineage
 
@@ -365,6 +367,7 @@ class Changelog:
             if floor <= await self.floor(name, generation):
                 return
             await self.js.publish(self._floor_subject(name, generation), str(floor).encode())
+            lineage.floor = floor
             # Whole messages at or below the floor go; a message that straddles it stays.
             drop = sum(
                 1 for k, f in enumerate(lineage.firsts) if f + lineage.counts[k] - 1 <= floor
