@@ -232,7 +232,8 @@ def test_hostile_requests_get_clear_errors(coordinator: Coordinator) -> None:
 class Replica:
     """`earmark run index --coordinator-url`: a replica node of the coordinator."""
 
-    def __init__(self, data_dir: Path, coordinator: Coordinator) -> None:
+    def __init__(self, data_dir: Path, coordinator: Coordinator, *extra: str) -> None:
+        self.extra = extra
         self.data_dir = data_dir
         self.coordinator = coordinator
         self.port = free_port()
@@ -242,6 +243,7 @@ class Replica:
     def start(self) -> Replica:
         argv = [*earmark_command(), "run", "index", "--dir", str(self.data_dir)]
         argv += ["--port", str(self.port), "--coordinator-url", self.coordinator.url]
+        argv += self.extra
         self.process = Process(argv, clean_environment(), name=f"replica:{self.port}")
         process = self.process
 
@@ -327,12 +329,10 @@ def test_writes_through_a_replica(coordinator: Coordinator, replicas: list[Repli
     wait_until(lambda: a.http.get("/songs").status_code == 404, 15, "a drops the index")
 
 
-def test_a_new_replica_bootstraps_below_retention(
-    coordinator: Coordinator, replicas: list[Replica], tmp_path: Path
-) -> None:
+def test_a_new_replica_bootstraps_below_retention(coordinator: Coordinator, tmp_path: Path) -> None:
     """The feed truncated past 0: a new replica without peers is filled from /_bootstrap and
     follows the feed from its position on (spec §6.4)."""
-    a, _b = replicas
+    a = Replica(tmp_path / "first", coordinator).start()
     assert a.http.put("/main").status_code == 200
     for doc in (1, 2):
         assert a.http.put(f"/main/{doc}", json={"hashes": [doc * 10, 99]}).status_code == 200
@@ -347,3 +347,24 @@ def test_a_new_replica_bootstraps_below_retention(
         assert c.hits("main", [30]) == [3]
     finally:
         c.close()
+        a.close()
+
+
+def test_a_write_not_applied_in_time(coordinator: Coordinator, tmp_path: Path) -> None:
+    """A replica that cannot apply a write within --replication-timeout-ms answers 503
+    ReplicationTimeout; the write was appended all the same and shows up once applied."""
+    r = Replica(tmp_path / "slow", coordinator, "--replication-timeout-ms", "1").start()
+    try:
+        coordinator.call("PUT", "/_index/main")  # not through `r`: that would time out too
+        wait_until(lambda: r.version("main") == 0, 15, "the replica has the index")
+        answers = []
+        for doc in range(1, 6):  # the follower may pick one up within the 1 ms: try a few
+            answer = r.http.put(f"/main/{doc}", json={"hashes": [doc]})
+            answers.append((answer.status_code, answer.json()))
+            if answer.status_code == 503:
+                break
+        assert answers[-1] == (503, {"error": "ReplicationTimeout"}), answers
+        wait_until(lambda: r.version("main") == len(answers), 15, "the write applied")
+        assert r.hits("main", [len(answers)]) == [len(answers)]
+    finally:
+        r.close()
