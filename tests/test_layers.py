@@ -33,6 +33,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.library",
         "earmark.importer",  # the worker loop and the queue backends
         "earmark.index.server",
+        "earmark.index.coordinator",  # the reference's coordinator protocol over JetStream
+        "earmark.index.replica",  # a replica of that protocol (--coordinator-url)
         "earmark.index.api",
         "earmark.index.codec",
         "earmark.index.legacy",

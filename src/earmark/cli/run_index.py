@@ -12,6 +12,7 @@ from earmark.http_limits import limits_from_settings
 from earmark.index.engine import CorruptFileError, IndexSettings
 from earmark.listen import check_address
 from earmark.process import tune_allocator
+from earmark.settings.fields import Settings
 
 _DEFAULTS = IndexSettings()
 
@@ -100,6 +101,26 @@ _DEFAULTS = IndexSettings()
     help="Cluster: comma-separated base URLs of other nodes, to seed a missing index from "
     "their snapshots instead of replaying the whole stream.",
 )
+@click.option(
+    "--coordinator",
+    is_flag=True,
+    help="Serve the reference's coordinator protocol (/_changelog, /_meta, /_bootstrap, "
+    "/_truncate) with its changelog in JetStream: streams PREFIX_CMETA and PREFIX_CLOG, "
+    "PREFIX from --cluster-stream (default EARMARK_COORDINATOR). No data directory.",
+)
+@click.option(
+    "--coordinator-url",
+    default="",
+    help="Replica of a coordinator (the reference's protocol, e.g. `--coordinator`): follow "
+    "its changelog; writes go to it and answer once applied here.",
+)
+@click.option(
+    "--replication-timeout-ms",
+    default=30000,
+    show_default=True,
+    type=click.IntRange(1, 3600000),
+    help="Replica: how long a write waits to be applied here (then 503 ReplicationTimeout).",
+)
 @click.pass_context
 def index(
     ctx: click.Context,
@@ -117,15 +138,22 @@ def index(
     stream_replicas: int,
     read_only: bool,
     peers: str,
+    coordinator: bool,
+    coordinator_url: str,
+    replication_timeout_ms: int,
 ) -> None:
     """Run the fingerprint index server (acoustid-index compatible HTTP API)."""
     from earmark.index.cluster.node import ClusterConfig
+    from earmark.index.replica import ReplicaConfig
     from earmark.index.server import ServerConfig, serve  # Starlette, uvicorn: when run only
 
     # Per-update temporaries (~1 MiB arrays) then reuse heap memory instead of being
     # faulted in afresh for every batch; merges give memory back with malloc_trim.
     tune_allocator()
     configured = loaded_settings(ctx).settings
+    if coordinator:
+        _serve_coordinator(configured, cluster_stream, host, port, stream_replicas)
+        return
     if data_dir is None:
         data_dir = configured.data_dir / INDEX_DIR
     settings = IndexSettings(
@@ -149,6 +177,16 @@ def index(
             peers=tuple(p.strip() for p in peers.split(",") if p.strip()),
         )
 
+    replica = None
+    if coordinator_url:
+        if cluster is not None or legacy_port:
+            raise click.UsageError("--coordinator-url: not with --cluster-stream or --legacy-port")
+        replica = ReplicaConfig(
+            coordinator_url,
+            ryw_timeout=replication_timeout_ms / 1000,
+            peers=tuple(p.strip() for p in peers.split(",") if p.strip()),
+        )
+
     def check_addresses() -> None:
         for taken in (port, legacy_port):
             if taken:
@@ -166,11 +204,30 @@ def index(
                     index=settings,
                     http=limits_from_settings(configured),
                     cluster=cluster,
+                    replica=replica,
                 )
             )
     except CorruptFileError as exc:
         # A damaged file must stop the server, loudly and naming the file, never be skipped.
         raise click.ClickException(str(exc)) from exc
+
+
+def _serve_coordinator(
+    configured: Settings, prefix: str, host: str, port: int, stream_replicas: int
+) -> None:
+    from earmark.index.coordinator import CoordinatorConfig, serve_coordinator
+
+    check_address(host, port)
+    serve_coordinator(
+        CoordinatorConfig(
+            nats_url=configured.nats_url,
+            prefix=prefix or "EARMARK_COORDINATOR",
+            host=host,
+            port=port,
+            stream_replicas=stream_replicas,
+            http=limits_from_settings(configured),
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ snapshot streams run in the thread pool so the loop keeps answering searches mea
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -18,10 +18,9 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from earmark.index import codec
-from earmark.index.cluster.node import ClusterNode
-from earmark.index.cluster.writes import ClusterWriter
+from earmark.index.cluster.node import IndexReplication, State
 from earmark.index.codec import IndexApiError, IndexFormat
-from earmark.index.engine import Delete, EngineError, Insert, MultiIndex
+from earmark.index.engine import Change, CreateResult, Delete, EngineError, Insert, MultiIndex
 from earmark.index.engine.lineage import is_valid_name
 from earmark.index.engine.snapshot import export_snapshot
 from earmark.index.engine.types import MAX_U32
@@ -29,6 +28,38 @@ from earmark.index.metrics import CONTENT_TYPE, IndexMetrics, render_replication
 
 BODY_LIMIT = 16 << 20
 _BODY_METHODS = frozenset({"PUT", "POST", "DELETE", "PATCH"})
+
+
+class ClusterMember(Protocol):
+    """What the API asks of a replicating node (JetStream node or coordinator replica)."""
+
+    replica_id: str
+    counters: dict[str, int]
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def stopped(self) -> list[str]: ...
+
+    def not_ready(self, name: str) -> State | None: ...
+
+    async def report(self) -> list[IndexReplication]: ...
+
+
+class ClusterWrites(Protocol):
+    """The writes of a replicating node: acknowledged once replicated and applied here."""
+
+    async def update(
+        self, name: str, changes: Sequence[Change], expected_version: int | None = None
+    ) -> int: ...
+
+    async def create(
+        self, name: str, *, expect_does_not_exist: bool = False, generation: int | None = None
+    ) -> CreateResult: ...
+
+    async def delete(self, name: str, *, expect_exists: bool = False) -> bool: ...
+
 
 Handler = Callable[[Request, bytes, IndexFormat, IndexFormat], Awaitable[Response]]
 
@@ -69,13 +100,14 @@ class IndexApi:
         metrics: IndexMetrics,
         *,
         body_limit: int = BODY_LIMIT,
-        cluster: ClusterNode | None = None,
+        cluster: ClusterMember | None = None,
+        writer: ClusterWrites | None = None,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.body_limit = body_limit
         self.cluster = cluster
-        self.writer = ClusterWriter(cluster) if cluster is not None else None
+        self.writer = writer
 
     def routes(self) -> list[Route]:
         w = self._wrap

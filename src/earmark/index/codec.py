@@ -305,17 +305,19 @@ def _parse_change(obj: Any, fmt: IndexFormat) -> Change | _PendingInsert:
     raise bad(f"unknown change {tag!r}")
 
 
-def parse_update(obj: Any, fmt: IndexFormat) -> UpdateRequest:
-    f = fields(obj, fmt, ("changes", "metadata", "expected_version"))
-    raw_changes = f.get("changes", [])
+def parse_changes(raw_changes: Any, fmt: IndexFormat) -> list[Change]:
+    """A list of changes (spec §2.4 shapes; also the coordinator's ``c``), checked."""
     if not isinstance(raw_changes, list):
         raise bad("changes must be a list")
     parsed = [_parse_change(c, fmt) for c in raw_changes]
     pending = [p for p in parsed if isinstance(p, _PendingInsert)]
     converted = iter(hash_lists([p.hashes for p in pending]))
-    changes: list[Change] = [
-        Insert(p.id, next(converted)) if isinstance(p, _PendingInsert) else p for p in parsed
-    ]
+    return [Insert(p.id, next(converted)) if isinstance(p, _PendingInsert) else p for p in parsed]
+
+
+def parse_update(obj: Any, fmt: IndexFormat) -> UpdateRequest:
+    f = fields(obj, fmt, ("changes", "metadata", "expected_version"))
+    changes = parse_changes(f.get("changes", []), fmt)
     if "metadata" in f:
         # Folded in as one trailing op: it applies after the explicit changes (spec §2.4).
         changes.append(SetMetadata(tuple(metadata_map(f["metadata"]).items())))

@@ -26,9 +26,11 @@ from earmark.http_protocol import protocol_class
 from earmark.index import codec
 from earmark.index.api import BODY_LIMIT, IndexApi
 from earmark.index.cluster.node import ClusterConfig, ClusterNode
+from earmark.index.cluster.writes import ClusterWriter
 from earmark.index.engine import IndexSettings, MultiIndex
 from earmark.index.legacy import serve_legacy
 from earmark.index.metrics import IndexMetrics
+from earmark.index.replica import CoordinatorReplica, ReplicaConfig
 from earmark.server import bound_port
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class ServerConfig:
     index: IndexSettings = field(default_factory=IndexSettings)
     http: HttpLimits = field(default_factory=HttpLimits)
     cluster: ClusterConfig | None = None  # None: standalone
+    replica: ReplicaConfig | None = None  # a replica of a coordinator (--coordinator-url)
 
 
 #: The index server's error names for the refusals of the HTTP front (by status).
@@ -72,22 +75,33 @@ def create_app(
     legacy_host: str = "127.0.0.1",
     legacy_port: int = 0,
     cluster: ClusterConfig | None = None,
+    replica: ReplicaConfig | None = None,
 ) -> Starlette:
     metrics = IndexMetrics()
     node = ClusterNode(engine, cluster) if cluster is not None else None
-    api = IndexApi(engine, metrics, body_limit=body_limit, cluster=node)
+    follower = CoordinatorReplica(engine, replica) if replica is not None else None
+    if follower is not None:
+        api = IndexApi(engine, metrics, body_limit=body_limit, cluster=follower, writer=follower)
+    else:
+        writer = ClusterWriter(node) if node is not None else None
+        api = IndexApi(engine, metrics, body_limit=body_limit, cluster=node, writer=writer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if node is not None:
             await node.start()
             log.info("following the cluster streams %s_* as %s", node.feed.prefix, node.replica_id)
+        if follower is not None:
+            await follower.start()
+            log.info("replica of the coordinator %s", replica.coordinator_url if replica else "")
         try:
             async with _legacy(engine, legacy_host, legacy_port):
                 yield
         finally:
             if node is not None:
                 await node.close()
+            if follower is not None:
+                await follower.close()
 
     app = Starlette(
         routes=api.routes(),
@@ -96,7 +110,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.metrics = metrics
-    app.state.cluster = node
+    app.state.cluster = node or follower
     return app
 
 
@@ -142,6 +156,7 @@ def serve(config: ServerConfig) -> None:
             legacy_host=config.host,
             legacy_port=config.legacy_port,
             cluster=config.cluster,
+            replica=config.replica,
         )
         uv_config = uvicorn.Config(
             app,
