@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from earmark.musicbrainz import catalog_queries as q
 from earmark.musicbrainz import statements
 from earmark.musicbrainz.metadata import Credit, CreditedArtist, ReleaseEvent
-from earmark.musicbrainz.schema import execute
+from earmark.musicbrainz.schema import execute, fetch
 
 #: The kinds of MBIDs a batch may hold (their statements always run with ``fixed``).
 BATCH_KINDS = ("track", "recording", "release", "artist")
@@ -162,7 +162,7 @@ class _Loader:
         unless ``always`` (the fixed statements of a batch)."""
         if not (always or any(params.values())):
             return []
-        return list(execute(self.conn, statement, params))
+        return fetch(self.conn, statement, params, sqlite=True)
 
     def resolve(self, kind: str, mbids: Sequence[str]) -> dict[str, tuple[int, str]]:
         """asked MBID → (internal id, current MBID); current MBIDs win over redirects."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from earmark.db import driver
 from earmark.musicbrainz.schema import tables
 from earmark.musicbrainz.statements import among, secondary_types
 
@@ -159,6 +160,8 @@ def releases(dialect: str) -> sa.Select[Any]:
             )
         )
         .order_by(release.c.id)
+        # SQLite searches both indexes for an OR of two lists of values, not of subqueries.
+        .execution_options(**{driver.INLINE_LISTS: True})
     )
 
 
