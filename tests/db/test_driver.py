@@ -141,6 +141,11 @@ def sqlite_items(tmp_path: Any) -> Any:
 
 
 @pytest.mark.parametrize(
+    "statement",
+    [ITEMS, ITEMS.execution_options(**{driver.INLINE_LISTS: True})],
+    ids=["json lists", "inline integers"],
+)
+@pytest.mark.parametrize(
     "parameters",
     [
         {"ids": [1], "gids": [], "codes": []},
@@ -151,13 +156,13 @@ def sqlite_items(tmp_path: Any) -> Any:
     ],
 )
 def test_sqlite_rows_are_those_sqlalchemy_returns(
-    sqlite_items: sa.Engine, parameters: dict[str, Any]
+    sqlite_items: sa.Engine, statement: sa.CompoundSelect[Any], parameters: dict[str, Any]
 ) -> None:
     with sqlite_items.connect() as conn:
         assert driver.usable(conn, sqlite=True)
         assert not driver.usable(conn)
-        through_driver = driver.fetch_all(conn, ITEMS, parameters)
-        through_sqlalchemy = conn.execute(ITEMS, parameters).all()
+        through_driver = driver.fetch_all(conn, statement, parameters)
+        through_sqlalchemy = conn.execute(statement, parameters).all()
     assert through_driver == [tuple(row) for row in through_sqlalchemy]
     for mine, theirs in zip(through_driver, through_sqlalchemy, strict=True):
         assert mine._asdict() == theirs._asdict()  # type: ignore[attr-defined]
@@ -173,6 +178,28 @@ def test_sqlite_statement_text_does_not_depend_on_the_lists(sqlite_items: sa.Eng
     selects = [s for s in seen if s.startswith("SELECT")]
     assert len(selects) == 3
     assert len({s.split("json_each(")[0] for s in selects}) == 1
+
+
+def test_sqlite_inline_lists_keep_an_or_on_the_indexes(sqlite_items: sa.Engine) -> None:
+    """An empty inline list OR-ed with another: SQLite scans the table for ``IN ()``."""
+    either = (
+        sa.select(_ITEMS.c.id)
+        .where(
+            sa.or_(
+                _ITEMS.c.id.in_(sa.bindparam("ids", expanding=True, literal_execute=True)),
+                _ITEMS.c.id.in_(sa.bindparam("more", expanding=True, literal_execute=True)),
+            )
+        )
+        .execution_options(**{driver.INLINE_LISTS: True})
+    )
+    plans: list[str] = []
+    with sqlite_items.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.set_trace_callback(plans.append)  # type: ignore[union-attr]
+        assert driver.fetch_all(conn, either, {"ids": [2], "more": []}) == [(2,)]
+        (sql,) = plans
+        plan = raw.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()  # type: ignore[union-attr]
+    assert not [row for row in plan if str(row[3]).startswith("SCAN")], plan
 
 
 def test_sqlite_errors_are_sqlalchemy_errors(sqlite_items: sa.Engine) -> None:

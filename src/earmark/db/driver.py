@@ -139,6 +139,7 @@ class _SqliteStatement:
             bind.key
             for bind in compiled.literal_execute_params
             if statement.get_execution_options().get(INLINE_LISTS)
+            and isinstance(bind.type, sa.Integer)
         )
         self.lists = frozenset(_EXPANDING.findall(compiled.string)) - self.inline
         self.sql = _EXPANDING.sub(
@@ -170,7 +171,9 @@ class _SqliteStatement:
         """The statement with its inline lists written in (integers only)."""
         sql = self.sql
         for name in self.inline:
-            values = ",".join(str(int(value)) for value in given[name])
+            # An empty list as (NULL): SQLite plans ``x IN ()`` OR-ed with another test as a
+            # scan of the table, ``x IN (NULL)`` (true for no row either) as an index search.
+            values = ",".join(str(int(value)) for value in given[name]) or "NULL"
             sql = sql.replace(f"(__[POSTCOMPILE_{name}])", f"({values})")
         return sql
 
