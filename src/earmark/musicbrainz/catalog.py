@@ -143,6 +143,9 @@ class CatalogData:
     releases: dict[str, CatalogRelease] = field(default_factory=dict)
     release_groups: dict[str, CatalogReleaseGroup] = field(default_factory=dict)
     artists: dict[str, CatalogArtist] = field(default_factory=dict)
+    #: Answers already rendered from these values, by kind and MBID: a release on many tracks
+    #: of one answer is shaped once (:func:`earmark.musicbrainz.catalog_render.album_of`).
+    rendered: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def load(conn: Connection, query: CatalogQuery, *, fixed: bool = False) -> CatalogData:
