@@ -9,7 +9,7 @@ dropped afterwards), on a mirror made by bench/catalog_mirror.py:
 1. ``GET /lookup/isrc/{isrc}`` in process: the catalog app as ``earmark run catalog`` builds it
    (:func:`earmark.app_catalog.open_catalog`: keys, rate limits (unlimited here), ETag, the
    worker threads), requests through httpx's ASGI transport, one at a time → p50/p99;
-2. the same over HTTP: a real ``earmark run catalog`` process on 127.0.0.1 and
+2. the same over HTTP: a real ``earmark run catalog --workers 2`` (``--workers``) on 127.0.0.1 and
    ``--concurrency`` keep-alive connections from an asyncio load generator in this process
    (which shares the 2 cores with the server) for ``--seconds`` → requests/s, p50/p99;
 3. ``GET /search/track?q=...&limit=10`` in process with queries a user would type (a title,
@@ -274,11 +274,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def catalog_process(env: dict[str, str], log: Path) -> Iterator[tuple[int, int]]:
-    """``earmark run catalog`` on a free port, until it answers /health; stopped after."""
+def catalog_process(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[tuple[int, int]]:
+    """``earmark run catalog`` (``--workers``) on a free port, until it answers /health;
+    stopped after."""
     port = free_port()
     proc = subprocess.Popen(
-        [EARMARK, "run", "catalog", "--port", str(port)],
+        [EARMARK, "run", "catalog", "--port", str(port), "--workers", str(workers)],
         env={**os.environ, **env},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -361,7 +362,8 @@ def over_http(
 ) -> None:
     rng = random.Random(2)
     paths = [f"/lookup/isrc/{quote(code)}" for code in rng.choices(mirror.isrcs, k=5000)]
-    with catalog_process(env, workdir / f"catalog-{result.db}.log") as (port, pid):
+    log = workdir / f"catalog-{result.db}.log"
+    with catalog_process(env, log, args.workers) as (port, pid):
         asyncio.run(http_load(port, paths[:500], key, args.concurrency, 3.0))  # warm-up
         load_before = load_average()
         cpu_before = cpu_seconds(pid)
@@ -372,15 +374,18 @@ def over_http(
     result.figures["http_p50"] = found["p50"]
     result.figures["http_p99"] = found["p99"]
     result.notes.append(
-        f"HTTP: {args.concurrency} connections, {args.seconds:.0f} s, errors {found['errors']:.0f},"
-        f" load average before {load_before}"
+        f"HTTP: {args.workers} worker(s), {args.concurrency} connections, {args.seconds:.0f} s,"
+        f" errors {found['errors']:.0f}, load average before {load_before}"
     )
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+    """User + system CPU time so far of a process and its live children (the workers of
+    ``--workers``; Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -463,6 +468,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP connections")
     parser.add_argument("--seconds", type=float, default=15.0, help="HTTP load duration")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
+    parser.add_argument("--workers", type=int, default=2, help="`run catalog` worker processes")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     print(

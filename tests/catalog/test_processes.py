@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.serve.process import (
     Process,
@@ -29,7 +31,11 @@ def _load_sample(env: dict[str, str]) -> str:
     return str(code).strip()
 
 
-def test_run_catalog_answers(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str]:
+    """A sample mirror and a migrated app database, read by each `earmark run catalog` test:
+    their environment and an ISRC of the mirror."""
+    tmp_path = tmp_path_factory.mktemp("catalog")
     env = clean_environment(
         EARMARK_DATABASE_URL=f"sqlite:///{tmp_path}/earmark.db",
         EARMARK_MUSICBRAINZ_DATABASE_URL=f"sqlite:///{tmp_path}/musicbrainz.db",
@@ -37,6 +43,11 @@ def test_run_catalog_answers(tmp_path: Path) -> None:
     code = _load_sample(env)
     upgraded = run_earmark(["db", "upgrade"], env)
     assert upgraded.returncode == 0, upgraded.stderr
+    return env, code
+
+
+def test_run_catalog_answers(prepared: tuple[dict[str, str], str]) -> None:
+    env, code = prepared
     port = free_port()
     catalog = Process(
         [*earmark_command(), "run", "catalog", "--port", str(port)], env, name="run catalog"
@@ -59,6 +70,49 @@ def test_run_catalog_answers(tmp_path: Path) -> None:
         assert all(code in t["isrcs"] for t in tracks.json())
         # The HTTP front's refusals are the envelope too.
         assert httpx.get(url + "/nothing", timeout=5).json()["error"]["code"] == 21
+    finally:
+        assert catalog.stop() == 0, catalog.describe()
+    assert "Traceback" not in catalog.stderr
+
+
+def _requests_counted(metrics: str, endpoint: str) -> float:
+    """The sum of ``earmark_catalog_requests_total`` of ``endpoint`` over every status."""
+    found = re.findall(
+        rf'^earmark_catalog_requests_total{{endpoint="{endpoint}",status="\d+"}} (\S+)$',
+        metrics,
+        re.MULTILINE,
+    )
+    return sum(float(value) for value in found)
+
+
+def test_run_catalog_workers_sum_their_metrics(prepared: tuple[dict[str, str], str]) -> None:
+    env, code = prepared
+    env = {**env, "EARMARK_CATALOG_ANONYMOUS_RATE": "1000", "EARMARK_SHUTDOWN_DELAY": "0.2"}
+    port = free_port()
+    catalog = Process(
+        [*earmark_command(), "run", "catalog", "--workers", "2", "--port", str(port)],
+        env,
+        name="run catalog --workers 2",
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def answers() -> httpx.Response | None:
+            try:
+                return httpx.get(url + "/health", timeout=5)
+            except httpx.TransportError:
+                assert catalog.proc.poll() is None, catalog.describe()
+                return None
+
+        wait_until(answers, 60, "run catalog --workers 2 answering /health")
+        # A new connection each: the kernel spreads them over both workers' sockets.
+        asked = 20
+        for _ in range(asked):
+            assert httpx.get(f"{url}/lookup/isrc/{code}", timeout=10).status_code == 200
+        # Whichever worker answers /metrics counts the other's requests too.
+        for _ in range(3):
+            metrics = httpx.get(url + "/metrics", timeout=10).text
+            assert _requests_counted(metrics, "lookup_isrc") == asked
     finally:
         assert catalog.stop() == 0, catalog.describe()
     assert "Traceback" not in catalog.stderr

@@ -102,13 +102,110 @@ def test_a_broken_connection_invalidates_the_pool(
             ]
 
 
-def test_only_a_psycopg_connection_is_accepted(tmp_path: Any) -> None:
+_ITEMS = sa.Table(
+    "item",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("gid", sa.Uuid, index=True),
+    sa.Column("code", sa.String),
+    sa.Column("flag", sa.Boolean),
+)
+
+
+#: One branch per kind of list: integers (rendered inline by SQLAlchemy), UUIDs, strings.
+_BASE = sa.select(_ITEMS.c.id, _ITEMS.c.gid.label("gid"), _ITEMS.c.code, _ITEMS.c.flag)
+ITEMS = sa.union(
+    _BASE.where(_ITEMS.c.id.in_(sa.bindparam("ids", expanding=True, literal_execute=True))),
+    _BASE.where(_ITEMS.c.gid.in_(sa.bindparam("gids", expanding=True))),
+    _BASE.where(_ITEMS.c.code.in_(sa.bindparam("codes", expanding=True))),
+).order_by("id")
+
+
+@pytest.fixture
+def sqlite_items(tmp_path: Any) -> Any:
     engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    _ITEMS.create(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(_ITEMS),
+            [
+                {"id": 1, "gid": uuid.UUID(int=1), "code": "a'b", "flag": True},
+                {"id": 2, "gid": uuid.UUID(int=2), "code": '"]);--', "flag": False},
+                {"id": 3, "gid": uuid.UUID(int=3), "code": "é ✓", "flag": None},
+            ],
+        )
     try:
-        with engine.connect() as conn, pytest.raises(TypeError, match="psycopg"):
-            driver.fetch_all(conn, sa.select(sa.literal(1)), {})
+        yield engine
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [ITEMS, ITEMS.execution_options(**{driver.INLINE_LISTS: True})],
+    ids=["json lists", "inline integers"],
+)
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"ids": [1], "gids": [], "codes": []},
+        {"ids": [], "gids": [uuid.UUID(int=2), uuid.UUID(int=9)], "codes": []},
+        {"ids": [], "gids": [], "codes": ["a'b", '"]);--', "é ✓", "nothing"]},
+        {"ids": [3, 10**12], "gids": [uuid.UUID(int=1)], "codes": ["a'b"]},
+        {"ids": [], "gids": [], "codes": []},
+    ],
+)
+def test_sqlite_rows_are_those_sqlalchemy_returns(
+    sqlite_items: sa.Engine, statement: sa.CompoundSelect[Any], parameters: dict[str, Any]
+) -> None:
+    with sqlite_items.connect() as conn:
+        assert driver.usable(conn, sqlite=True)
+        assert not driver.usable(conn)
+        through_driver = driver.fetch_all(conn, statement, parameters)
+        through_sqlalchemy = conn.execute(statement, parameters).all()
+    assert through_driver == [tuple(row) for row in through_sqlalchemy]
+    for mine, theirs in zip(through_driver, through_sqlalchemy, strict=True):
+        assert mine._asdict() == theirs._asdict()  # type: ignore[attr-defined]
+        assert all(type(a) is type(b) for a, b in zip(mine, theirs, strict=True))
+
+
+def test_sqlite_statement_text_does_not_depend_on_the_lists(sqlite_items: sa.Engine) -> None:
+    seen: list[str] = []
+    with sqlite_items.connect() as conn:
+        conn.connection.driver_connection.set_trace_callback(seen.append)  # type: ignore[union-attr]
+        for size in (1, 5, 300):
+            driver.fetch_all(conn, ITEMS, {"ids": list(range(size)), "gids": [], "codes": []})
+    selects = [s for s in seen if s.startswith("SELECT")]
+    assert len(selects) == 3
+    assert len({s.split("json_each(")[0] for s in selects}) == 1
+
+
+def test_sqlite_inline_lists_keep_an_or_on_the_indexes(sqlite_items: sa.Engine) -> None:
+    """An empty inline list OR-ed with another: SQLite scans the table for ``IN ()``."""
+    either = (
+        sa.select(_ITEMS.c.id)
+        .where(
+            sa.or_(
+                _ITEMS.c.id.in_(sa.bindparam("ids", expanding=True, literal_execute=True)),
+                _ITEMS.c.id.in_(sa.bindparam("more", expanding=True, literal_execute=True)),
+            )
+        )
+        .execution_options(**{driver.INLINE_LISTS: True})
+    )
+    plans: list[str] = []
+    with sqlite_items.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.set_trace_callback(plans.append)  # type: ignore[union-attr]
+        assert driver.fetch_all(conn, either, {"ids": [2], "more": []}) == [(2,)]
+        (sql,) = plans
+        plan = raw.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()  # type: ignore[union-attr]
+    assert not [row for row in plan if str(row[3]).startswith("SCAN")], plan
+
+
+def test_sqlite_errors_are_sqlalchemy_errors(sqlite_items: sa.Engine) -> None:
+    missing = sa.select(sa.table("absent", sa.column("x")).c.x)
+    with sqlite_items.connect() as conn, pytest.raises(sa.exc.OperationalError, match="absent"):
+        driver.fetch_all(conn, missing, {})
 
 
 @pytest.fixture

@@ -352,7 +352,7 @@ async def batch_lookup(ctx: Ctx) -> Response:
                 elif kind == "recording":
                     answer[key][mbid] = render.recording(data, data.recordings[current])
                 elif kind == "release":
-                    answer[key][mbid] = render.album(data.releases[current])
+                    answer[key][mbid] = render.album_of(data, current)
                 else:
                     answer[key][mbid] = render.artist(data.artists[current])
         for code in lists["isrcs"]:

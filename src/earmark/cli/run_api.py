@@ -18,7 +18,7 @@ from earmark.settings import Settings
 # The web app, the server and the metrics are imported in the functions that use them, so
 # that only `earmark run api` itself loads them.
 if TYPE_CHECKING:
-    from earmark.server import ServerOptions
+    from earmark.server import ServerOptions, WorkerTarget
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,11 @@ def api(
     )
     count = workers or settings.api_workers
     # The addresses first: a port in use is one line, before any database is looked at.
-    sock = _take_address(options.host, options.port, count)
+    sock = take_address(options.host, options.port, count)
     ops: socket.socket | None = None
     try:
         if options.ops_address is not None:
-            ops = _take_address(*options.ops_address, count)
+            ops = take_address(*options.ops_address, count)
         warn_if_numpy_fallback()
         check_production(settings)
         if count == 1:
@@ -77,7 +77,9 @@ def api(
         ctx.exit(status)
 
 
-def _take_address(host: str, port: int, count: int) -> socket.socket:
+def take_address(host: str, port: int, count: int) -> socket.socket:
+    """The listening address of ``count`` processes (one: listening here; more: held for the
+    workers); a port in use is a :class:`~earmark.listen.ListenError`."""
     from earmark.listen import bind_address, listen_error
     from earmark.server import bind_socket
 
@@ -116,6 +118,17 @@ def _serve_workers(
     sock: socket.socket,
     ops: socket.socket | None,
 ) -> int:
+    host, port = sock.getsockname()[:2]
+    log.info("listening on %s:%d with %d workers", host, port, count)
+    if ops is not None:
+        log.info("operations (/metrics, health) on %s:%d", *ops.getsockname()[:2])
+    return supervise(functools.partial(_worker, settings, options, ops), sock, count, options)
+
+
+def supervise(target: WorkerTarget, sock: socket.socket, count: int, options: ServerOptions) -> int:
+    """Run ``count`` worker processes of ``target`` on ``sock`` until SIGTERM/SIGINT (see
+    :func:`earmark.server.run_workers`), their Prometheus metrics summed across them; closes
+    ``sock``. ``earmark run catalog --workers N`` uses it too."""
     from earmark.api.metrics import prepare_multiprocess
     from earmark.server import run_workers
 
@@ -123,12 +136,8 @@ def _serve_workers(
     with tempfile.TemporaryDirectory(prefix="earmark-metrics-") as metrics_dir:
         prepare_multiprocess(metrics_dir)
         try:
-            host, port = sock.getsockname()[:2]
-            log.info("listening on %s:%d with %d workers", host, port, count)
-            if ops is not None:
-                log.info("operations (/metrics, health) on %s:%d", *ops.getsockname()[:2])
             return run_workers(
-                functools.partial(_worker, settings, options, ops),
+                target,
                 sock,
                 count,
                 stop_timeout=options.shutdown_delay + options.graceful_timeout + _STOP_MARGIN_S,

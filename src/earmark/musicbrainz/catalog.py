@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from earmark.musicbrainz import catalog_queries as q
 from earmark.musicbrainz import statements
 from earmark.musicbrainz.metadata import Credit, CreditedArtist, ReleaseEvent
-from earmark.musicbrainz.schema import execute
+from earmark.musicbrainz.schema import execute, fetch
 
 #: The kinds of MBIDs a batch may hold (their statements always run with ``fixed``).
 BATCH_KINDS = ("track", "recording", "release", "artist")
@@ -143,6 +143,9 @@ class CatalogData:
     releases: dict[str, CatalogRelease] = field(default_factory=dict)
     release_groups: dict[str, CatalogReleaseGroup] = field(default_factory=dict)
     artists: dict[str, CatalogArtist] = field(default_factory=dict)
+    #: Answers already rendered from these values, by kind and MBID: a release on many tracks
+    #: of one answer is shaped once (:func:`earmark.musicbrainz.catalog_render.album_of`).
+    rendered: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 #: Runs one statement with its parameters and returns its rows (by position and by label).
@@ -152,7 +155,7 @@ Run = Callable[[Any, dict[str, Any]], Iterable[Any]]
 def load(conn: Connection, query: CatalogQuery, *, fixed: bool = False) -> CatalogData:
     """Everything ``query`` asks for (see the module docstring)."""
     return load_with(
-        lambda statement, params: execute(conn, statement, params),
+        lambda statement, params: fetch(conn, statement, params, sqlite=True),
         conn.dialect.name,
         query,
         fixed=fixed,

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from earmark.db import driver
 from earmark.musicbrainz.schema import SCHEMA, tables
 from earmark.musicbrainz.statements import DUCKDB, among, secondary_types
 
@@ -168,6 +169,8 @@ def releases(dialect: str) -> sa.Select[Any]:
             )
         )
         .order_by(release.c.id)
+        # SQLite searches both indexes for an OR of two lists of values, not of subqueries.
+        .execution_options(**{driver.INLINE_LISTS: True})
     )
 
 

@@ -71,6 +71,16 @@ def album(release: CatalogRelease) -> Json:
     }
 
 
+def album_of(data: CatalogData, release_id: str) -> Json:
+    """:func:`album` of the release ``release_id`` of ``data``, shaped once per ``data`` (the
+    same object each time: answers are serialised, never changed)."""
+    key = ("album", release_id)
+    found: Json | None = data.rendered.get(key)
+    if found is None:
+        found = data.rendered[key] = album(data.releases[release_id])
+    return found
+
+
 def track(data: CatalogData, found: CatalogTrack, *, with_album: bool = True) -> Json:
     recording = data.recordings.get(found.recording)
     shaped: Json = {
@@ -88,7 +98,7 @@ def track(data: CatalogData, found: CatalogTrack, *, with_album: bool = True) ->
         "album_id": found.release,
     }
     if with_album:
-        shaped["album"] = album(data.releases[found.release])
+        shaped["album"] = album_of(data, found.release)
     return shaped
 
 
@@ -103,13 +113,13 @@ def recording(data: CatalogData, found: CatalogRecording) -> Json:
         "duration_ms": found.length_ms,
         "artists": artists(found.artists),
         "isrcs": list(found.isrcs),
-        "albums": [album(data.releases[r]) for r in release_ids],
+        "albums": [album_of(data, r) for r in release_ids],
         "tracks": [track(data, data.tracks[t], with_album=False) for t in found.tracks],
     }
 
 
 def release_group(data: CatalogData, found: CatalogReleaseGroup) -> Json:
-    albums = [album(data.releases[r]) for r in found.releases]
+    albums = [album_of(data, r) for r in found.releases]
     dates = [a["date"] for a in albums if a["date"]]
     return {
         "id": found.id,

@@ -220,14 +220,21 @@ def execute(conn: Connection, statement: Executable, parameters: Any = None) -> 
     return conn.execute(statement, parameters, execution_options=_options(conn))
 
 
-def fetch(conn: Connection, statement: sa.Select[Any], parameters: Mapping[str, Any]) -> list[Any]:
+def fetch(
+    conn: Connection,
+    statement: driver.Statement,
+    parameters: Mapping[str, Any],
+    *,
+    sqlite: bool = False,
+) -> list[Any]:
     """Every row of a read statement on the subset, by position and by column label.
 
     On PostgreSQL it runs on psycopg directly (:mod:`earmark.db.driver`), in the connection's
     schema: a lookup without cached metadata runs three such statements, and SQLAlchemy's
-    execution cost about twice the client CPU of the driver's.
+    execution cost about twice the client CPU of the driver's. With ``sqlite``, on SQLite too
+    (on ``sqlite3``, its list parameters as JSON arrays: the catalog's reads).
     """
-    if not driver.usable(conn):
+    if not driver.usable(conn, sqlite=sqlite):
         return list(execute(conn, statement, parameters))
     options = conn.get_execution_options()
     if "schema_translate_map" in options:

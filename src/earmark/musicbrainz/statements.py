@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from earmark.db import driver
 from earmark.musicbrainz.schema import tables
 
 #: The parameter of :func:`main_query`: the requested MBIDs as ``uuid.UUID`` values.
@@ -174,6 +175,8 @@ def release_events(dialect: str) -> sa.Select[Any]:
         )
         .select_from(event.outerjoin(iso, iso.c.area == event.c.country))
         .where(_ids(event.c.release, dialect))
+        # SQLite pushes a list of values, not a subquery, into the view's branches.
+        .execution_options(**{driver.INLINE_LISTS: True})
     )
 
 

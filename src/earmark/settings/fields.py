@@ -427,6 +427,12 @@ class Settings:
         "",
         "Directory of the catalog's Parquet export, read with catalog_backend = duckdb.",
     )
+    catalog_workers: int = setting(
+        1,
+        "Worker processes of `earmark run catalog` (each with its own connections; the "
+        "metrics are summed across them).",
+        minimum=1,
+    )
     web_host: str = setting("127.0.0.1", "Address `earmark run web` (the website) listens on.")
     web_port: int = port_setting(
         8081, "TCP port of `earmark run web` (`serve` has the site on api_port).", any_free=True
