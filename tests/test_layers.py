@@ -43,6 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "services": (
         "earmark.search",
         "earmark.indexsync",
+        "earmark.clipsync",
         "earmark.importer.decide",
         "earmark.importer.locks",
         "earmark.importer.outcome",
@@ -60,6 +61,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark",  # the package itself: __version__
         "earmark.chromaprint",
         "earmark.index.engine",
+        "earmark.clipindex",
         "earmark.settings",
         "earmark.errors",
         "earmark.process",
