@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,12 @@ class Track:
 @pytest.fixture(scope="session")
 def clip_tracks() -> list[Track]:
     """Four real tracks of at least 90 s: three go into the indexes, the last stays out."""
+    return load_clip_tracks()
+
+
+@functools.cache
+def load_clip_tracks() -> list[Track]:
+    """:func:`clip_tracks` for tests elsewhere (decoded and fingerprinted once)."""
     found: list[Track] = []
     for path in require_music(12):
         pcm = read_pcm(path, max_seconds=150)
