@@ -280,7 +280,12 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         separate = bool(settings.ops_address.strip())
         site = create_web_app(
             web_services(
-                settings, dbs=dbs, mirror=mirror, searcher=searcher(index), counters=counters
+                settings,
+                dbs=dbs,
+                mirror=mirror,
+                searcher=searcher(index),
+                counters=counters,
+                clips=services.clips,
             )
         )
         # The catalog under /catalog, with the API's keys; its threads close with the runtime.

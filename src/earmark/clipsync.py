@@ -30,6 +30,14 @@ from earmark.db.links import MbidLink
 
 log = logging.getLogger(__name__)
 
+#: What makes a clip search fail for now: the fingerprint database cannot be reached or answer
+#: in time (the catch-up and the answer's track lookup read it).
+OUTAGES: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+)
+
 #: Fingerprints read per statement while catching up.
 CATCH_UP_BATCH = 2000
 
