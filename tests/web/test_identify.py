@@ -134,7 +134,8 @@ def test_a_clip_is_found_in_the_clip_index_with_its_place(
     track = load_clip_tracks()[0]
     gid = data_site.add_track(Song(track.items, len(track.pcm) // RATE), [MOON])
     web = data_site.web
-    web.services.clips = ClipService(ClipIndex(tmp_path / "clips.log"), data_site.api.dbs.fingerprint)
+    index = ClipIndex(tmp_path / "clips.log")
+    web.services.clips = ClipService(index, data_site.api.dbs.fingerprint)
     try:
         assert 'name="clip"' in web.client.get("/identify").text
         clip = ffmpeg_convert(track.path, tmp_path / "clip.mp3", "-ss", "52", "-t", "10")
@@ -148,4 +149,4 @@ def test_a_clip_is_found_in_the_clip_index_with_its_place(
         assert refused.status_code == 400
         assert "silence" in refused.text
     finally:
-        web.services.clips.index.close()
+        index.close()
