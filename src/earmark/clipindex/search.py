@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from earmark.chromaprint.compare import popcount
 from earmark.clipindex.postings import ClipSnapshot
-from earmark.clipindex.terms import item_terms, query_mask
+from earmark.clipindex.terms import item_terms, neighbour_terms, query_mask
 
 UInt32Array = npt.NDArray[np.uint32]
 
@@ -89,19 +89,28 @@ def unsearchable_reason(items: UInt32Array) -> str | None:
 
 
 def find(snapshot: ClipSnapshot, items: UInt32Array, limit: int = CANDIDATES) -> list[ClipMatch]:
-    """Verified matches of the whole query, best first (at most one per entry)."""
-    return [m for m in candidates(snapshot, items, limit) if m.agreement >= threshold(m.span)]
+    """Verified matches of the whole query, best first (at most one per entry).
+
+    A query that finds nothing is asked again with every term's one-bit neighbours too (21
+    times the postings): a pitch or speed change flips more bits than a codec does, and then
+    few terms survive whole.
+    """
+    found = [m for m in candidates(snapshot, items, limit) if m.agreement >= threshold(m.span)]
+    if found:
+        return found
+    wider = candidates(snapshot, items, limit, wide=True)
+    return [m for m in wider if m.agreement >= threshold(m.span)]
 
 
 def candidates(
-    snapshot: ClipSnapshot, items: UInt32Array, limit: int = CANDIDATES
+    snapshot: ClipSnapshot, items: UInt32Array, limit: int = CANDIDATES, *, wide: bool = False
 ) -> list[ClipMatch]:
     """The best-voted placements with their bit agreement, best first, before the decision
     (the evaluation harness measures the threshold on these)."""
     items = np.asarray(items, dtype=np.uint32)
     if items.size == 0 or snapshot.ids.size == 0:
         return []
-    voted = _candidates(snapshot, items, limit)
+    voted = _candidates(snapshot, items, limit, wide)
     found = [_verify(snapshot, items, entry, offset, votes) for entry, offset, votes in voted]
     matches = [m for m in found if m is not None]
     matches.sort(key=lambda m: (-m.agreement, -m.votes))
@@ -109,12 +118,18 @@ def candidates(
 
 
 def _candidates(
-    snapshot: ClipSnapshot, items: UInt32Array, limit: int
+    snapshot: ClipSnapshot, items: UInt32Array, limit: int, wide: bool
 ) -> list[tuple[int, int, int]]:
     """(entry index, offset, pooled votes) of the best-voted offsets, one per entry."""
     positions = np.flatnonzero(query_mask(items)).astype(np.int64)
-    high, low = item_terms(items[positions])
-    votes = snapshot.votes(np.concatenate([high, low]), np.concatenate([positions, positions]))
+    first, second = item_terms(items[positions])
+    terms = np.concatenate([first, second])
+    term_positions = np.concatenate([positions, positions])
+    if wide:
+        probes, origin = neighbour_terms(terms)
+        terms = np.concatenate([terms, probes])
+        term_positions = np.concatenate([term_positions, term_positions[origin]])
+    votes = snapshot.votes(terms, term_positions)
     if votes.positions.size == 0:
         return []
     entries = snapshot.entry_of(votes.positions)
