@@ -70,6 +70,8 @@ bench: install deps
 	$(BIN)/python bench/api.py --setup production --catalogue 100000
 	$(BIN)/python bench/web.py --db sqlite
 	$(BIN)/python bench/web.py --db postgresql
+	$(BIN)/python bench/clip_eval.py
+	$(BIN)/python bench/clip_eval.py --speed --tracks 100000
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install
