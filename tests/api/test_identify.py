@@ -81,6 +81,12 @@ def test_bad_clips_get_a_clear_error_in_the_requested_format(clip_api: ApiHarnes
         assert body["status"] == "error"
         assert body["error"]["code"] == code
         assert words in body["error"]["message"]
+    rng = np.random.default_rng(3)
+    huge = rng.integers(0, 2**32, 14_536, dtype=np.uint32)  # 30 minutes and one item
+    too_long = clip_api.call(IDENTIFY, {"client": key, "fingerprint": _b64(huge)})
+    assert too_long.status_code == 413
+    assert too_long.json()["error"]["code"] == 19
+    assert "in parts" in too_long.json()["error"]["message"]
     xml = clip_api.call(IDENTIFY, {"client": key, "fingerprint": _b64(silence), "format": "xml"})
     assert xml.status_code == 400
     assert "<code>3</code>" in xml.text

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from earmark.cli.main import cli
 from earmark.embedded import initialise
+from earmark.library import clips
 from earmark.settings import Settings
 from tests.clipindex.conftest import load_clip_tracks
 from tests.support import ffmpeg_convert, require_tool
@@ -26,7 +27,9 @@ def _invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, st
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_import_whole_files_then_identify_a_clip_and_a_timeline(tmp_path: Path) -> None:
+def test_import_whole_files_then_identify_a_clip_and_a_timeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
     initialise(Settings(data_dir=data))
     lib = tmp_path / "lib"
@@ -73,6 +76,16 @@ def test_import_whole_files_then_identify_a_clip_and_a_timeline(tmp_path: Path) 
     assert abs(results[1]["offset"] - (10 + results[1]["position"] - 20)) <= 0.5
     code, text, _ = _invoke("identify", "--segments", str(mix), "--data-dir", str(data))
     assert re.search(r"^  0:00\.0-0:\d\d\.\d  track ", text, re.M), text
+
+    # A recording longer than one request takes goes in overlapping parts (here parts of
+    # 200 items instead of 30 minutes): the same timeline, in the whole recording's time.
+    monkeypatch.setattr(clips, "PART_ITEMS", 200)
+    monkeypatch.setattr(clips, "PART_OVERLAP", 40)
+    code, out, _ = _invoke("identify", "--segments", str(mix), "--data-dir", str(data), "--json")
+    parts = json.loads(out)["results"]
+    assert [r["recordings"][0]["title"] for r in parts] == ["Song 0", "Song 1"]
+    assert abs(parts[1]["position"] - 20) <= 4
+    assert abs(parts[1]["offset"] - (10 + parts[1]["position"] - 20)) <= 0.5
 
 
 def test_clip_options_exclude_each_other(tmp_path: Path) -> None:

@@ -209,3 +209,11 @@ def not_audio(detail: str) -> ApiError:
 
 def audio_too_long(limit_seconds: int) -> ApiError:
     return ApiError(REQUEST_TOO_LARGE, f"request too large: audio longer than {limit_seconds} s")
+
+
+def clip_too_long(max_items: int) -> ApiError:
+    return ApiError(
+        REQUEST_TOO_LARGE,
+        f"request too large: a clip has at most {max_items} fingerprint items (30 minutes); "
+        "send a longer recording in parts",
+    )

@@ -35,6 +35,9 @@ from earmark.musicbrainz.flags import MetaFlags, Mode, parse_meta
 
 #: The longest audio upload decoded; longer audio is refused (error 19).
 MAX_AUDIO_SECONDS: Final = 600
+#: The longest clip searched: 30 minutes of items (a longer recording is sent in parts, as
+#: ``earmark identify --segments`` does): bounds the work of one request.
+MAX_CLIP_ITEMS: Final = 14_535
 #: Decoding an upload stops after this many seconds of work (a hostile file may be slow).
 DECODE_DEADLINE_S: Final = 20.0
 _AUDIO_TYPES: Final = ("application/octet-stream",)
@@ -51,6 +54,8 @@ async def identify(call: Call) -> Payload:
         items = await call.thread(_fingerprint_upload, body)
     else:
         items = decode_fingerprint(call.required("fingerprint"))
+    if items.size > MAX_CLIP_ITEMS:
+        raise errors.clip_too_long(MAX_CLIP_ITEMS)
     reason = unsearchable_reason(items)
     if reason is not None:
         raise errors.unsearchable_clip(reason)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from earmark.chromaprint.codec import decode_fingerprint_base64, encode_fingerprint_base64
+from earmark.clipindex.terms import ITEMS_PER_SECOND
 from earmark.library.client import AcoustidError, WebServiceClient
 from earmark.library.fingerprints import scan_files
 from earmark.library.identify import describe_recording
@@ -96,24 +98,57 @@ async def identify_clips(
             emit(ClipIdentified(scanned.path, error=scanned.error or "cannot fingerprint"))
             continue
         try:
-            payload = await client.call(
-                "identify",
-                [
-                    ("client", client.client_key),
-                    ("fingerprint", scanned.fingerprint),
-                    ("meta", meta),
-                ],
-            )
+            results = await _identify_parts(client, scanned.fingerprint, meta)
         except AcoustidError as exc:
             # A clip the server will not search (too short, silence) is this file's answer.
             emit(ClipIdentified(scanned.path, scanned.duration, error=exc.message))
             continue
-        results = payload.get("results")
-        emit(
-            ClipIdentified(
-                scanned.path,
-                scanned.duration,
-                [r for r in results if isinstance(r, dict)] if isinstance(results, list) else [],
-                timeline=timeline,
-            )
-        )
+        emit(ClipIdentified(scanned.path, scanned.duration, results, timeline=timeline))
+
+
+#: Items per request: the server's limit (30 minutes); a longer recording is sent in parts.
+PART_ITEMS = 14_535
+#: Parts overlap by this many items (20 s) so that a track across a cut is seen whole once.
+PART_OVERLAP = 160
+
+
+async def _identify_parts(
+    client: WebServiceClient, fingerprint: str, meta: str
+) -> list[dict[str, Any]]:
+    """``/v2/identify`` on the recording, in parts of at most :data:`PART_ITEMS`; the parts'
+    positions are moved to the whole recording's time."""
+    items, _ = decode_fingerprint_base64(fingerprint)
+    if items.size <= PART_ITEMS:
+        return await _identify_one(client, fingerprint, meta, 0.0)
+    found: list[dict[str, Any]] = []
+    step = PART_ITEMS - PART_OVERLAP
+    for start in range(0, items.size - PART_OVERLAP, step):
+        part = encode_fingerprint_base64(items[start : start + PART_ITEMS])
+        for result in await _identify_one(client, part, meta, start / ITEMS_PER_SECOND):
+            previous = found[-1] if found else None
+            if (
+                previous is not None
+                and previous.get("id") == result.get("id")
+                and (_number(result.get("position")) <= _end(previous))
+            ):
+                continue  # the overlap saw the same part again
+            found.append(result)
+    return found
+
+
+def _end(result: dict[str, Any]) -> float:
+    return _number(result.get("position")) + _number(result.get("duration"))
+
+
+async def _identify_one(
+    client: WebServiceClient, fingerprint: str, meta: str, shift: float
+) -> list[dict[str, Any]]:
+    payload = await client.call(
+        "identify",
+        [("client", client.client_key), ("fingerprint", fingerprint), ("meta", meta)],
+    )
+    results = payload.get("results")
+    found = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+    for result in found:
+        result["position"] = round(_number(result.get("position")) + shift, 2)
+    return found
