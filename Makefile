@@ -82,6 +82,8 @@ bench: install deps
 	$(BIN)/python bench/open_data.py --db postgresql --fingerprints 20000
 	$(BIN)/python bench/index_cluster.py --docs 100000
 	$(BIN)/python bench/tag.py --files 200
+	$(BIN)/python bench/clip_eval.py
+	$(BIN)/python bench/clip_eval.py --speed --tracks 100000
 
 ## bench-large: the index benchmark at 1M documents (several minutes, ~2 GiB of RAM)
 bench-large: install

@@ -47,6 +47,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.indexsync",
         "earmark.backup",  # backups: databases and index copied together
         "earmark.opendata",  # AcoustID's public data: reading, applying, exporting
+        "earmark.clipsync",
         "earmark.importer.decide",
         "earmark.importer.locks",
         "earmark.importer.outcome",
@@ -66,6 +67,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark",  # the package itself: __version__
         "earmark.chromaprint",
         "earmark.index.engine",
+        "earmark.clipindex",
         "earmark.settings",
         "earmark.errors",
         "earmark.process",

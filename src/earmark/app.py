@@ -25,6 +25,8 @@ from earmark.api.services import ApiConfig, ApiServices
 from earmark.app_catalog import WithCatalog, catalog_services, key_cache
 from earmark.app_web import SiteAndApi, WebRuntime, web_config, web_services
 from earmark.catalog.app import create_catalog_app
+from earmark.clipindex.index import ClipIndex
+from earmark.clipsync import ClipService
 from earmark.closers import release_all
 from earmark.counters import CounterBackends, open_backends
 from earmark.cron import Scheduler, build_scheduler
@@ -125,6 +127,13 @@ def searcher(index: IndexHandle) -> Searcher:
     return Searcher(index.client, index.name)
 
 
+def open_clips(settings: Settings, dbs: Databases) -> ClipService:
+    """The clip index of this process (docs/clip-identification.md "Where it lives"): a file
+    under the data directory, written by the first process to lock it, caught up from the
+    fingerprint database."""
+    return ClipService(ClipIndex(settings.data_dir / "clips" / "clips.log"), dbs.fingerprint)
+
+
 def api_services(
     settings: Settings,
     *,
@@ -133,8 +142,13 @@ def api_services(
     counters: CounterBackends,
     mirror: MusicBrainzDatabase | None,
     queue: SubmissionQueue,
+    closers: list[Callable[[], None]] | None = None,
 ) -> ApiServices:
-    """The web service's handles over services the caller built (and closes)."""
+    """The web service's handles over services the caller built (and closes); the clip index
+    it opens is released by ``closers`` when given."""
+    clips = open_clips(settings, dbs)
+    if closers is not None:
+        closers.append(clips.index.close)
     return ApiServices(
         dbs=dbs,
         searcher=searcher(index),
@@ -143,6 +157,7 @@ def api_services(
         limits=open_rate_limits(settings),
         counters=counters,
         queue=queue,
+        clips=clips,
         metadata_cache=(
             MetadataCache(settings.musicbrainz_cache_ttl, settings.musicbrainz_cache_size)
             if settings.musicbrainz_cache_ttl > 0
@@ -285,7 +300,13 @@ def open_embedded(settings: Settings) -> ApiRuntime:
             ),
         ]
         services = api_services(
-            settings, dbs=dbs, index=index, counters=counters, mirror=mirror, queue=queue
+            settings,
+            dbs=dbs,
+            index=index,
+            counters=counters,
+            mirror=mirror,
+            queue=queue,
+            closers=closers,
         )
         services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
         services.metrics.register(OpenDataCollector(dbs))
@@ -293,7 +314,12 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         separate = bool(settings.ops_address.strip())
         site = create_web_app(
             web_services(
-                settings, dbs=dbs, mirror=mirror, searcher=searcher(index), counters=counters
+                settings,
+                dbs=dbs,
+                mirror=mirror,
+                searcher=searcher(index),
+                counters=counters,
+                clips=services.clips,
             )
         )
         # The catalog under /catalog, with the API's keys; its threads close with the runtime.
@@ -385,6 +411,7 @@ def open_production(settings: Settings) -> ApiRuntime:
             counters=counters,
             mirror=mirror if ready else None,
             queue=open_queue(settings, dbs),
+            closers=closers,
         )
         services.metrics.add_queue_collector(dbs, cache_ttl=settings.metrics_cache_ttl)
         services.metrics.register(OpenDataCollector(dbs))
@@ -473,6 +500,7 @@ def open_local(settings: Settings) -> ApiRuntime:
             counters=counters,
             mirror=mirror,
             queue=open_queue(settings, dbs),
+            closers=closers,
         )
         return ApiRuntime(create_app(services), services, closers=closers)
     except BaseException:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from earmark.api.transport import normalize_path
+from earmark.clipsync import ClipService
 from earmark.closers import release_all
 from earmark.counters import CounterBackends
 from earmark.db.engine import Databases
@@ -80,6 +81,7 @@ def web_services(
     mirror: MusicBrainzDatabase | None,
     searcher: Searcher | None = None,
     counters: CounterBackends | None = None,
+    clips: ClipService | None = None,
 ) -> WebServices:
     """The website's handles over services the caller built (and closes)."""
     return WebServices(
@@ -89,6 +91,7 @@ def web_services(
         mirror=mirror,
         searcher=searcher,
         counters=counters,
+        clips=clips,
     )
 
 

@@ -14,6 +14,7 @@ from earmark.db import fingerprints, foreignids, links, sources, submissions, tr
 from earmark.db.tables import fingerprint as fingerprint_table
 from earmark.db.tables import track as track_table
 from earmark.importer.decide import SKIP_NO_LINK
+from tests.clipindex.conftest import load_clip_tracks
 from tests.db import queries
 from tests.importer.harness import Harness, corpus_items, fixture_items
 
@@ -427,3 +428,21 @@ def test_list_by_mbid(harness: Harness, fp: Any) -> None:
         (gid_b.gid, True),
     ]
     assert [t.gid for t in everything[MBID2]] == [gid_b.gid]
+
+
+def test_a_whole_file_fingerprint_is_kept_beside_the_shorter_one_it_matches(
+    harness: Harness,
+) -> None:
+    """The clip index needs whole tracks: a submission covering much more of the track than
+    the fingerprint it matches (fpcalc -length 0 after the default 120 s) is stored as a new
+    fingerprint of the same track; one of about the same length is still counted on the old."""
+    whole = load_clip_tracks()[0].items
+    first = harness.submit_and_run(whole[:600], 150, mbid=MBID)
+    longer = harness.submit_and_run(whole, 150, mbid=MBID)
+    again = harness.submit_and_run(whole[:620], 150, mbid=MBID)
+    assert longer.status == "imported"
+    assert longer.new_fingerprint
+    assert longer.track_id == first.track_id
+    assert not again.new_fingerprint
+    assert first.track_id is not None
+    assert len(_track_fps(harness, first.track_id)) == 2

@@ -190,6 +190,16 @@ def test_postgresql_redis_nats_index_server_and_two_api_workers(
                 best
             )
 
+        # /v2/identify: each worker has its clip index (one writes the file, the other reads
+        # it), caught up from PostgreSQL; a 10 s slice is placed at its offset by both.
+        clip = encode_fingerprint_base64(recording[300:380])
+        for _ in range(4):
+            placed = httpx.post(
+                url + "/v2/identify", data={"client": client, "fingerprint": clip}, timeout=30
+            ).json()
+            assert placed["status"] == "ok", placed
+            assert [(r["id"], r["offset"]) for r in placed["results"]] == [(track_id, 37.14)]
+
         # Whichever worker answers, /metrics sums both (prometheus' multiprocess mode).
         metrics = httpx.get(url + "/metrics", timeout=10)
         assert metrics.status_code == 200

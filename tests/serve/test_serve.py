@@ -102,6 +102,15 @@ def test_first_run_submit_lookup_shutdown_and_restart(
         assert best["id"] == track_id
         assert best["score"] > 0.9
         assert [r["id"] for r in best["recordings"]] == [str(mbid)]
+        placed = httpx.post(
+            server.url + "/v2/identify",
+            data={
+                "client": server.client_key,
+                "fingerprint": encode_fingerprint_base64(recording[200:280]),
+            },
+            timeout=30,
+        ).json()
+        assert [(r["id"], r["offset"]) for r in placed["results"]] == [(track_id, 24.76)]
 
         # SIGTERM: health turns 503 at once, requests are still answered during the delay,
         # then the process ends by itself with status 0.

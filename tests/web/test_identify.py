@@ -9,8 +9,11 @@ import httpx
 import pytest
 
 from earmark.chromaprint.files import fingerprint_file
+from earmark.clipindex.index import ClipIndex
+from earmark.clipsync import ClipService
 from earmark.web.services import IDENTIFY_AT_ONCE, WebConfig
 from tests.api.lookup_helpers import Song
+from tests.clipindex.conftest import RATE, load_clip_tracks
 from tests.support import ffmpeg_convert, ffmpeg_generate, require_music
 from tests.web.data_support import HOSTILE, MOON, DataSite, data_site
 from tests.web.harness import SECRET, WebHarness, csrf_token
@@ -121,3 +124,29 @@ def test_uploads_beyond_the_decodes_at_once_are_answered_busy(
     assert busy.headers["retry-after"] == "5"
     assert "identifying other files right now" in busy.text
     assert _upload(web, "upload.mp3", mp3.read_bytes()).status_code == 200
+
+
+def test_a_clip_is_found_in_the_clip_index_with_its_place(
+    data_site: DataSite, tmp_path: Path
+) -> None:
+    """The "clip" box: the upload is searched as ``/v2/identify`` searches it, and the page
+    says where in the track the clip sits; an unsearchable clip says why."""
+    track = load_clip_tracks()[0]
+    gid = data_site.add_track(Song(track.items, len(track.pcm) // RATE), [MOON])
+    web = data_site.web
+    index = ClipIndex(tmp_path / "clips.log")
+    web.services.clips = ClipService(index, data_site.api.dbs.fingerprint)
+    try:
+        assert 'name="clip"' in web.client.get("/identify").text
+        clip = ffmpeg_convert(track.path, tmp_path / "clip.mp3", "-ss", "52", "-t", "10")
+        answer = _upload(web, "clip.mp3", clip.read_bytes(), clip="1")
+        assert answer.status_code == 200, answer.text[-800:]
+        assert f'<a href="/track/{gid}"><code>{gid}</code></a>' in answer.text
+        assert "from 0:52 in the track" in answer.text
+        assert f'<a href="/mbid/{MOON}">Moon</a>' in answer.text
+        silence = ffmpeg_generate(tmp_path / "silence.wav", "anullsrc", 20)
+        refused = _upload(web, "silence.wav", silence.read_bytes(), clip="1")
+        assert refused.status_code == 400
+        assert "silence" in refused.text
+    finally:
+        index.close()

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from earmark.api import errors, internal, lookup, operations, submit, tracks, user
+from earmark.api import errors, identify, internal, lookup, operations, submit, tracks, user
 from earmark.api.call import endpoint, error_response
 from earmark.api.services import ApiServices
 from earmark.api.spec import docs
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 #: Modules whose ``ROUTES`` list (path, endpoint name, handler) envelope endpoints; the
 #: ``LEGACY_ROUTES`` of lookup and submit are the v1 paths, answered in XML.
-ENVELOPE_MODULES = (lookup, submit, tracks, user, internal)
+ENVELOPE_MODULES = (lookup, identify, submit, tracks, user, internal)
 
 
 class Background(Protocol):

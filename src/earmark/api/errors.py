@@ -196,3 +196,24 @@ def invalid_request() -> ApiError:
 
 def request_timeout() -> ApiError:
     return ApiError(REQUEST_TIMEOUT, "the request was not received in time")
+
+
+def unsearchable_clip(reason: str) -> ApiError:
+    """A clip ``/v2/identify`` will not search (too short, silence), saying why."""
+    return ApiError(INVALID_FINGERPRINT, f"invalid fingerprint: {reason}")
+
+
+def not_audio(detail: str) -> ApiError:
+    return ApiError(INVALID_REQUEST_BODY, f"invalid request body: not audio ({detail})")
+
+
+def audio_too_long(limit_seconds: int) -> ApiError:
+    return ApiError(REQUEST_TOO_LARGE, f"request too large: audio longer than {limit_seconds} s")
+
+
+def clip_too_long(max_items: int) -> ApiError:
+    return ApiError(
+        REQUEST_TOO_LARGE,
+        f"request too large: a clip has at most {max_items} fingerprint items (30 minutes); "
+        "send a longer recording in parts",
+    )

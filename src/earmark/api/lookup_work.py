@@ -116,10 +116,10 @@ def _run(services: ApiServices, work: LookupWork) -> list[list[Json]]:
             else None
         )
         if result_links is not None and mirror is not None and mirror.engine is conn.engine:
-            _add_metadata(services, [hit.result for hit in flat], result_links, work.flags, conn)
+            enrich_results(services, [hit.result for hit in flat], result_links, work.flags, conn)
             result_links = None
     if result_links is not None:
-        _add_metadata(services, [hit.result for hit in flat], result_links, work.flags)
+        enrich_results(services, [hit.result for hit in flat], result_links, work.flags)
     return [[hit.result for hit in hits] for hits in per_query]
 
 
@@ -177,13 +177,14 @@ def score_json(score: float) -> float:
     return float(f"{score:.6g}")
 
 
-def _add_metadata(
+def enrich_results(
     services: ApiServices,
     results: list[Json],
     result_links: list[ResultLinks],
     flags: MetaFlags,
     shared: Connection | None = None,
 ) -> None:
+    """Add the MusicBrainz metadata ``flags`` ask for to ``results`` (lookup and identify)."""
     enrichment = add_metadata(
         services.mirror, results, result_links, flags, services.metadata_cache, shared=shared
     )

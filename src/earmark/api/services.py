@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from earmark.api.metrics import ApiMetrics
 from earmark.auth import KeyCache
+from earmark.clipsync import ClipService
 from earmark.counters import CounterBackends
 from earmark.db.engine import Databases
 from earmark.importer.queue import SubmissionQueue
@@ -51,6 +52,8 @@ class ApiServices:
     queue: SubmissionQueue
     #: Recently looked-up MusicBrainz metadata (None: every lookup asks the mirror).
     metadata_cache: MetadataCache | None = None
+    #: The clip index behind ``/v2/identify`` (None: that endpoint answers 13).
+    clips: ClipService | None = None
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     config: ApiConfig = field(default_factory=ApiConfig)
     health: Health = field(default_factory=Health)

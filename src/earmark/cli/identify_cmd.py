@@ -27,6 +27,7 @@ from earmark.library.progress import progress_bar, show_progress
 from earmark.settings import Settings
 
 if TYPE_CHECKING:
+    from earmark.library.clips import ClipIdentified
     from earmark.library.identify import Identified
 
 
@@ -53,6 +54,18 @@ if TYPE_CHECKING:
     help="Ask for catalog data (meta=catalog, an Earmark extension; replaces --meta) and print "
     "title, artists, album, track number, ISRC and barcode of the best recording per file.",
 )
+@click.option(
+    "--clip",
+    is_flag=True,
+    help="Each file is a clip (an excerpt from anywhere in a track, 5 s or more): fingerprint "
+    "it whole and ask /v2/identify for the track and the offset in it.",
+)
+@click.option(
+    "--segments",
+    is_flag=True,
+    help="Each file is a long recording (a radio show, a DJ set): print a timeline of the "
+    "tracks that play in it and when (/v2/identify).",
+)
 @jobs_option
 @rate_option
 @click.pass_context
@@ -65,18 +78,29 @@ def identify_cmd(
     as_json: bool,
     meta: str,
     catalog: bool,
+    clip: bool,
+    segments: bool,
     jobs: int | None,
     rate: float,
 ) -> None:
     """Identify audio FILEs and DIRectories: the best track and its recordings per file."""
     from earmark.library.scan import find_audio_files
 
+    if sum((clip, segments, catalog)) > 1:
+        raise click.UsageError("--clip, --segments and --catalog exclude each other")
     settings = library_settings(ctx, data_dir)
     files = list(dict.fromkeys(find_audio_files(paths)))
     if not files:
         click.echo("earmark: error: no audio files found", err=True)
         ctx.exit(2)
     shown = show_progress(len(files), enabled=not as_json)
+    if clip or segments:
+        failed = asyncio.run(
+            _identify_clips(
+                settings, files, server, client_key, meta, jobs, rate, as_json, timeline=segments
+            )
+        )
+        ctx.exit(2 if failed else 0)
     failed = asyncio.run(
         _identify(
             settings,
@@ -144,6 +168,43 @@ async def _identify(
                 emit=emit,
                 catalog=catalog,
             )
+    return failed
+
+
+async def _identify_clips(
+    settings: Settings,
+    files: list[str],
+    server: str | None,
+    client_key: str | None,
+    meta: str,
+    jobs: int | None,
+    rate: float,
+    as_json: bool,
+    *,
+    timeline: bool,
+) -> bool:
+    from earmark.library.clips import identify_clips
+    from earmark.library.connect import connect
+    from earmark.library.fingerprints import default_jobs
+
+    failed = False
+
+    def emit(found: ClipIdentified) -> None:
+        nonlocal failed
+        failed = failed or found.error is not None
+        click.echo(found.to_json() if as_json else found.to_text(), nl=as_json)
+
+    async with connect(
+        settings, server=server, client_key=client_key, rate=rate, local=local_factory(server)
+    ) as conn:
+        await identify_clips(
+            conn.client,
+            files,
+            meta=meta,
+            jobs=default_jobs(settings.fingerprint_jobs if jobs is None else jobs),
+            emit=emit,
+            timeline=timeline,
+        )
     return failed
 
 

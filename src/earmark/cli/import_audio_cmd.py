@@ -13,6 +13,7 @@ before).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,12 @@ if TYPE_CHECKING:
     metavar="SECONDS",
     help="Wait at most this long (also stops after 15 s without progress).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Fingerprint whole files (fpcalc -length 0) instead of the first fingerprint_length "
+    "seconds, so that clips from anywhere in them can be identified (/v2/identify).",
+)
 @jobs_option
 @rate_option
 @click.pass_context
@@ -88,6 +95,7 @@ def import_audio(
     state_file: Path | None,
     wait: bool,
     wait_timeout: float,
+    full: bool,
     jobs: int | None,
     rate: float,
 ) -> None:
@@ -95,6 +103,8 @@ def import_audio(
     from earmark.library.scan import find_audio_files
 
     settings = library_settings(ctx, data_dir)
+    if full:
+        settings = dataclasses.replace(settings, fingerprint_length=0)
     if server and not user_key:
         raise UsageError("--user KEY is required with --server (your user API key)")
     files = list(dict.fromkeys(find_audio_files([directory])))

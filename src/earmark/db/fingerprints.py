@@ -137,6 +137,18 @@ def get(conn: Connection, fingerprint_id: int) -> StoredFingerprint | None:
     return found[0] if found else None
 
 
+def after(conn: Connection, last_id: int, limit: int = 1000) -> list[tuple[int, Int32Array]]:
+    """Up to ``limit`` fingerprints (id, items) with ids above ``last_id``, in id order: the
+    clip index catches up with the table through this (:mod:`earmark.clipsync`)."""
+    rows = conn.execute(
+        sa.select(fingerprint.c.id, fingerprint.c.fingerprint)
+        .where(fingerprint.c.id > last_id)
+        .order_by(fingerprint.c.id)
+        .limit(limit)
+    ).all()
+    return [(int(r[0]), np.asarray(r[1], dtype=np.int32)) for r in rows]
+
+
 def unindexed_ids(conn: Connection, limit: int = 10_000) -> list[int]:
     """Ids of fingerprints written but not yet confirmed by the index, oldest first."""
     return list(

@@ -173,7 +173,9 @@ def _place(conns: Connections, sub: Submission, matches: list[Match]) -> _Placem
             continue
         seen.add(match.track_id)
         if _can_join(conns, match.track_id, sub):
-            reuse = match.score > FINGERPRINT_MERGE_THRESHOLD
+            reuse = match.score > FINGERPRINT_MERGE_THRESHOLD and not _longer(
+                conns, sub, match.fingerprint_id
+            )
             log.debug(
                 "submission %d: track %d eligible, fingerprint %d scores %.3f",
                 sub.id,
@@ -184,6 +186,18 @@ def _place(conns: Connections, sub: Submission, matches: list[Match]) -> _Placem
             return _Placement(match.track_id, match.fingerprint_id if reuse else None)
         log.debug("submission %d: track %d not eligible", sub.id, match.track_id)
     return _Placement(None, None)
+
+
+#: A submission with this many times the items of the fingerprint it matches is kept as a
+#: fingerprint of its own (the clip index needs whole tracks: docs/clip-identification.md).
+LONGER_FACTOR = 1.25
+
+
+def _longer(conns: Connections, sub: Submission, fingerprint_id: int) -> bool:
+    """Whether the submission covers much more of the track than the stored fingerprint (a
+    whole-file fingerprint after the usual first 120 s): then both are kept."""
+    stored = fingerprints.get(conns.fingerprint, fingerprint_id)
+    return stored is not None and len(sub.fingerprint) > LONGER_FACTOR * len(stored.items)
 
 
 def _can_join(conns: Connections, track_id: int, sub: Submission) -> bool:

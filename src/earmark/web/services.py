@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from earmark.clipsync import ClipService
 from earmark.counters import CounterBackends
 from earmark.db.engine import Connections, Databases
 from earmark.demokey import DemoKeys
@@ -61,6 +62,9 @@ class WebServices:
     #: The lookup pipeline (the identify page), when the process has an index.
     searcher: Searcher | None = None
     counters: CounterBackends | None = None
+    #: The clip index (the identify page's "clip" option), when the process has one: the same
+    #: one ``/v2/identify`` answers from (``serve``); None in ``run web``.
+    clips: ClipService | None = None
     #: Small values pages recompute at most every few seconds (the home page's totals).
     cache: TtlCache[object] = field(default_factory=lambda: TtlCache(60.0, 64))
     #: Uploads ``/identify`` decodes at once; one more is answered 503 (decoding is CPU-bound:

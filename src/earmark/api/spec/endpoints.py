@@ -558,8 +558,56 @@ INTERNAL = (
     ),
 )
 
+IDENTIFY = Endpoint(
+    path="/v2/identify",
+    name="identify",
+    summary="Identify a clip: an excerpt of any length from anywhere in a track",
+    description=(
+        "Finds where a clip (5 s or more from anywhere in a track: a radio recording, a DJ "
+        "set, the middle of a file) comes from, in the clip index of full-length fingerprints "
+        "(docs/clip-identification.md). Send `fingerprint` (compressed base64, any length, "
+        "no `duration`), or the audio itself as the request body with `Content-Type: "
+        "audio/...` or `application/octet-stream` (at most 1 MiB and 600 s of audio; the other "
+        "parameters in the query string). Each result is one part of the clip, in clip order: "
+        "the track `id`, `score` (bit agreement at the offset, 0.5 is chance), `offset` "
+        "(seconds into the track), `position` (seconds into the clip) and `duration` (seconds "
+        "matched); a clip spanning two tracks has two results. Too short (under ~4.6 s) or "
+        "silence → 3 with the reason; not audio → 20; longer than 600 s → 19."
+    ),
+    tag="lookup",
+    auth="client",
+    params=(
+        CLIENT,
+        Param(
+            "meta",
+            "string",
+            "As in `/v2/lookup`: which MusicBrainz metadata to add to each result.",
+            example="recordings",
+        ),
+        Param(
+            "fingerprint",
+            "fingerprint",
+            "Compressed Chromaprint fingerprint of the clip, URL-safe base64 as `fpcalc "
+            "-length 0` prints it. Required unless the body is audio. Undecodable → 3.",
+            example="AQADtMmybfGO8NCNEESLnzHyXNOHeHnG...",
+        ),
+    ),
+    response="IdentifyResponse",
+    errors=(2, 3, 4, 13, 14, 19, 20),
+    examples=(
+        Example(
+            "A 10 s clip from the middle of a track",
+            "client=Xb4Tk9qLw2&fingerprint=AQADtMmybfGO8NCNEESLnzHyXNOHeHnG...",
+            '{"results": [{"duration": 10.1, "id": "9ff43b6a-4f16-427c-93c2-92307ca505e0", '
+            '"offset": 83.42, "position": 0.0, "score": 0.9512}], "status": "ok"}',
+        ),
+    ),
+)
+
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     LOOKUP,
+    IDENTIFY,
     SUBMIT,
     SUBMISSION_STATUS,
     LIST_BY_MBID,

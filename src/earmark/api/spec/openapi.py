@@ -151,6 +151,18 @@ SCHEMAS: dict[str, Schema] = {
             ),
         ]
     },
+    "IdentifyResult": _obj(
+        ("id", "score", "offset", "position", "duration"),
+        id=_UUID,
+        score={"type": "number", "minimum": 0, "maximum": 1},
+        offset={"type": "number", "minimum": 0},
+        position={"type": "number", "minimum": 0},
+        duration={"type": "number", "minimum": 0},
+        recordings=_array(_ref("Recording")),
+        releasegroups=_array(_ref("ReleaseGroup")),
+        releases=_array(_ref("Release")),
+    ),
+    "IdentifyResponse": _ok(("results",), results=_array(_ref("IdentifyResult"))),
     "SubmissionState": _obj(
         ("id", "status"),
         id=_INT,

@@ -5,6 +5,11 @@ anything is decoded), written to a temporary file, and fingerprinted in a worker
 first 120 s of audio (as fpcalc), decoding stopped after ``web_identify_timeout`` seconds. The
 fingerprint is searched as a lookup searches it (:class:`earmark.search.Searcher`, fast mode),
 in this process: no HTTP call to the API.
+
+With "clip" ticked (an excerpt from anywhere in a track), the whole upload (at most
+:data:`earmark.api.identify.MAX_AUDIO_SECONDS`) is fingerprinted and searched in the clip index
+``/v2/identify`` answers from (:class:`earmark.clipsync.ClipService`, the same object in
+``serve``), in this process too; each result shows where in the track the clip sits.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,8 @@ from starlette.routing import BaseRoute, Route
 
 from earmark.chromaprint.audio import AudioError
 from earmark.chromaprint.files import DEFAULT_LENGTH, DecodeTimeoutError, fingerprint_file
+from earmark.clipindex.search import unsearchable_reason
+from earmark.clipsync import OUTAGES
 from earmark.db.engine import Connections
 from earmark.db.links import MbidLink
 from earmark.search import Match, Searcher, SearchUnavailableError, best_per_track
@@ -47,10 +55,16 @@ class Unidentifiable(Exception):  # noqa: N818 - a message for the visitor, not 
     """The file cannot be fingerprinted; the message says why, for the visitor."""
 
 
-def _fingerprint(path: Path, timeout: float) -> tuple[npt.NDArray[np.uint32], int]:
+#: Seconds of a clip upload fingerprinted (the API's limit for audio uploads).
+CLIP_SECONDS = 600
+
+
+def _fingerprint(
+    path: Path, timeout: float, length: float = DEFAULT_LENGTH
+) -> tuple[npt.NDArray[np.uint32], int]:
     deadline = time.monotonic() + timeout
     try:
-        found = fingerprint_file(path, DEFAULT_LENGTH, deadline=deadline)
+        found = fingerprint_file(path, length, deadline=deadline)
     except DecodeTimeoutError:
         raise Unidentifiable(
             f"Decoding this file took longer than {timeout:g} seconds: try a shorter or "
@@ -100,6 +114,8 @@ def _context(request: Request, **values: Any) -> dict[str, Any]:
         "filename": "",
         "duration": "",
         "mirror": services.mirror is not None,
+        "clips": services.clips is not None,
+        "clip": False,
     }
     context.update(values)
     return context
@@ -135,8 +151,14 @@ async def identify(request: Request) -> Response:
             busy = await render(request, "data/identify.html", context, 503)
             busy.headers["Retry-After"] = "5"
             return busy
+        clip = bool(form.get("clip")) and services.clips is not None
         try:
-            items, duration = await _fingerprint_upload(request, upload)
+            items, duration = await _fingerprint_upload(
+                request, upload, CLIP_SECONDS if clip else DEFAULT_LENGTH
+            )
+            reason = unsearchable_reason(items) if clip else None
+            if reason is not None:
+                raise Unidentifiable(f"This clip cannot be searched: {reason}.")
         except Unidentifiable as exc:
             context = _context(request, error=str(exc), filename=filename)
             return await render(request, "data/identify.html", context, 400)
@@ -144,6 +166,8 @@ async def identify(request: Request) -> Response:
             services.identify_slots.release()
     finally:
         await form.close()
+    if clip:
+        return await _clip_page(request, items, filename, duration)
     try:
         matches = await services.read(_search(searcher, items, duration))
     except SearchUnavailableError as exc:
@@ -156,8 +180,43 @@ async def identify(request: Request) -> Response:
     return await render(request, "data/identify.html", context)
 
 
+async def _clip_page(
+    request: Request, items: npt.NDArray[np.uint32], filename: str, duration: int
+) -> Response:
+    clips = services_of(request).clips
+    assert clips is not None
+    try:
+        found = await services_of(request).read(
+            lambda conns: clips.identify(conns.fingerprint, items, with_links=True)
+        )
+    except OUTAGES as exc:
+        log.warning("identify: the clip index cannot be brought up to date: %s", exc)
+        error = "The fingerprint database is unavailable right now: try again in a minute."
+        context = _context(request, error=error, filename=filename)
+        return await render(request, "data/identify.html", context, 503)
+    results = await _described(
+        request,
+        [
+            (
+                result.track_gid,
+                result.score,
+                result.fingerprint_id,
+                f"from {length_text(round(result.offset))} in the track, "
+                f"{result.duration:.0f} s matched at {length_text(round(result.position))} "
+                "of the clip",
+                result.links,
+            )
+            for result in found
+        ],
+    )
+    context = _context(
+        request, results=results, filename=filename, duration=length_text(duration), clip=True
+    )
+    return await render(request, "data/identify.html", context)
+
+
 async def _fingerprint_upload(
-    request: Request, upload: UploadFile
+    request: Request, upload: UploadFile, length: float = DEFAULT_LENGTH
 ) -> tuple[npt.NDArray[np.uint32], int]:
     config = services_of(request).config
     path, size = await run_in_threadpool(_save, upload)
@@ -166,17 +225,28 @@ async def _fingerprint_upload(
             raise HTTPException(413, "The file is larger than this server accepts.")
         if size == 0:
             raise Unidentifiable("The file is empty.")
-        return await run_in_threadpool(_fingerprint, path, config.identify_timeout)
+        return await run_in_threadpool(_fingerprint, path, config.identify_timeout, length)
     finally:
         await run_in_threadpool(path.unlink, True)
 
 
 async def _results(request: Request, best: Sequence[Match]) -> list[dict[str, Any]]:
-    mbids = [link.mbid for match in best for link in (match.links or [])]
+    return await _described(
+        request,
+        [(m.track_gid, m.score, m.fingerprint_id, length_text(m.length), m.links) for m in best],
+    )
+
+
+#: What a result shows: track gid, score, fingerprint id, a note, the track's MBID links.
+_Shown = tuple[uuid.UUID, float, int, str, list[MbidLink] | None]
+
+
+async def _described(request: Request, best: Sequence[_Shown]) -> list[dict[str, Any]]:
+    mbids = [link.mbid for *_, links in best for link in (links or [])]
     info = await recordings_of(services_of(request), list(dict.fromkeys(mbids)))
     results = []
-    for match in best:
-        own: list[MbidLink] = sorted(match.links or [], key=lambda link: -link.submission_count)
+    for gid, score, fingerprint_id, note, links in best:
+        own: list[MbidLink] = sorted(links or [], key=lambda link: -link.submission_count)
         recordings = []
         for link in own:
             found = info.get(link.mbid)
@@ -191,10 +261,10 @@ async def _results(request: Request, best: Sequence[Match]) -> list[dict[str, An
             )
         results.append(
             {
-                "gid": str(match.track_gid),
-                "score": f"{100 * match.score:.1f} %",
-                "fingerprint_id": match.fingerprint_id,
-                "length": length_text(match.length),
+                "gid": str(gid),
+                "score": f"{100 * score:.1f} %",
+                "fingerprint_id": fingerprint_id,
+                "length": note,
                 "recordings": recordings,
             }
         )
