@@ -50,6 +50,15 @@ def _recording_with_isrc(mirror: Mirror) -> tuple[str, list[str], set[str]]:
         return str(row.gid), sorted(c.strip() for c in codes), {str(t) for t in tracks}
 
 
+def _sort_name(mirror: Mirror, artist_gid: str) -> str:
+    artist = tables().artist
+    with mirror.database.read() as conn:
+        found = execute(
+            conn, sa.select(artist.c.sort_name).where(artist.c.gid == uuid.UUID(artist_gid))
+        ).scalar_one()
+    return str(found)
+
+
 def _lookup(api: ApiHarness, songs: list[Song], meta: str) -> list[Any]:
     params: list[tuple[str, Any]] = [("client", api.client_key), ("batch", "1"), ("meta", meta)]
     for i, found in enumerate(songs):
@@ -81,6 +90,8 @@ def test_catalog_adds_isrcs_and_tracks_to_known_recordings(
         assert track["isrcs"] == codes
         assert track["album"]["id"] == track["album_id"]
         assert "barcode" in track["album"]
+        for credited in [*track["artists"], *track["album"]["artists"]]:
+            assert credited["sort_name"] == _sort_name(mirror_data, credited["id"]), credited
     # The merged MBID is answered as its current recording, with its catalog data.
     assert "catalog_tracks" in by_id[new]
     # MusicBrainz does not know it: no catalog data, as no other metadata.

@@ -82,6 +82,16 @@ def test_recording_lookup_has_isrcs_albums_and_tracks(client: TestClient, indexe
     assert answer["duration_ms"] == 367000
     assert [a["title"] for a in answer["albums"]] == ["XVI Reflections on Classical Music"]
     assert len(answer["tracks"]) == 1
+    # Credits carry each artist's sort name (Picard's artist sort), the rest unchanged.
+    assert answer["artists"] == [
+        {
+            "id": answer["artists"][0]["id"],
+            "name": "Alva Noto & Ryuichi Sakamoto",
+            "join_phrase": "",
+            "sort_name": "Noto, Alva + Sakamoto, Ryuichi",
+        }
+    ]
+    assert answer["tracks"][0]["artists"][0]["sort_name"] == "Noto, Alva + Sakamoto, Ryuichi"
     fan_out = client.get(f"/lookup/recording/{indexed.synthetic.fan_out}").json()
     albums = fan_out["albums"]
     assert len(albums) >= 20

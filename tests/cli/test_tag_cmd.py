@@ -203,6 +203,13 @@ def test_write_tags_every_format_and_undo_restores(catalogue: Catalogue, tmp_pat
     flac = mutagen.File(library / "album" / "01.flac")
     assert flac.tags["MUSICBRAINZ_ALBUMID"] == [ALBUM_IN_GB]
     assert flac.tags["RELEASECOUNTRY"] == ["GB"]
+    # Sort names from the catalog (the synthetic mirror's equal the names).
+    assert flac.tags["ARTISTSORT"] == flac.tags["ARTIST"]
+    assert flac.tags["ALBUMARTISTSORT"] == flac.tags["ALBUMARTIST"]
+    assert mp3.tags["TSOP"].text == mp3.tags["TPE1"].text
+    assert mp3.tags["TSO2"].text == mp3.tags["TPE2"].text
+    assert m4a.tags["soar"] == m4a.tags["\xa9ART"]
+    assert m4a.tags["soaa"] == m4a.tags["aART"]
 
     # A second run finds nothing to change.
     code, out, err = _invoke("tag", str(library / "album"), env=catalogue.env)

@@ -314,3 +314,36 @@ def test_the_table_lines_up_and_cuts_long_values() -> None:
     assert lines[2] == "  title | -" + " " * 39 + " | New"
     assert "x" * 39 + "…" in lines[3]
     assert TagPlan("g.ogg", "matched").to_text() == "g.ogg\n  unchanged\n"
+
+
+def test_artist_sorts_come_from_the_catalogs_credits() -> None:
+    """Picard's artist sort and album artist sort: sort names with the credit's join phrases,
+    from the catalog's track and album credits; the lookup's own credits have none."""
+    a, b = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+    track = _on(R1, 1, 1)
+    track["artists"] = [
+        {"id": a, "name": "The Band", "join_phrase": " feat. ", "sort_name": "Band, The"},
+        {"id": b, "name": "Ann Other", "join_phrase": "", "sort_name": "Other, Ann"},
+    ]
+    track["album"]["artists"] = [{"id": a, "name": "The Band", "sort_name": "Band, The"}]
+    recording = {"id": R1, "sources": 1, "artists": [{"id": a, "name": "The Band"}]}
+    plan = decide_folder(
+        [Looked("f", results=_result({**recording, "catalog_tracks": [track]}))],
+        TagOptions(),
+        album=False,
+    )[0]
+    after = {c.field: c.after for c in plan.changes}
+    assert after["artist"] == ("The Band feat. Ann Other",)
+    assert after["artistsort"] == ("Band, The feat. Other, Ann",)
+    assert after["albumartistsort"] == ("Band, The",)
+    # Without catalog data (no sort names, or one missing) nothing is made up.
+    track["artists"][1].pop("sort_name")
+    track["album"]["artists"][0]["sort_name"] = {"not": "text"}
+    plan = decide_folder(
+        [Looked("f", results=_result({**recording, "catalog_tracks": [track]}))],
+        TagOptions(),
+        album=False,
+    )[0]
+    assert not {"artistsort", "albumartistsort"} & {c.field for c in plan.changes}
+    alone = decide_folder([Looked("f", results=_result(recording))], TagOptions(), album=False)
+    assert "artistsort" not in {c.field for c in alone[0].changes}

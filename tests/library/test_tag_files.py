@@ -26,7 +26,9 @@ VALUES = {
     "title": ("Neu",),
     "artist": ("A & B",),
     "artists": ("A", "B"),
+    "artistsort": ("A, The & B",),
     "album": ("Album",),
+    "albumartistsort": ("Various Artists",),
     "tracknumber": ("3",),
     "totaltracks": ("12",),
     "discnumber": ("1",),
@@ -145,14 +147,20 @@ def test_picard_keys_per_format(samples: dict[str, Path], tmp_path: Path) -> Non
     assert id3["UFID:http://musicbrainz.org"].data == RECORDING.encode()
     assert id3["TXXX:Acoustid Id"].text == ["abc"]
     assert id3.version[:2] == (2, 4)
+    assert (id3["TSOP"].text, id3["TSO2"].text) == (["A, The & B"], ["Various Artists"])
     vorbis = mutagen.File(flac).tags
     assert vorbis["TRACKNUMBER"] == ["3"]
     assert vorbis["TRACKTOTAL"] == ["12"]
     assert vorbis["MUSICBRAINZ_TRACKID"] == [RECORDING]
     assert vorbis["ARTISTS"] == ["A", "B"]
+    assert (vorbis["ARTISTSORT"], vorbis["ALBUMARTISTSORT"]) == (
+        ["A, The & B"],
+        ["Various Artists"],
+    )
     mp4 = mutagen.File(m4a).tags
     assert mp4["trkn"] == [(3, 12)]
     assert mp4["disk"] == [(1, 2)]
+    assert (mp4["soar"], mp4["soaa"]) == (["A, The & B"], ["Various Artists"])
     assert bytes(mp4["----:com.apple.iTunes:MusicBrainz Track Id"][0]) == RECORDING.encode()
 
 

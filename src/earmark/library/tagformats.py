@@ -25,8 +25,10 @@ PAIRS = {"tracknumber": "totaltracks", "discnumber": "totaldiscs"}
 _ID3_TEXT = {
     "title": "TIT2",
     "artist": "TPE1",
+    "artistsort": "TSOP",
     "album": "TALB",
     "albumartist": "TPE2",
+    "albumartistsort": "TSO2",
     "date": "TDRC",
     "originaldate": "TDOR",
     "isrc": "TSRC",
@@ -53,9 +55,11 @@ UFID_OWNER = "http://musicbrainz.org"
 VORBIS_KEYS = {
     "title": "TITLE",
     "artist": "ARTIST",
+    "artistsort": "ARTISTSORT",
     "artists": "ARTISTS",
     "album": "ALBUM",
     "albumartist": "ALBUMARTIST",
+    "albumartistsort": "ALBUMARTISTSORT",
     "tracknumber": "TRACKNUMBER",
     "totaltracks": "TRACKTOTAL",
     "discnumber": "DISCNUMBER",
@@ -83,6 +87,8 @@ _VORBIS_ALIASES = {"totaltracks": "TOTALTRACKS", "totaldiscs": "TOTALDISCS"}
 
 _MP4_TEXT = {"title": "\xa9nam", "artist": "\xa9ART", "album": "\xa9alb", "albumartist": "aART"}
 _MP4_TEXT["date"] = "\xa9day"
+_MP4_TEXT["artistsort"] = "soar"
+_MP4_TEXT["albumartistsort"] = "soaa"
 _MP4_PAIRS = {"tracknumber": "trkn", "discnumber": "disk"}
 _FREEFORM = "----:com.apple.iTunes:"
 _MP4_FREEFORM = {

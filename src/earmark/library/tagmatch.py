@@ -26,6 +26,7 @@ class TagArtist:
     name: str
     id: str | None = None
     join: str = ""
+    sort_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,12 @@ def parse_artists(value: object) -> tuple[TagArtist, ...]:
         elif isinstance(item, dict) and (name := _text(item.get("name"), 200)):
             join = item.get("joinphrase", item.get("join_phrase"))
             found.append(
-                TagArtist(name, parse_mbid(item.get("id")), join if isinstance(join, str) else "")
+                TagArtist(
+                    name,
+                    parse_mbid(item.get("id")),
+                    join if isinstance(join, str) else "",
+                    _text(item.get("sort_name"), 200),
+                )
             )
     return tuple(found)
 
@@ -135,6 +141,14 @@ def parse_artists(value: object) -> tuple[TagArtist, ...]:
 def credit(artists: tuple[TagArtist, ...]) -> str | None:
     """The credited name as printed: names with their join phrases."""
     return clean_text("".join(a.name + a.join for a in artists), 500)
+
+
+def sort_credit(artists: tuple[TagArtist, ...]) -> str | None:
+    """Picard's artist sort: each artist's sort name with the credit's join phrases; None
+    unless every artist has a sort name (the catalog's credits have them, the lookup's not)."""
+    if not artists or any(a.sort_name is None for a in artists):
+        return None
+    return clean_text("".join(f"{a.sort_name}{a.join}" for a in artists), 500)
 
 
 def _album(data: dict[str, Any]) -> TagAlbum | None:

@@ -7,7 +7,7 @@ per credited artist (as Picard writes them).
 
 from __future__ import annotations
 
-from earmark.library.tagmatch import Candidate, ReleaseTrack, TagArtist, credit
+from earmark.library.tagmatch import Candidate, ReleaseTrack, TagArtist, credit, sort_credit
 from earmark.library.tagrelease import original_date
 
 Values = dict[str, tuple[str, ...]]
@@ -17,8 +17,10 @@ FIELDS = (
     "title",
     "artist",
     "artists",
+    "artistsort",
     "album",
     "albumartist",
+    "albumartistsort",
     "tracknumber",
     "totaltracks",
     "discnumber",
@@ -58,6 +60,7 @@ def recording_values(candidate: Candidate) -> Values:
     values: Values = {}
     _put(values, "title", candidate.title)
     _put(values, "artist", credit(candidate.artists))
+    _put(values, "artistsort", sort_credit(candidate.artists))
     if len(candidate.artists) > 1:
         _put(values, "artists", *(a.name for a in candidate.artists))
     _put(values, "musicbrainz_artistid", *_ids(candidate.artists))
@@ -76,11 +79,14 @@ def release_values(candidate: Candidate, track: ReleaseTrack) -> Values:
     _put(values, "title", track.title or candidate.title)
     _put(values, "artist", credit(artists))
     values.pop("artists", None)
+    values.pop("artistsort", None)
+    _put(values, "artistsort", sort_credit(artists))
     if len(artists) > 1:
         _put(values, "artists", *(a.name for a in artists))
     _put(values, "musicbrainz_artistid", *_ids(artists))
     _put(values, "album", album.title)
     _put(values, "albumartist", credit(album.artists))
+    _put(values, "albumartistsort", sort_credit(album.artists))
     _put(values, "musicbrainz_albumartistid", *_ids(album.artists))
     _put(values, "tracknumber", track.number)
     _put(values, "totaltracks", track.track_total)

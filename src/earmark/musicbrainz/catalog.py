@@ -395,11 +395,11 @@ class _Loader:
     def credits(self, credit_ids: Iterable[int | None]) -> dict[int, Credit]:
         wanted = sorted({c for c in credit_ids if c is not None})
         found: dict[int, list[CreditedArtist]] = {}
-        for credit_id, _position, name, join_phrase, gid in self.rows(
+        for credit_id, _position, name, join_phrase, gid, sort_name in self.rows(
             statements.credits(self.dialect), {statements.IDS: wanted}, always=self.fixed
         ):
             found.setdefault(int(credit_id), []).append(
-                CreditedArtist(str(gid), name, join_phrase or "")
+                CreditedArtist(str(gid), name, join_phrase or "", sort_name or "")
             )
         return {credit_id: tuple(names) for credit_id, names in found.items()}
 

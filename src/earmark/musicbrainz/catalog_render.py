@@ -36,7 +36,10 @@ def partial_date(year: int | None, month: int | None, day: int | None) -> str | 
 
 
 def artists(credit: Credit) -> list[Json]:
-    return [{"id": a.id, "name": a.name, "join_phrase": a.joinphrase} for a in credit]
+    return [
+        {"id": a.id, "name": a.name, "join_phrase": a.joinphrase, "sort_name": a.sort_name}
+        for a in credit
+    ]
 
 
 def _event(event: ReleaseEvent) -> Json:

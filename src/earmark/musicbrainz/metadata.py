@@ -34,11 +34,14 @@ from earmark.musicbrainz.schema import fetch
 
 @dataclass(frozen=True)
 class CreditedArtist:
-    """One name of an artist credit. ``id`` is None for user-submitted names (plain strings)."""
+    """One name of an artist credit. ``id`` is None for user-submitted names (plain strings).
+    ``sort_name`` is the artist's sort name; only the catalog (:mod:`earmark.musicbrainz.catalog`)
+    fills it, the lookup's own metadata leaves it empty (its JSON has no sort names)."""
 
     id: str | None
     name: str
     joinphrase: str = ""
+    sort_name: str = ""
 
 
 Credit = tuple[CreditedArtist, ...]
@@ -339,7 +342,7 @@ def _credits(conn: Connection, credit_ids: set[int]) -> dict[int, Credit]:
     if not credit_ids:
         return {}
     found: dict[int, list[CreditedArtist]] = {}
-    for credit_id, _position, name, join_phrase, gid in _tuples(
+    for credit_id, _position, name, join_phrase, gid, _sort_name in _tuples(
         conn, statements.credits(conn.dialect.name), _ids(credit_ids)
     ):
         found.setdefault(credit_id, []).append(CreditedArtist(str(gid), name, join_phrase or ""))

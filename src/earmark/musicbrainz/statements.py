@@ -189,12 +189,18 @@ def isrcs(dialect: str) -> sa.Select[Any]:
 
 @functools.cache
 def credits(dialect: str) -> sa.Select[Any]:
-    """The names of the artist credits ``ids``, in credit then position order."""
+    """The names of the artist credits ``ids``, in credit then position order, with each
+    artist's MBID and sort name."""
     mb = tables()
     name, artist = mb.artist_credit_name, mb.artist
     return (
         sa.select(
-            name.c.artist_credit, name.c.position, name.c.name, name.c.join_phrase, artist.c.gid
+            name.c.artist_credit,
+            name.c.position,
+            name.c.name,
+            name.c.join_phrase,
+            artist.c.gid,
+            artist.c.sort_name,
         )
         .select_from(name.join(artist, artist.c.id == name.c.artist))
         .where(_ids(name.c.artist_credit, dialect))
