@@ -9,10 +9,12 @@ upstream's merges do (the merged track keeps ``new_id``; its fingerprints and li
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -28,10 +30,13 @@ from earmark.db.tables import (
     track_meta,
     track_puid,
 )
+from earmark.db.types import Int32Array, as_int32
 from earmark.db.upsert import _insert
 
 #: Statements that take a list of values take at most this many.
 CHUNK = 500
+#: PostgreSQL's type oid of int4 (the element type in a binary int4[]).
+_INT4_OID = 23
 
 #: The link tables a track merge moves, with the column that keys a link besides the track,
 #: and the id map stream of each (track_foreignid has none upstream).
@@ -348,3 +353,66 @@ def update_many(
     params = [{"_id": row["_id"], **{f"_{c}": row[c] for c in names}} for row in rows]
     for part in chunked(params):
         conn.execute(stmt, list(part))
+
+
+#: The columns :func:`insert_fingerprints` writes, in COPY order, with their binary types.
+_FINGERPRINT_COPY = (
+    ("id", "int4"),
+    ("fingerprint", "bytea"),  # already int4[] in array_send form (see _array_send)
+    ("length", "int2"),
+    ("created", "timestamptz"),
+    ("updated", "timestamptz"),
+    ("track_id", "int4"),
+    ("submission_count", "int4"),
+)
+
+
+def _array_send(items: Int32Array) -> bytes:
+    """``items`` as PostgreSQL's binary int4[] (array_send: one dimension, no NULLs, element
+    type int4, then a 4-byte length before each big-endian item)."""
+    body = np.empty((len(items), 2), dtype=">i4")
+    body[:, 0] = 4
+    body[:, 1] = items
+    return struct.pack(">iiiii", 1, 0, _INT4_OID, len(items), 1) + body.tobytes()
+
+
+def insert_fingerprints(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert fingerprint rows (the columns of ``_FINGERPRINT_COPY`` but ``id``); their new ids.
+
+    On PostgreSQL the ids are taken from the sequence in one statement and the rows go in by
+    one binary COPY: the server neither parses 950 numbers of text per fingerprint nor plans a
+    statement per batch, and the client adapts no array items. Elsewhere :func:`insert_many`.
+    """
+    if not rows or conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        return insert_many(conn, fingerprint, rows)
+    import psycopg
+
+    ids = [
+        int(i)
+        for i in conn.execute(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence('fingerprint', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": len(rows)},
+        ).scalars()
+    ]
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    names = ", ".join(name for name, _ in _FINGERPRINT_COPY)
+    statement = f"COPY fingerprint ({names}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types([kind for _, kind in _FINGERPRINT_COPY])
+        for local, row in zip(ids, rows, strict=True):
+            copy.write_row(
+                (
+                    local,
+                    _array_send(as_int32(row["fingerprint"])),
+                    row["length"],
+                    row["created"],
+                    row["updated"],
+                    row["track_id"],
+                    row["submission_count"],
+                )
+            )
+    return ids

@@ -229,9 +229,8 @@ class DayApplier:
                 self.park("fingerprint", fp, f"track_fingerprint:{fp_id}")
             elif fp is not None and tf is not None and track_id is not None:
                 inserts.append((fp, tf, track_id))
-        new_ids = db.insert_many(
+        new_ids = db.insert_fingerprints(
             self.conn,
-            fingerprint,
             [
                 {
                     **_fp_values(fp),
