@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from earmark.db.tables import (
@@ -35,6 +36,8 @@ from earmark.db.upsert import _insert
 
 #: Statements that take a list of values take at most this many.
 CHUNK = 500
+#: On PostgreSQL, lookups by id bind this many ids as one array parameter.
+_ARRAY_CHUNK = 50_000
 #: PostgreSQL's type oid of int4 (the element type in a binary int4[]).
 _INT4_OID = 23
 
@@ -53,6 +56,10 @@ def chunked(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
         yield values[start : start + size]
 
 
+def _int_array(values: Sequence[int]) -> sa.BindParameter[Any]:
+    return sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.Integer))
+
+
 @dataclass(frozen=True, slots=True)
 class Mapped:
     """What an upstream row became: the local row, and the digest and stamp it had."""
@@ -65,7 +72,15 @@ class Mapped:
 def mapped(conn: Connection, provenance: str, stream: str, ids: Iterable[int]) -> dict[int, Mapped]:
     """upstream id → what it became, for the rows already applied."""
     found: dict[int, Mapped] = {}
-    for part in chunked(sorted(set(ids))):
+    # PostgreSQL takes a whole day's ids as one array parameter (one statement, not one per
+    # CHUNK); SQLite binds each id, so its statements stay under its variable limit.
+    postgresql = conn.dialect.name == "postgresql"
+    for part in chunked(sorted(set(ids)), _ARRAY_CHUNK if postgresql else CHUNK):
+        wanted = (
+            opendata_idmap.c.upstream_id == sa.any_(_int_array(part))
+            if postgresql
+            else opendata_idmap.c.upstream_id.in_(part)
+        )
         rows = conn.execute(
             sa.select(
                 opendata_idmap.c.upstream_id,
@@ -75,7 +90,7 @@ def mapped(conn: Connection, provenance: str, stream: str, ids: Iterable[int]) -
             ).where(
                 opendata_idmap.c.provenance == provenance,
                 opendata_idmap.c.stream == stream,
-                opendata_idmap.c.upstream_id.in_(part),
+                wanted,
             )
         )
         found.update((r.upstream_id, Mapped(r.local_id, r.digest, r.stamp)) for r in rows)
