@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from earmark.db.tables import (
     fingerprint,
+    index_outbox,
     opendata_idmap,
     opendata_parked,
     opendata_progress,
@@ -97,11 +98,37 @@ def mapped(conn: Connection, provenance: str, stream: str, ids: Iterable[int]) -
     return found
 
 
+_SET_MAPPED = sa.text(
+    "INSERT INTO opendata_idmap (provenance, stream, upstream_id, local_id, digest, stamp) "
+    "SELECT :provenance, :stream, u, l, d, s FROM unnest("
+    "CAST(:ids AS int4[]), CAST(:locals AS int4[]), CAST(:digests AS text[]), "
+    "CAST(:stamps AS text[])) AS t(u, l, d, s) "
+    "ON CONFLICT (provenance, stream, upstream_id) DO UPDATE SET "
+    "local_id = excluded.local_id, digest = excluded.digest, stamp = excluded.stamp"
+)
+
+
 def set_mapped(
     conn: Connection, provenance: str, stream: str, entries: Mapping[int, Mapped]
 ) -> None:
     """Record upstream id → what it became, replacing earlier entries."""
     if not entries:
+        return
+    if conn.dialect.name == "postgresql":
+        # One statement per array chunk: the columns as arrays, unnested by the server.
+        items = list(entries.items())
+        for part in chunked(items, _ARRAY_CHUNK):
+            conn.execute(
+                _SET_MAPPED,
+                {
+                    "provenance": provenance,
+                    "stream": stream,
+                    "ids": [u for u, _ in part],
+                    "locals": [e.local_id for _, e in part],
+                    "digests": [e.digest for _, e in part],
+                    "stamps": [e.stamp for _, e in part],
+                },
+            )
         return
     rows = [
         {
@@ -431,3 +458,22 @@ def insert_fingerprints(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> 
                 )
             )
     return ids
+
+
+_OUTBOX_ADD = sa.text(
+    "INSERT INTO index_outbox (fingerprint_id) SELECT unnest(CAST(:ids AS int4[])) "
+    "ON CONFLICT (fingerprint_id) DO NOTHING"
+)
+
+
+def outbox_add_many(conn: Connection, ids: Sequence[int]) -> None:
+    """Queue fingerprints for the index (one already queued stays queued once)."""
+    if not ids:
+        return
+    if conn.dialect.name == "postgresql":
+        for part in chunked(ids, _ARRAY_CHUNK):
+            conn.execute(_OUTBOX_ADD, {"ids": list(part)})
+        return
+    stmt = _insert(conn, index_outbox).on_conflict_do_nothing(index_elements=["fingerprint_id"])
+    for part in chunked(ids):
+        conn.execute(stmt, [{"fingerprint_id": i} for i in part])
