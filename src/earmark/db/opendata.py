@@ -9,15 +9,19 @@ upstream's merges do (the merged track keeps ``new_id``; its fingerprints and li
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from earmark.db.tables import (
     fingerprint,
+    index_outbox,
     opendata_idmap,
     opendata_parked,
     opendata_progress,
@@ -28,10 +32,15 @@ from earmark.db.tables import (
     track_meta,
     track_puid,
 )
+from earmark.db.types import Int32Array, as_int32
 from earmark.db.upsert import _insert
 
 #: Statements that take a list of values take at most this many.
 CHUNK = 500
+#: On PostgreSQL, lookups by id bind this many ids as one array parameter.
+_ARRAY_CHUNK = 50_000
+#: PostgreSQL's type oid of int4 (the element type in a binary int4[]).
+_INT4_OID = 23
 
 #: The link tables a track merge moves, with the column that keys a link besides the track,
 #: and the id map stream of each (track_foreignid has none upstream).
@@ -48,6 +57,10 @@ def chunked(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
         yield values[start : start + size]
 
 
+def _int_array(values: Sequence[int]) -> sa.BindParameter[Any]:
+    return sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.Integer))
+
+
 @dataclass(frozen=True, slots=True)
 class Mapped:
     """What an upstream row became: the local row, and the digest and stamp it had."""
@@ -60,7 +73,15 @@ class Mapped:
 def mapped(conn: Connection, provenance: str, stream: str, ids: Iterable[int]) -> dict[int, Mapped]:
     """upstream id → what it became, for the rows already applied."""
     found: dict[int, Mapped] = {}
-    for part in chunked(sorted(set(ids))):
+    # PostgreSQL takes a whole day's ids as one array parameter (one statement, not one per
+    # CHUNK); SQLite binds each id, so its statements stay under its variable limit.
+    postgresql = conn.dialect.name == "postgresql"
+    for part in chunked(sorted(set(ids)), _ARRAY_CHUNK if postgresql else CHUNK):
+        wanted = (
+            opendata_idmap.c.upstream_id == sa.any_(_int_array(part))
+            if postgresql
+            else opendata_idmap.c.upstream_id.in_(part)
+        )
         rows = conn.execute(
             sa.select(
                 opendata_idmap.c.upstream_id,
@@ -70,11 +91,21 @@ def mapped(conn: Connection, provenance: str, stream: str, ids: Iterable[int]) -
             ).where(
                 opendata_idmap.c.provenance == provenance,
                 opendata_idmap.c.stream == stream,
-                opendata_idmap.c.upstream_id.in_(part),
+                wanted,
             )
         )
         found.update((r.upstream_id, Mapped(r.local_id, r.digest, r.stamp)) for r in rows)
     return found
+
+
+_SET_MAPPED = sa.text(
+    "INSERT INTO opendata_idmap (provenance, stream, upstream_id, local_id, digest, stamp) "
+    "SELECT :provenance, :stream, u, l, d, s FROM unnest("
+    "CAST(:ids AS int4[]), CAST(:locals AS int4[]), CAST(:digests AS text[]), "
+    "CAST(:stamps AS text[])) AS t(u, l, d, s) "
+    "ON CONFLICT (provenance, stream, upstream_id) DO UPDATE SET "
+    "local_id = excluded.local_id, digest = excluded.digest, stamp = excluded.stamp"
+)
 
 
 def set_mapped(
@@ -82,6 +113,22 @@ def set_mapped(
 ) -> None:
     """Record upstream id → what it became, replacing earlier entries."""
     if not entries:
+        return
+    if conn.dialect.name == "postgresql":
+        # One statement per array chunk: the columns as arrays, unnested by the server.
+        items = list(entries.items())
+        for part in chunked(items, _ARRAY_CHUNK):
+            conn.execute(
+                _SET_MAPPED,
+                {
+                    "provenance": provenance,
+                    "stream": stream,
+                    "ids": [u for u, _ in part],
+                    "locals": [e.local_id for _, e in part],
+                    "digests": [e.digest for _, e in part],
+                    "stamps": [e.stamp for _, e in part],
+                },
+            )
         return
     rows = [
         {
@@ -348,3 +395,85 @@ def update_many(
     params = [{"_id": row["_id"], **{f"_{c}": row[c] for c in names}} for row in rows]
     for part in chunked(params):
         conn.execute(stmt, list(part))
+
+
+#: The columns :func:`insert_fingerprints` writes, in COPY order, with their binary types.
+_FINGERPRINT_COPY = (
+    ("id", "int4"),
+    ("fingerprint", "bytea"),  # already int4[] in array_send form (see _array_send)
+    ("length", "int2"),
+    ("created", "timestamptz"),
+    ("updated", "timestamptz"),
+    ("track_id", "int4"),
+    ("submission_count", "int4"),
+)
+
+
+def _array_send(items: Int32Array) -> bytes:
+    """``items`` as PostgreSQL's binary int4[] (array_send: one dimension, no NULLs, element
+    type int4, then a 4-byte length before each big-endian item)."""
+    body = np.empty((len(items), 2), dtype=">i4")
+    body[:, 0] = 4
+    body[:, 1] = items
+    return struct.pack(">iiiii", 1, 0, _INT4_OID, len(items), 1) + body.tobytes()
+
+
+def insert_fingerprints(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert fingerprint rows (the columns of ``_FINGERPRINT_COPY`` but ``id``); their new ids.
+
+    On PostgreSQL the ids are taken from the sequence in one statement and the rows go in by
+    one binary COPY: the server neither parses 950 numbers of text per fingerprint nor plans a
+    statement per batch, and the client adapts no array items. Elsewhere :func:`insert_many`.
+    """
+    if not rows or conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        return insert_many(conn, fingerprint, rows)
+    import psycopg
+
+    ids = [
+        int(i)
+        for i in conn.execute(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence('fingerprint', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": len(rows)},
+        ).scalars()
+    ]
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    names = ", ".join(name for name, _ in _FINGERPRINT_COPY)
+    statement = f"COPY fingerprint ({names}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types([kind for _, kind in _FINGERPRINT_COPY])
+        for local, row in zip(ids, rows, strict=True):
+            copy.write_row(
+                (
+                    local,
+                    _array_send(as_int32(row["fingerprint"])),
+                    row["length"],
+                    row["created"],
+                    row["updated"],
+                    row["track_id"],
+                    row["submission_count"],
+                )
+            )
+    return ids
+
+
+_OUTBOX_ADD = sa.text(
+    "INSERT INTO index_outbox (fingerprint_id) SELECT unnest(CAST(:ids AS int4[])) "
+    "ON CONFLICT (fingerprint_id) DO NOTHING"
+)
+
+
+def outbox_add_many(conn: Connection, ids: Sequence[int]) -> None:
+    """Queue fingerprints for the index (one already queued stays queued once)."""
+    if not ids:
+        return
+    if conn.dialect.name == "postgresql":
+        for part in chunked(ids, _ARRAY_CHUNK):
+            conn.execute(_OUTBOX_ADD, {"ids": list(part)})
+        return
+    stmt = _insert(conn, index_outbox).on_conflict_do_nothing(index_elements=["fingerprint_id"])
+    for part in chunked(ids):
+        conn.execute(stmt, [{"fingerprint_id": i} for i in part])

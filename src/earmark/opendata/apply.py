@@ -21,14 +21,12 @@ from sqlalchemy.engine import Connection
 from earmark.db import opendata as db
 from earmark.db.tables import (
     fingerprint,
-    index_outbox,
     meta,
     track,
     track_mbid,
     track_meta,
     track_puid,
 )
-from earmark.db.upsert import _insert
 from earmark.opendata.report import DataImportReport
 from earmark.opendata.rows import Row, RowError, parse_row
 
@@ -229,9 +227,8 @@ class DayApplier:
                 self.park("fingerprint", fp, f"track_fingerprint:{fp_id}")
             elif fp is not None and tf is not None and track_id is not None:
                 inserts.append((fp, tf, track_id))
-        new_ids = db.insert_many(
+        new_ids = db.insert_fingerprints(
             self.conn,
-            fingerprint,
             [
                 {
                     **_fp_values(fp),
@@ -262,13 +259,7 @@ class DayApplier:
         self.report.fingerprints_written += len(new_ids) + len(fp_updates)
 
     def _outbox(self, ids: Sequence[int]) -> None:
-        if not ids:
-            return
-        stmt = _insert(self.conn, index_outbox).on_conflict_do_nothing(
-            index_elements=["fingerprint_id"]
-        )
-        for part in db.chunked(ids):
-            self.conn.execute(stmt, [{"fingerprint_id": i} for i in part])
+        db.outbox_add_many(self.conn, ids)
 
     def metas(self, rows: Rows) -> None:
         known = db.mapped(self.conn, self.provenance, "meta", rows)
