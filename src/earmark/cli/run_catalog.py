@@ -30,6 +30,7 @@ def catalog(ctx: click.Context, host: str | None, port: int | None, access_log: 
     from earmark.app_catalog import check_mirror, open_catalog
     from earmark.listen import bind_address
     from earmark.server import ServerOptions, serve
+    from earmark.startup import wait_for_services
 
     settings = loaded_settings(ctx).settings
     options = ServerOptions.from_settings(
@@ -47,6 +48,7 @@ def catalog(ctx: click.Context, host: str | None, port: int | None, access_log: 
         problem = check_mirror(settings)
         if problem is not None:
             raise ConfigError(problem)
+        wait_for_services(settings, "catalog")
         check_migrated(settings)
         runtime = open_catalog(settings)
         try:

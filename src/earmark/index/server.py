@@ -29,6 +29,7 @@ from earmark.index.cluster.node import ClusterConfig, ClusterNode
 from earmark.index.engine import IndexSettings, MultiIndex
 from earmark.index.legacy import serve_legacy
 from earmark.index.metrics import IndexMetrics
+from earmark.requestid import RequestIdMiddleware
 from earmark.server import bound_port
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,8 @@ def serve(config: ServerConfig) -> None:
             cluster=config.cluster,
         )
         uv_config = uvicorn.Config(
-            app,
+            # The API's X-Request-Id (or a new one) on this server's log lines too.
+            RequestIdMiddleware(app),
             host=config.host,
             port=config.port,
             http=protocol_class(config.http, render_front_error),
