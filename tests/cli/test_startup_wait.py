@@ -1,15 +1,11 @@
 """`earmark run ROLE` waits for an unreachable PostgreSQL at start instead of exiting.
 
-The database is reached through a TCP relay of the test's own that only starts listening once
+The database is reached through a TCP relay (tests/tcp_proxy.py) that refuses connections until
 the role has said it is waiting, as a PostgreSQL container that is still starting would.
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -23,63 +19,17 @@ from tests.serve.process import (
     wait_until,
 )
 from tests.services import PostgresDatabases
-
-
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := src.recv(65536):
-            dst.sendall(data)
-    with contextlib.suppress(OSError):
-        dst.shutdown(socket.SHUT_WR)
-
-
-def _relay(
-    port: int,
-    target: tuple[str, int],
-    events: tuple[threading.Event, threading.Event],
-    opened: list[socket.socket],
-) -> None:
-    start, stop = events
-    while not start.wait(0.1):
-        if stop.is_set():
-            return
-    with socket.create_server(("127.0.0.1", port)) as server:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                client, _ = server.accept()
-            except TimeoutError:
-                continue
-            upstream = socket.create_connection(target, timeout=5)
-            opened += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
-
-
-@contextlib.contextmanager
-def delayed_relay(target: tuple[str, int]) -> Iterator[tuple[int, threading.Event]]:
-    """A port that refuses connections until the event is set, then relays them to ``target``."""
-    port = free_port()
-    start, stop = threading.Event(), threading.Event()
-    opened: list[socket.socket] = []
-    thread = threading.Thread(
-        target=_relay, args=(port, target, (start, stop), opened), daemon=True
-    )
-    thread.start()
-    try:
-        yield port, start
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        for sock in opened:
-            sock.close()
+from tests.tcp_proxy import TcpProxy
 
 
 def test_importer_waits_for_postgresql_then_runs(
     pg_databases: PostgresDatabases, tmp_path: Path
 ) -> None:
     url = sa.make_url(pg_databases.create())
-    with delayed_relay((url.host or "127.0.0.1", url.port or 5432)) as (port, start):
+    relay = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    relay.cut()  # refuses connections until restored, as a PostgreSQL still starting would
+    port = relay.port
+    try:
         relayed = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
         env = clean_environment(
             EARMARK_DATABASE_URL=relayed,
@@ -89,10 +39,12 @@ def test_importer_waits_for_postgresql_then_runs(
         proc = Process([*earmark_command(), "run", "importer", "--until-idle"], env)
         try:
             wait_until(lambda: proc.stderr.count("waiting for PostgreSQL") >= 2, 60, "waits")
-            start.set()
+            relay.restore()
             code = proc.wait(60)
         finally:
             proc.stop()
+    finally:
+        relay.close()
     assert code == 0, proc.describe()
     waits = [line for line in proc.stderr.splitlines() if "waiting for PostgreSQL" in line]
     assert f"127.0.0.1:{port} (database_url): Connection refused (attempt 1," in waits[0]
