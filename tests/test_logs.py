@@ -10,7 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from earmark.db.engine import create_engine
 from earmark.logs import REQUEST_ID, JsonFormatter, RequestIdFilter, sane_request_id
 from tests.serve.process import Serve, clean_environment, wait_until
 
@@ -113,3 +115,22 @@ def test_request_ids_on_a_real_servers_log_lines(tmp_path: Path) -> None:
     lines = [e for e in entries if e.get("request_id") == "trace-77"]
     assert any("/v2/lookup" in str(e["message"]) for e in lines), lines
     assert not any("x" * 65 in json.dumps(e) for e in entries)
+
+
+def test_slow_statements_are_logged_with_the_request_id(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # A threshold of 0: every statement counts as slow, so the line is certain.
+    engine = create_engine(f"sqlite:///{tmp_path / 'slow.db'}", slow_statement_s=0)
+    caplog.handler.addFilter(RequestIdFilter())
+    token = REQUEST_ID.set("req-db")
+    try:
+        with caplog.at_level(logging.WARNING, "earmark.db.engine"), engine.connect() as conn:
+            conn.execute(sa.text("SELECT 42"))
+    finally:
+        REQUEST_ID.reset(token)
+        engine.dispose()
+    slow = [r for r in caplog.records if "slow statement" in r.getMessage()]
+    assert slow, caplog.text
+    assert "SELECT 42" in slow[-1].getMessage()
+    assert getattr(slow[-1], "request_id", None) == "req-db"
