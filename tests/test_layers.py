@@ -41,6 +41,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.index.metrics",
         "earmark.server",
         "earmark.http_protocol",
+        "earmark.requestid",  # the X-Request-Id middleware
     ),
     "services": (
         "earmark.search",
@@ -71,6 +72,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.settings",
         "earmark.errors",
         "earmark.process",
+        "earmark.startup",  # start-up waits for PostgreSQL, Redis, NATS
+        "earmark.logs",  # text/JSON log lines with the request id
         "earmark.threadpool",
         "earmark.ttlcache",
         "earmark.demokey",

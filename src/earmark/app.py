@@ -48,6 +48,7 @@ from earmark.musicbrainz.schema import MusicBrainzDatabase
 from earmark.ratelimit import open_rate_limits
 from earmark.search import Searcher
 from earmark.settings import Settings
+from earmark.startup import wait_for_services
 from earmark.threadpool import ThreadPool
 from earmark.web.app import create_web_app
 
@@ -360,6 +361,7 @@ def check_production(settings: Settings) -> None:
             "through Redis between API processes and the cron. For one process with "
             "everything inside, use `earmark serve`."
         )
+    wait_for_services(settings, "api")
     check_migrated(settings)
 
 
@@ -441,6 +443,7 @@ def mirror_ready(mirror: MusicBrainzDatabase) -> bool:
 def check_web_production(settings: Settings) -> None:
     """Refuse what ``earmark run web`` cannot work with: no secret, databases not migrated."""
     web_config(settings)
+    wait_for_services(settings, "web")
     check_migrated(settings)
 
 

@@ -30,6 +30,7 @@ from earmark.errors import ConfigError
 from earmark.http_limits import ErrorRenderer, HttpLimits, limits_from_settings, plain_text
 from earmark.http_protocol import protocol_class
 from earmark.listen import ListenError, bind_address
+from earmark.requestid import RequestIdMiddleware
 from earmark.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,8 @@ def parse_address(text: str, name: str) -> tuple[str, int] | None:
 def uvicorn_config(app: ASGIApp, options: ServerOptions) -> uvicorn.Config:
     """uvicorn's configuration: trusted proxy headers, Earmark's logging, no access log."""
     return uvicorn.Config(
-        app,
+        # Every request gets an id for its log lines (earmark.requestid).
+        RequestIdMiddleware(app),
         host=options.host,
         port=options.port,
         # X-Forwarded-For / -Proto from these addresses set the client address and the scheme

@@ -246,9 +246,12 @@ def test_run_api_refuses_an_in_process_index_no_redis_and_unmigrated_databases(
     assert process.wait(60) == 2
     assert "needs redis_url" in process.stderr
 
+    require_redis()
     fresh = pg_databases.create(migrated=False)
     env["EARMARK_DATABASE_URL"] = fresh
-    env["EARMARK_REDIS_URL"] = "redis://127.0.0.1:9/0"
+    env["EARMARK_REDIS_URL"] = REDIS_URL
+    # Fail at once instead of waiting for what is unreachable (tests/cli/test_startup_wait.py).
+    env["EARMARK_STARTUP_WAIT_SECONDS"] = "0"
     process = Process([*earmark_command(), "run", "api", "--port", str(free_port())], env)
     assert process.wait(60) == 3
     assert "earmark db upgrade" in process.stderr
@@ -257,7 +260,9 @@ def test_run_api_refuses_an_in_process_index_no_redis_and_unmigrated_databases(
     env["EARMARK_DATABASE_URL"] = sa.make_url(fresh).set(port=9).render_as_string(False)
     process = Process([*earmark_command(), "run", "api", "--port", str(free_port())], env)
     assert process.wait(60) == 3
-    assert "cannot reach the database" in process.stderr
+    assert "unreachable after 0 s (startup_wait_seconds): PostgreSQL at 127.0.0.1:9" in (
+        process.stderr
+    )
     assert "Traceback" not in process.stderr
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Any
 
 import click
@@ -18,6 +17,7 @@ from earmark import __version__
 from earmark.cli.context import native_status
 from earmark.cli.lazy import LazyCommand, LazyGroup
 from earmark.errors import EarmarkError
+from earmark.logs import configure_logging
 from earmark.process import tune_allocator
 from earmark.settings import load_settings, unknown_variables
 
@@ -141,11 +141,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def cli(ctx: click.Context, config_file: str | None) -> None:
     """Earmark: an open, self-hostable audio identification service compatible with AcoustID."""
     loaded = load_settings(config_file)
-    logging.basicConfig(
-        level=loaded.settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(loaded.settings.log_level, loaded.settings.log_format)
     # Alembic (1.16+) logs each plugin it sets up at INFO when first imported: noise in every
     # command that opens a database, and before a one-line error.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 import socket
-import sys
 import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -169,13 +168,10 @@ def _worker(
     a passing outage (restarted with backoff), not a configuration that can never work.
     """
     from earmark.app import open_production
+    from earmark.logs import configure_logging
     from earmark.server import STARTUP_FAILURE, serve, worker_socket
 
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level, settings.log_format)
     try:
         runtime = open_production(settings)
     except Exception:

@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import logging
 import socket
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -52,6 +51,7 @@ def catalog(
     from earmark.app_catalog import check_mirror, open_catalog
     from earmark.cli.run_api import supervise, take_address
     from earmark.server import ServerOptions
+    from earmark.startup import wait_for_services
 
     settings = loaded_settings(ctx).settings
     options = ServerOptions.from_settings(
@@ -70,6 +70,7 @@ def catalog(
         problem = check_mirror(settings)
         if problem is not None:
             raise ConfigError(problem)
+        wait_for_services(settings, "catalog")
         check_migrated(settings)
         if count == 1:
             status = _serve(open_catalog(settings), options, sock)
@@ -115,13 +116,10 @@ def _worker(
     """One worker process (spawned): its own connections, and its listening socket on the
     supervisor's address; exit 3 when the catalog cannot open (see ``run_workers``)."""
     from earmark.app_catalog import open_catalog
+    from earmark.logs import configure_logging
     from earmark.server import STARTUP_FAILURE, worker_socket
 
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level, settings.log_format)
     try:
         runtime = open_catalog(settings)
     except Exception:

@@ -38,6 +38,10 @@ def cron(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> None:
     from earmark.db import migrate  # Alembic: only when the jobs run
 
     settings = loaded_settings(ctx).settings
+    if not list_jobs:
+        from earmark.startup import wait_for_services
+
+        wait_for_services(settings, "cron")
     runtime = open_cron(settings)
     try:
         scheduler = runtime.scheduler

@@ -38,6 +38,7 @@ def importer(ctx: click.Context, once: bool, until_idle: bool, batch_size: int |
     from earmark.app import open_databases, open_index, remote_index, searcher
     from earmark.importer.backends import open_queue
     from earmark.importer.worker import Worker
+    from earmark.startup import wait_for_services
 
     settings = loaded_settings(ctx).settings
     # Without index_url the index engine is in this process, in the data directory: no
@@ -48,6 +49,7 @@ def importer(ctx: click.Context, once: bool, until_idle: bool, batch_size: int |
         if not remote_index(settings)
         else contextlib.nullcontext()
     ):
+        wait_for_services(settings, "importer")
         dbs = open_databases(settings)
         index = open_index(settings)
         try:

@@ -168,6 +168,10 @@ def index(
     if cluster_stream:
         if legacy_port:
             raise click.UsageError("the legacy protocol writes locally: not with --cluster-stream")
+        from earmark.startup import nats_endpoints, wait_for
+
+        # The replication stream lives in NATS: wait for it as the other roles wait for theirs.
+        wait_for(nats_endpoints(str(configured.nats_url)), "index", configured.startup_wait_seconds)
         cluster = ClusterConfig(
             nats_url=configured.nats_url,
             prefix=cluster_stream,

@@ -24,6 +24,7 @@ At PostgreSQL's default READ COMMITTED each statement sees its own snapshot eith
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -47,7 +48,12 @@ WRITE_STATEMENT_TIMEOUT_MS = 60_000
 _WRITE_OPTION = "earmark_write"
 #: A pooled PostgreSQL connection idle for longer than this is pinged before it is used.
 PING_AFTER_IDLE_S = 30.0
+
+#: Statements that take longer than this many seconds are logged, with the request's id.
+SLOW_STATEMENT_S = 1.0
 _IDLE_SINCE = "earmark_idle_since"
+
+log = logging.getLogger(__name__)
 
 
 def default_database_url(settings: Settings) -> str:
@@ -135,7 +141,13 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def create_engine(url: str | URL, *, generic_plans: bool = False, **kwargs: Any) -> Engine:
+def create_engine(
+    url: str | URL,
+    *,
+    generic_plans: bool = False,
+    slow_statement_s: float = SLOW_STATEMENT_S,
+    **kwargs: Any,
+) -> Engine:
     """An engine for ``url`` with Earmark's connection rules (see the module docstring).
 
     ``generic_plans`` (PostgreSQL; the web service's lookups): each connection plans a prepared
@@ -144,11 +156,16 @@ def create_engine(url: str | URL, *, generic_plans: bool = False, **kwargs: Any)
     pessimistically; for the lookup's many-join MusicBrainz query planning costs more than
     running it, and every lookup statement is an index lookup by a list of keys, which the
     generic plan does as well.
+
+    Statements slower than ``slow_statement_s`` are logged (see :func:`_log_slow_statements`).
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
+        engine = _sqlite_engine(parsed, **kwargs)
+        _log_slow_statements(engine, slow_statement_s)
+        return engine
     engine = sa.create_engine(parsed, **kwargs)
+    _log_slow_statements(engine, slow_statement_s)
     _ping_when_idle(engine)
     if generic_plans:
 
@@ -159,6 +176,33 @@ def create_engine(url: str | URL, *, generic_plans: bool = False, **kwargs: Any)
             dbapi_connection.commit()
 
     return engine
+
+
+def _log_slow_statements(engine: Engine, threshold_s: float) -> None:
+    """Log each statement that took longer than ``threshold_s`` at WARNING.
+
+    This is where the HTTP request id reaches the database layer: the log line carries the id
+    of the request that ran the statement (earmark.logs). The id is not sent to the server: a
+    connection's application_name outlives a request in the pool, and a per-request SQL
+    comment would make every statement text unique to PostgreSQL's statement statistics.
+    """
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _started(*args: Any) -> None:
+        context = args[4]
+        if context is not None:
+            context._earmark_started = time.perf_counter()
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _finished(*args: Any) -> None:
+        # (connection, cursor, statement, parameters, context, executemany)
+        sql, context = str(args[2]), args[4]
+        started = getattr(context, "_earmark_started", None)
+        if started is None:
+            return
+        took = time.perf_counter() - started
+        if took >= threshold_s:
+            log.warning("slow statement (%.3f s): %s", took, " ".join(sql.split())[:500])
 
 
 def _ping_when_idle(engine: Engine) -> None:

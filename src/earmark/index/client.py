@@ -32,6 +32,7 @@ from earmark.index.engine import (
 from earmark.index.engine.index import IndexStats, IndexStatus
 from earmark.index.engine.search import DEFAULT_LIMIT, DEFAULT_SCORE_PCT, DEFAULT_TIMEOUT_MS
 from earmark.index.keepalive import KeepAlivePool
+from earmark.logs import REQUEST_ID, REQUEST_ID_HEADER
 
 MSGPACK_TYPE = "application/vnd.msgpack"
 
@@ -197,7 +198,12 @@ class HttpIndexClient:
         self, method: str, path: str, body: object = None, *, repeatable: bool | None = None
     ) -> Any:
         content = None if body is None else msgpack.packb(body, use_bin_type=True)
-        r = self._pool.request(method, path, content, self._headers, repeatable=repeatable)
+        headers = self._headers
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            # The index server logs the API request's id with its own lines.
+            headers = {**headers, REQUEST_ID_HEADER: request_id}
+        r = self._pool.request(method, path, content, headers, repeatable=repeatable)
         try:
             data = msgpack.unpackb(r.body, raw=False) if r.body else {}
         except (ValueError, msgpack.UnpackException) as exc:  # e.g. a proxy's HTML error page

@@ -31,6 +31,7 @@ from earmark.index.engine import IndexSettings, MultiIndex
 from earmark.index.legacy import serve_legacy
 from earmark.index.metrics import IndexMetrics
 from earmark.index.replica import CoordinatorReplica, ReplicaConfig
+from earmark.requestid import RequestIdMiddleware
 from earmark.server import bound_port
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,8 @@ def serve(config: ServerConfig) -> None:
             replica=config.replica,
         )
         uv_config = uvicorn.Config(
-            app,
+            # The API's X-Request-Id (or a new one) on this server's log lines too.
+            RequestIdMiddleware(app),
             host=config.host,
             port=config.port,
             http=protocol_class(config.http, render_front_error),

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -176,7 +177,11 @@ class ShardedIndexClient:
         if self._pool is None:
             return [self._on(0, call, write=write)]
         shards = range(len(self.shards))
-        futures = [self._pool.submit(self._on, n, call, write=write) for n in shards]
+        # Each in a copy of this context: the request id goes on to every shard (earmark.logs).
+        futures = [
+            self._pool.submit(contextvars.copy_context().run, self._on, n, call, write=write)
+            for n in shards
+        ]
         return [f.result() for f in futures]
 
     # -- the IndexClient interface -------------------------------------------------------

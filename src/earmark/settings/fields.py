@@ -54,6 +54,7 @@ def port_setting(default: int, help: str, *, any_free: bool = False) -> Any:
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
 QueueBackend = Literal["table", "nats"]
 CatalogBackend = Literal["sql", "duckdb"]
 TagReleaseDate = Literal["original", "latest"]
@@ -68,6 +69,17 @@ class Settings:
         "Directory of the embedded service's data (SQLite files, index segments, logs).",
     )
     log_level: LogLevel = setting("INFO", "Logging threshold: DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = setting(
+        "text",
+        "Log lines as `text` (human-readable) or `json` (one JSON object per line, with the "
+        "request id of HTTP requests; docs/deploy.md).",
+    )
+    startup_wait_seconds: float = setting(
+        180.0,
+        "Seconds `earmark run ROLE` waits, retrying with backoff, for an unreachable "
+        "PostgreSQL, Redis or NATS at start (0: fail at once).",
+        minimum=0,
+    )
     fingerprint_length: int = setting(
         120,
         "Seconds of audio `earmark fingerprint` uses from the start of each file (0 = all), "
