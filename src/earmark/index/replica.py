@@ -330,9 +330,11 @@ class CoordinatorReplica:
     async def _wait(self, ready: Any, what: str) -> None:
         deadline = time.monotonic() + self.config.ryw_timeout
         while not ready():
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise ClusterError("ReplicationTimeout", f"{what} not applied here in time")
-            await asyncio.sleep(0.01)
+            # Never sleep past the deadline: a write applied after it is a timeout.
+            await asyncio.sleep(min(0.01, remaining))
 
     def _lineage(self, name: str) -> _Followed:
         lin = self._lineages.get(name)
