@@ -17,7 +17,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml setup.py src/earmark/chromaprint/_native.c | $(BIN)/python
 	@bash scripts/build-deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,columnar]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,columnar,tracing]'
 	@touch $@
 
 ## install: create .venv and install Earmark with its test and lint tools

@@ -42,6 +42,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.server",
         "earmark.http_protocol",
         "earmark.requestid",  # the X-Request-Id middleware
+        "earmark.tracing_asgi",  # the request span (OpenTelemetry)
     ),
     "services": (
         "earmark.search",
@@ -74,6 +75,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.process",
         "earmark.startup",  # start-up waits for PostgreSQL, Redis, NATS
         "earmark.logs",  # text/JSON log lines with the request id
+        "earmark.tracing",  # OpenTelemetry set-up and child spans, imported lazily
         "earmark.threadpool",
         "earmark.ttlcache",
         "earmark.demokey",

@@ -265,6 +265,18 @@ class CronTask:
             log.warning("the cron did not stop within %gs", self.timeout)
 
 
+def traced(settings: Settings, app: ASGIApp, closers: list[Callable[[], None]]) -> ASGIApp:
+    """``app`` with a span per request when ``otel_exporter_otlp_endpoint`` is set."""
+    if not settings.otel_exporter_otlp_endpoint.strip():
+        return app
+    from earmark.tracing import start_tracing
+    from earmark.tracing_asgi import TracingMiddleware
+
+    tracing = start_tracing(settings.otel_exporter_otlp_endpoint, service="earmark-api")
+    closers.append(tracing.close)
+    return TracingMiddleware(app, tracing.tracer)
+
+
 def open_embedded(settings: Settings) -> ApiRuntime:
     """``earmark serve``: the API, the website, the importer and the cron in one process.
 
@@ -329,7 +341,11 @@ def open_embedded(settings: Settings) -> ApiRuntime:
         closers.append(catalog.store.close)
         combined = SiteAndApi(create_app(services, background, ops_routes=not separate), site)
         return ApiRuntime(
-            WithCatalog(combined, create_catalog_app(catalog, own_lifespan=False)),
+            traced(
+                settings,
+                WithCatalog(combined, create_catalog_app(catalog, own_lifespan=False)),
+                closers,
+            ),
             services,
             background,
             closers,
@@ -421,7 +437,7 @@ def open_production(settings: Settings) -> ApiRuntime:
             services.metrics.add_shards_collector(index.client)
         separate = bool(settings.ops_address.strip())
         return ApiRuntime(
-            create_app(services, ops_routes=not separate),
+            traced(settings, create_app(services, ops_routes=not separate), closers),
             services,
             closers=closers,
             ops_app=create_ops_app(services) if separate else None,

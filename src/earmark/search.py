@@ -29,6 +29,7 @@ from earmark.db import fingerprints
 from earmark.db.links import MbidLink
 from earmark.index.client import IndexClient
 from earmark.index.engine import EngineError, IndexNotFoundError
+from earmark.tracing import child_span
 
 log = logging.getLogger(__name__)
 
@@ -156,13 +157,14 @@ class Searcher:
         self, conn: Connection, terms: npt.NDArray[np.uint32], params: ModeParams, strict: bool
     ) -> list[int]:
         try:
-            hits = self.index.search(
-                self.index_name,
-                terms.tolist(),
-                limit=params.max_candidates,
-                score_pct=params.hits_pct,
-                timeout_ms=self.timeout_ms,
-            )
+            with child_span("index search", {"earmark.index": self.index_name}):
+                hits = self.index.search(
+                    self.index_name,
+                    terms.tolist(),
+                    limit=params.max_candidates,
+                    score_pct=params.hits_pct,
+                    timeout_ms=self.timeout_ms,
+                )
         except IndexNotFoundError:
             # Fine while nothing was ever indexed (the outbox holds every fingerprint). A lost
             # index must not make the importer create duplicate tracks: rebuild it first.

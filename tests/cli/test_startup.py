@@ -33,6 +33,7 @@ HEAVY = (
     "httpx",
     "nats",
     "numpy",
+    "opentelemetry",
     "redis",
     "sqlalchemy",
     "starlette",

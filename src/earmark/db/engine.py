@@ -38,6 +38,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from earmark.errors import ConfigError
 from earmark.settings import Settings
+from earmark.tracing import ACTIVE_TRACER, STATEMENT_CHARS
 
 Role = Literal["app", "fingerprint", "ingest"]
 ROLES: tuple[Role, ...] = ("app", "fingerprint", "ingest")
@@ -163,9 +164,11 @@ def create_engine(
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(parsed, **kwargs)
         _log_slow_statements(engine, slow_statement_s)
+        _trace_statements(engine)
         return engine
     engine = sa.create_engine(parsed, **kwargs)
     _log_slow_statements(engine, slow_statement_s)
+    _trace_statements(engine)
     _ping_when_idle(engine)
     if generic_plans:
 
@@ -203,6 +206,37 @@ def _log_slow_statements(engine: Engine, threshold_s: float) -> None:
         took = time.perf_counter() - started
         if took >= threshold_s:
             log.warning("slow statement (%.3f s): %s", took, " ".join(sql.split())[:500])
+
+
+def _trace_statements(engine: Engine) -> None:
+    """A span per statement run while a request span is active (earmark.tracing)."""
+    system = "sqlite" if engine.dialect.name == "sqlite" else "postgresql"
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _started(*args: Any) -> None:
+        tracer, context = ACTIVE_TRACER.get(), args[4]
+        if tracer is None or context is None:
+            return
+        sql = " ".join(str(args[2]).split())
+        context._earmark_span = tracer.start_span(
+            f"db {sql.split(' ', 1)[0].upper()}",
+            attributes={"db.system": system, "db.statement": sql[:STATEMENT_CHARS]},
+        )
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _finished(*args: Any) -> None:
+        _end_span(args[4])
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _failed(exception_context: Any) -> None:
+        _end_span(exception_context.execution_context)
+
+
+def _end_span(context: Any) -> None:
+    span = getattr(context, "_earmark_span", None)
+    if span is not None:
+        context._earmark_span = None
+        span.end()
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -33,6 +33,7 @@ from earmark.index.engine.index import IndexStats, IndexStatus
 from earmark.index.engine.search import DEFAULT_LIMIT, DEFAULT_SCORE_PCT, DEFAULT_TIMEOUT_MS
 from earmark.index.keepalive import KeepAlivePool
 from earmark.logs import REQUEST_ID, REQUEST_ID_HEADER
+from earmark.tracing import trace_headers
 
 MSGPACK_TYPE = "application/vnd.msgpack"
 
@@ -203,6 +204,10 @@ class HttpIndexClient:
         if request_id is not None:
             # The index server logs the API request's id with its own lines.
             headers = {**headers, REQUEST_ID_HEADER: request_id}
+        # W3C traceparent: a tracing index server (or proxy) joins the API's trace.
+        tracing = trace_headers()
+        if tracing:
+            headers = {**headers, **tracing}
         r = self._pool.request(method, path, content, headers, repeatable=repeatable)
         try:
             data = msgpack.unpackb(r.body, raw=False) if r.body else {}

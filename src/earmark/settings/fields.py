@@ -74,6 +74,12 @@ class Settings:
         "Log lines as `text` (human-readable) or `json` (one JSON object per line, with the "
         "request id of HTTP requests; docs/deploy.md).",
     )
+    otel_exporter_otlp_endpoint: str = setting(
+        "",
+        "OpenTelemetry collector base URL (OTLP/HTTP, e.g. `http://collector:4318`): the API "
+        "sends a span per request with index and database child spans (needs the `tracing` "
+        "extra; docs/deploy.md). Empty: no tracing.",
+    )
     startup_wait_seconds: float = setting(
         180.0,
         "Seconds `earmark run ROLE` waits, retrying with backoff, for an unreachable "
