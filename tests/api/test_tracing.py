@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from earmark.app import traced
 from earmark.requestid import RequestIdMiddleware
 from earmark.settings import Settings
-from earmark.tracing import Tracing, start_tracing, traces_url
+from earmark.tracing import ACTIVE_TRACER, Tracing, start_tracing, trace_headers, traces_url
 from earmark.tracing_asgi import TracingMiddleware
 from tests.api.harness import ApiHarness
 from tests.api.lookup_helpers import Song, load_songs
@@ -139,3 +139,26 @@ def test_tracing_on_wraps_the_app_and_closes_with_the_runtime(tmp_path: Path) ->
     assert wrapped.app is app
     assert len(closers) == 1
     closers[0]()  # flushes nothing (no span) and stops the exporter
+
+
+def test_calls_to_the_index_server_carry_the_current_span_as_traceparent(
+    spans: tuple[Tracing, InMemorySpanExporter],
+) -> None:
+    tracing, _ = spans
+    assert trace_headers() == {}  # no request span: nothing to propagate
+    token = ACTIVE_TRACER.set(tracing.tracer)
+    try:
+        with tracing.tracer.start_as_current_span("request") as span:
+            headers = trace_headers()
+    finally:
+        ACTIVE_TRACER.reset(token)
+    context = span.get_span_context()
+    assert list(headers) == ["traceparent"]
+    # Version 00, the trace and the span, then the flags (sampled; 03 adds "random trace id").
+    version, trace_id, span_id, flags = headers["traceparent"].split("-")
+    assert (version, trace_id, span_id) == (
+        "00",
+        f"{context.trace_id:032x}",
+        f"{context.span_id:016x}",
+    )
+    assert int(flags, 16) & 1 == 1
