@@ -61,11 +61,10 @@ def test_queue_from_adds_each_fingerprint_once(dbs: Databases) -> None:
         assert indexcut.queue_from(conn, ids[-1] + 1) == 0
 
 
-def test_hold_writers_blocks_new_fingerprints_until_the_cut_ends(
-    pg_databases: object, dbs: Databases
-) -> None:
-    if dbs.fingerprint.dialect.name != "postgresql":
-        pytest.skip("SQLite's write transaction is the lock itself (one writer per database)")
+# PostgreSQL only: on SQLite the write transaction is the lock itself (one writer per database).
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_hold_writers_blocks_new_fingerprints_until_the_cut_ends(dbs: Databases) -> None:
+    assert dbs.fingerprint.dialect.name == "postgresql"
     _add(dbs, 1)
     with write_transaction(dbs.fingerprint) as cut:
         indexcut.hold_writers(cut)
