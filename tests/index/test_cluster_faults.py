@@ -194,6 +194,14 @@ def test_a_read_only_replica_passes_the_sharded_clients_writes_on(
         replica.start()
         refused = replica.http.put("/main")
         assert (refused.status_code, refused.json()) == (403, {"error": "FeedIsReadOnly"})
+        # Refused as read-only before the index is looked up: a replica that has not followed
+        # an index's creation yet must not answer 404 (the sharded client would not go on).
+        update = replica.http.post(
+            "/not-yet/_update", json={"changes": [{"insert": {"id": 5, "hashes": [1]}}]}
+        )
+        put = replica.http.put("/not-yet/5", json={"hashes": [1]})
+        for answer in (update, put):
+            assert (answer.status_code, answer.json()) == (403, {"error": "FeedIsReadOnly"})
         client.create_index("main")
         version = client.update("main", [Insert(5, _hashes(1, 2, 3))])
         wait_converged([writer, replica], "main", version)

@@ -302,12 +302,13 @@ class IndexApi:
         self, request: Request, body: bytes, fmt: IndexFormat, out: IndexFormat
     ) -> Response:
         name = self._index_name(request)
-        index = self.engine.get(name)
-
         if self.writer is not None:
+            # The writer looks the index up itself, after its own refusals: a read-only
+            # replica answers 403 FeedIsReadOnly even for an index it has not caught up on.
             req = await run_in_threadpool(lambda: codec.parse_update(codec.decode(body, fmt), fmt))
             version = await self.writer.update(name, req.changes, req.expected_version)
         else:
+            index = self.engine.get(name)
 
             def work() -> int:
                 req = codec.parse_update(codec.decode(body, fmt), fmt)
@@ -322,11 +323,17 @@ class IndexApi:
     ) -> Response:
         method = request.method
         name = self._readable(request) if method in ("GET", "HEAD") else self._index_name(request)
-        index = self.engine.get(name)
+        # A cluster writer looks the index up after its own refusals (see update).
+        local = (
+            None
+            if self.writer is not None and method not in ("GET", "HEAD")
+            else (self.engine.get(name))
+        )
         doc_id = _doc_id(request.path_params["id"])
         if method in ("GET", "HEAD"):
+            assert local is not None
             try:
-                version = index.get_document(doc_id)
+                version = local.get_document(doc_id)
             except EngineError:
                 if method == "HEAD":
                     return Response(b"", status_code=404)
@@ -340,9 +347,10 @@ class IndexApi:
             change = Insert(doc_id, hashes)
         else:
             change = Delete(doc_id)
-        if self.writer is not None:
+        if local is None:
+            assert self.writer is not None
             await self.writer.update(name, [change])
         else:
-            await run_in_threadpool(index.update, [change])
+            await run_in_threadpool(local.update, [change])
         self.metrics.update_done(name)
         return respond({}, out)
