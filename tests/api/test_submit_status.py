@@ -11,8 +11,10 @@ import pytest
 
 from earmark.api import submit as submit_module
 from earmark.db import submissions, tracks
+from earmark.importer.decide import import_submission
 from earmark.importer.worker import Worker
-from tests.api.harness import ApiHarness
+from earmark.indexsync import flush_outbox
+from tests.api.harness import INDEX_NAME, ApiHarness
 from tests.api.submit_helpers import error_of, fingerprint, keys, one, post
 
 
@@ -52,6 +54,22 @@ def test_pending_then_imported(api: ApiHarness) -> None:
     assert status(api, [second, first])["submissions"] == [
         {"id": second, "status": "imported", "result": {"id": str(track_gid(api, second))}},
         {"id": first, "status": "imported", "result": {"id": str(track_gid(api, first))}},
+    ]
+
+
+def test_imported_but_not_yet_indexed_is_still_pending(api: ApiHarness) -> None:
+    """``imported`` promises that a lookup finds the fingerprint: while the new fingerprint
+    waits in the index outbox (committed, not yet sent to the index), the status stays
+    ``pending``."""
+    (sub_id,) = submit_ids(api, 7)
+    with api.dbs.write() as conns:
+        outcome = import_submission(conns, api.searcher, sub_id)
+    assert outcome.status == "imported"
+    assert outcome.new_fingerprint
+    assert status(api, [sub_id])["submissions"] == [{"id": sub_id, "status": "pending"}]
+    flush_outbox(api.dbs, api.searcher.index, INDEX_NAME)
+    assert status(api, [sub_id])["submissions"] == [
+        {"id": sub_id, "status": "imported", "result": {"id": str(track_gid(api, sub_id))}}
     ]
 
 

@@ -30,6 +30,7 @@ from earmark.db.tables import (
     SubmissionStatus,
     fingerprint,
     fingerprint_source,
+    index_outbox,
     pending_submission,
     submission,
     submission_result,
@@ -211,16 +212,35 @@ def status_many(
     ).all()
     fp_ids = {r.fingerprint_id for r in rows if r.status == "imported" and r.fingerprint_id}
     gids = _current_track_gids(fingerprint_conn or conn, fp_ids)
+    unsearchable = _waiting_for_index(fingerprint_conn or conn, fp_ids)
     result: dict[int, StatusInfo] = {}
     for r in rows:
         status = cast(SubmissionStatus, r.status)
-        if status == "imported" and r.fingerprint_id in gids:
+        if status == "imported" and r.fingerprint_id in unsearchable:
+            # Committed, but the index has not taken the new fingerprint yet: a lookup would
+            # not find it, so the client is told to wait (imported means found by lookups).
+            result[r.id] = StatusInfo(r.id, "pending", None)
+        elif status == "imported" and r.fingerprint_id in gids:
             result[r.id] = StatusInfo(
                 r.id, status, r.reason, r.fingerprint_id, gids[r.fingerprint_id]
             )
         else:
             result[r.id] = StatusInfo(r.id, status, r.reason)
     return result
+
+
+def _waiting_for_index(conn: Connection, fingerprint_ids: set[int]) -> set[int]:
+    """Those of ``fingerprint_ids`` written but not yet confirmed by the fingerprint index."""
+    if not fingerprint_ids:
+        return set()
+    return {
+        int(i)
+        for i in conn.execute(
+            sa.select(index_outbox.c.fingerprint_id).where(
+                index_outbox.c.fingerprint_id.in_(sorted(fingerprint_ids))
+            )
+        ).scalars()
+    }
 
 
 def _current_track_gids(conn: Connection, fingerprint_ids: set[int]) -> dict[int, uuid.UUID]:
