@@ -34,7 +34,8 @@ import msgpack
 
 from earmark.index import codec
 from earmark.index.cluster.changelog import change_to_wire
-from earmark.index.cluster.node import ClusterError, IndexReplication, State
+from earmark.index.cluster.following import FollowedIndexes, Following, State
+from earmark.index.cluster.node import ClusterError, IndexReplication
 from earmark.index.cluster.peers import restore_from_peers
 from earmark.index.codec import IndexApiError, IndexFormat
 from earmark.index.engine import (
@@ -66,16 +67,11 @@ class ReplicaConfig:
     peers: tuple[str, ...] = ()  # snapshot donors when the feed is below retention
 
 
-class _Followed:
+class _Followed(Following):
     def __init__(self, name: str, generation: int) -> None:
-        self.name = name
-        self.generation = generation
-        self.state = State.LOADING
-        self.error = ""
-        self.pending = 0
+        super().__init__(name, generation)
         self.stream_version: int | None = None
         self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
 
 
 class _BelowRetentionError(Exception):
@@ -86,7 +82,7 @@ class _UnavailableError(Exception):
     """The coordinator did not answer (connection error, timeout, 5xx)."""
 
 
-class CoordinatorReplica:
+class CoordinatorReplica(FollowedIndexes[_Followed]):
     """A replica node: the same face to the API as :class:`ClusterNode` + its writer."""
 
     def __init__(self, engine: MultiIndex, config: ReplicaConfig) -> None:
@@ -97,7 +93,7 @@ class CoordinatorReplica:
         self._http = httpx.AsyncClient(
             base_url=config.coordinator_url.rstrip("/"), timeout=config.timeout
         )
-        self._lineages: dict[str, _Followed] = {}
+        self.followed: dict[str, _Followed] = {}
         self._meta_pos = 0
         self._meta_task: asyncio.Task[None] | None = None
         self._meta_wake = asyncio.Event()
@@ -161,7 +157,7 @@ class CoordinatorReplica:
         self._meta_task = asyncio.create_task(self._follow_meta(), name="replica-meta")
 
     async def close(self) -> None:
-        tasks = [lin.task for lin in self._lineages.values() if lin.task is not None]
+        tasks = [lin.task for lin in self.followed.values() if lin.task is not None]
         if self._meta_task is not None:
             tasks.append(self._meta_task)
         for task in tasks:
@@ -178,7 +174,7 @@ class CoordinatorReplica:
                 page = await self._call("GET", f"/_meta?after={self._meta_pos}")
                 for op in page["o"]:
                     if op["k"] == "create":
-                        if self._lineages.get(op["i"]) is not None:
+                        if self.followed.get(op["i"]) is not None:
                             await self._drop(op["i"])
                         self._follow(op["i"], int(op["p"]))
                     else:
@@ -193,11 +189,11 @@ class CoordinatorReplica:
 
     def _follow(self, name: str, generation: int) -> None:
         lineage = _Followed(name, generation)
-        self._lineages[name] = lineage
+        self.followed[name] = lineage
         lineage.task = asyncio.create_task(self._follow_data(lineage), name=f"replica-{name}")
 
     async def _drop(self, name: str) -> None:
-        lineage = self._lineages.pop(name, None)
+        lineage = self.followed.pop(name, None)
         if lineage is not None and lineage.task is not None:
             lineage.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -226,17 +222,18 @@ class CoordinatorReplica:
                         "index %s caught up at %d", lin.name, self.engine.get(lin.name).version
                     )
             except EngineError as exc:
-                self._stop(lin, f"cannot open or update the index: {exc!r}")
+                self.stop_following(lin, f"cannot open or update the index: {exc!r}")
                 return
             except _BelowRetentionError:
                 try:
                     await self._bootstrap(lin)
                 except (ClusterError, EngineError, IndexApiError, _BelowRetentionError) as exc:
-                    self._stop(lin, f"below the feed's retention and no bootstrap: {exc!r}")
+                    why = f"below the feed's retention and no bootstrap: {exc!r}"
+                    self.stop_following(lin, why)
                     return
                 wait = 0
             except ClusterError as exc:  # a bad page: never diverge silently
-                self._stop(lin, str(exc))
+                self.stop_following(lin, str(exc))
                 return
             except (_UnavailableError, IndexNotFoundError) as exc:
                 log.warning("changelog of %s: %r; retrying", lin.name, exc)
@@ -297,31 +294,15 @@ class CoordinatorReplica:
         await asyncio.to_thread(self.engine.get(lin.name).update, changes, version=position)
         log.info("bootstrapped %s from the coordinator at %d", lin.name, position)
 
-    def _stop(self, lin: _Followed, reason: str) -> None:
-        lin.state, lin.error = State.STOPPED, reason
-        log.error("replication of index %s stopped: %s", lin.name, reason)
-
     # -- reads ---------------------------------------------------------------------------
-
-    def not_ready(self, name: str) -> State | None:
-        lin = self._lineages.get(name)
-        if lin is None or lin.state is State.FOLLOWING:
-            return None
-        return lin.state
-
-    @property
-    def stopped(self) -> list[str]:
-        return sorted(n for n, lin in self._lineages.items() if lin.state is State.STOPPED)
 
     async def report(self) -> list[IndexReplication]:
         rows = []
-        for name, lin in sorted(self._lineages.items()):
-            try:
-                version = self.engine.get(name).version
-            except EngineError:
-                version = 0
+        for name, lin in sorted(self.followed.items()):
             rows.append(
-                IndexReplication(name, lin.generation, lin.state, version, None, 0, lin.error)
+                IndexReplication(
+                    name, lin.generation, lin.state, self.local_version(name), None, 0, lin.error
+                )
             )
         return rows
 
@@ -337,7 +318,7 @@ class CoordinatorReplica:
             await asyncio.sleep(min(0.01, remaining))
 
     def _lineage(self, name: str) -> _Followed:
-        lin = self._lineages.get(name)
+        lin = self.followed.get(name)
         if lin is None:
             raise IndexNotFoundError()
         if lin.state is State.STOPPED:
@@ -362,7 +343,7 @@ class CoordinatorReplica:
         lin.wake.set()
 
         def applied() -> bool:
-            if self._lineages.get(name) is not lin:
+            if self.followed.get(name) is not lin:
                 raise IndexNotFoundError()  # the lineage was replaced meanwhile
             return self.engine.exists(name) and self.engine.get(name).version >= seq
 
@@ -384,7 +365,7 @@ class CoordinatorReplica:
         self._meta_wake.set()
 
         def ready() -> bool:
-            lin = self._lineages.get(name)
+            lin = self.followed.get(name)
             if lin is None or lin.generation != gen or lin.state is State.LOADING:
                 return False  # create-your-writes: readable here once this returns
             return self.engine.exists(name)
@@ -394,7 +375,7 @@ class CoordinatorReplica:
         return CreateResult(index.version, self.not_ready(name) is None, index.generation)
 
     async def delete(self, name: str, *, expect_exists: bool = False) -> bool:
-        if not self.engine.exists(name) and name not in self._lineages:
+        if not self.engine.exists(name) and name not in self.followed:
             if expect_exists:
                 raise IndexNotFoundError()
             return False

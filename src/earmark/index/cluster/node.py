@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import uuid
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from earmark.index.cluster.feed import (
     decode_entry,
     decode_meta,
 )
+from earmark.index.cluster.following import FollowedIndexes, Following, State
 from earmark.index.cluster.peers import restore_from_peers
 from earmark.index.engine import (
     Change,
@@ -76,12 +76,6 @@ class ClusterError(EngineError):
     def __init__(self, name: str, detail: str) -> None:
         super().__init__(detail)
         self.name = name
-
-
-class State(enum.Enum):
-    LOADING = "LOADING"
-    FOLLOWING = "FOLLOWING"
-    STOPPED = "STOPPED"
 
 
 @dataclass(frozen=True)
@@ -116,16 +110,6 @@ class IndexReplication:
         return max(0, self.stream_version - self.version)
 
 
-class _Follower:
-    def __init__(self, name: str, generation: int) -> None:
-        self.name = name
-        self.generation = generation
-        self.state = State.LOADING
-        self.error = ""
-        self.pending = 0
-        self.task: asyncio.Task[None] | None = None
-
-
 def replica_id_of(data_dir: Path) -> str:
     """This node's stable id: read from ``<data_dir>/replica_id``, made there at first use."""
     path = data_dir / REPLICA_ID_FILE
@@ -136,7 +120,7 @@ def replica_id_of(data_dir: Path) -> str:
     return rid
 
 
-class ClusterNode:
+class ClusterNode(FollowedIndexes[Following]):
     def __init__(self, engine: MultiIndex, config: ClusterConfig) -> None:
         self.engine = engine
         self.config = config
@@ -144,7 +128,7 @@ class ClusterNode:
         self.replica_id = config.replica_id or replica_id_of(engine.root)
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
-        self._followers: dict[str, _Follower] = {}
+        self.followed: dict[str, Following] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.meta_lock = asyncio.Lock()
         self._meta_task: asyncio.Task[None] | None = None
@@ -187,7 +171,7 @@ class ClusterNode:
         self._meta_task = asyncio.create_task(self._follow_meta(), name="index-meta-follower")
 
     async def close(self) -> None:
-        tasks = [f.task for f in self._followers.values() if f.task is not None]
+        tasks = [f.task for f in self.followed.values() if f.task is not None]
         if self._meta_task is not None:
             tasks.append(self._meta_task)
         for task in tasks:
@@ -287,7 +271,7 @@ class ClusterNode:
         self.ensure_follower(name, event.generation)
 
     async def drop(self, name: str) -> None:
-        follower = self._followers.pop(name, None)
+        follower = self.followed.pop(name, None)
         if follower is not None and follower.task is not None:
             follower.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -301,13 +285,13 @@ class ClusterNode:
         await asyncio.to_thread(self.engine.delete, name)
 
     def ensure_follower(self, name: str, generation: int, *, ready: bool = False) -> None:
-        current = self._followers.get(name)
+        current = self.followed.get(name)
         if current is not None and current.generation == generation:
             return
-        follower = _Follower(name, generation)
+        follower = Following(name, generation)
         if ready:
             follower.state = State.FOLLOWING
-        self._followers[name] = follower
+        self.followed[name] = follower
         follower.task = asyncio.create_task(self._follow(follower), name=f"follow-{name}")
 
     # -- data followers -------------------------------------------------------------------
@@ -318,7 +302,7 @@ class ClusterNode:
             lock = self._locks[name] = asyncio.Lock()
         return lock
 
-    async def _open_local(self, f: _Follower) -> None:
+    async def _open_local(self, f: Following) -> None:
         if self.engine.exists(f.name):
             return
         if self.config.peers:
@@ -329,7 +313,7 @@ class ClusterNode:
                 return
         await asyncio.to_thread(self.engine.create, f.name, generation=f.generation)
 
-    async def _bind(self, f: _Follower) -> JetStreamContext.PullSubscription:
+    async def _bind(self, f: Following) -> JetStreamContext.PullSubscription:
         durable = self.feed.consumer_name(self.replica_id, f.name, f.generation)
         version = self.engine.get(f.name).version
         with contextlib.suppress(NotFoundError):
@@ -348,11 +332,11 @@ class ClusterNode:
         )
         return await self.js.pull_subscribe_bind(durable, stream=self.feed.data_stream)
 
-    async def _follow(self, f: _Follower) -> None:
+    async def _follow(self, f: Following) -> None:
         try:
             await self._open_local(f)
         except EngineError as exc:
-            self._stop(f, f"cannot open the index: {exc}")
+            self.stop_following(f, f"cannot open the index: {exc}")
             return
         while True:
             try:
@@ -370,7 +354,7 @@ class ClusterNode:
             except asyncio.CancelledError:
                 raise
             except BadEntryError as exc:
-                self._stop(f, str(exc))
+                self.stop_following(f, str(exc))
                 return
             except (*NATS_ERRORS, ClusterError) as exc:
                 log.warning("follower of %s: %r; re-binding", f.name, exc)
@@ -378,7 +362,7 @@ class ClusterNode:
             except EngineError as exc:  # deleted under us, or a local failure
                 if not self.engine.exists(f.name):
                     return
-                self._stop(f, f"local commit failed: {exc!r}")
+                self.stop_following(f, f"local commit failed: {exc!r}")
                 return
 
     async def _fetch(self, psub: JetStreamContext.PullSubscription) -> list[Msg]:
@@ -397,11 +381,7 @@ class ClusterNode:
             raise nats.errors.TimeoutError
         return msgs
 
-    def _stop(self, f: _Follower, reason: str) -> None:
-        f.state, f.error = State.STOPPED, reason
-        log.error("replication of index %s stopped: %s", f.name, reason)
-
-    async def _apply(self, f: _Follower, msgs: list[Msg]) -> None:
+    async def _apply(self, f: Following, msgs: list[Msg]) -> None:
         """One local commit for a fetched batch; its valid prefix if an entry is bad."""
         bad: BadEntryError | None = None
         async with self.lock(f.name):
@@ -445,24 +425,10 @@ class ClusterNode:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def not_ready(self, name: str) -> State | None:
-        """LOADING or STOPPED when ``name`` must not answer reads now; None when it may."""
-        f = self._followers.get(name)
-        if f is None or f.state is State.FOLLOWING:
-            return None
-        return f.state
-
-    @property
-    def stopped(self) -> list[str]:
-        return sorted(n for n, f in self._followers.items() if f.state is State.STOPPED)
-
     async def report(self) -> list[IndexReplication]:
         rows = []
-        for name, f in sorted(self._followers.items()):
-            try:
-                version = self.engine.get(name).version
-            except EngineError:  # not opened yet, or dropped while this report runs
-                version = 0
+        for name, f in sorted(self.followed.items()):
+            version = self.local_version(name)
             stream_version: int | None = None
             if self.connected:
                 try:
