@@ -8,7 +8,6 @@ fingerprinted (the others are still shown), 1 the server failed (see docs/librar
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,9 +16,11 @@ import click
 from earmark.cli.library_options import (
     client_option,
     data_dir_option,
+    fingerprint_jobs,
     jobs_option,
+    library_connection,
     library_settings,
-    local_factory,
+    print_result,
     rate_option,
 )
 from earmark.library.identify import CATALOG_META, DEFAULT_META
@@ -131,9 +132,6 @@ async def _identify(
     *,
     catalog: bool = False,
 ) -> bool:
-    # The in-process service behind connect() is the web app: loaded only when identifying.
-    from earmark.library.connect import connect
-    from earmark.library.fingerprints import default_jobs
     from earmark.library.identify import identify
 
     failed = False
@@ -146,24 +144,14 @@ async def _identify(
                 failed = True
             elif found.warning:
                 _above(f"earmark: warning: {found.path}: {found.warning}", shown)
-            if shown:
-                click.echo("\r\033[K", nl=False, err=True)
-            click.echo(found.to_json() if as_json else found.to_text(), nl=as_json)
-            if as_json:
-                sys.stdout.flush()
+            print_result(found.to_json() if as_json else found.to_text(), as_json, shown)
 
-        async with connect(
-            settings,
-            server=server,
-            client_key=client_key,
-            rate=rate,
-            local=local_factory(server),
-        ) as conn:
+        async with library_connection(settings, server, client_key, rate) as conn:
             await identify(
                 conn.client,
                 files,
                 meta=meta,
-                jobs=default_jobs(settings.fingerprint_jobs if jobs is None else jobs),
+                jobs=fingerprint_jobs(settings, jobs),
                 length=float(settings.fingerprint_length),
                 emit=emit,
                 catalog=catalog,
@@ -184,8 +172,6 @@ async def _identify_clips(
     timeline: bool,
 ) -> bool:
     from earmark.library.clips import identify_clips
-    from earmark.library.connect import connect
-    from earmark.library.fingerprints import default_jobs
 
     failed = False
 
@@ -194,14 +180,12 @@ async def _identify_clips(
         failed = failed or found.error is not None
         click.echo(found.to_json() if as_json else found.to_text(), nl=as_json)
 
-    async with connect(
-        settings, server=server, client_key=client_key, rate=rate, local=local_factory(server)
-    ) as conn:
+    async with library_connection(settings, server, client_key, rate) as conn:
         await identify_clips(
             conn.client,
             files,
             meta=meta,
-            jobs=default_jobs(settings.fingerprint_jobs if jobs is None else jobs),
+            jobs=fingerprint_jobs(settings, jobs),
             emit=emit,
             timeline=timeline,
         )

@@ -22,9 +22,10 @@ import click
 from earmark.cli.library_options import (
     client_option,
     data_dir_option,
+    fingerprint_jobs,
     jobs_option,
+    library_connection,
     library_settings,
-    local_factory,
     rate_option,
 )
 from earmark.errors import UsageError
@@ -147,20 +148,11 @@ async def _import(
     timeout: float | None,
 ) -> tuple[ImportSummary, Fates | None]:
     # The in-process service behind connect() is the web app: loaded only when importing.
-    from earmark.library.connect import connect
     from earmark.library.fates import await_fates
-    from earmark.library.fingerprints import default_jobs
     from earmark.library.importing import Importer, default_state_path
     from earmark.library.state import Journal
 
-    async with connect(
-        settings,
-        server=server,
-        client_key=client_key,
-        user_key=user_key,
-        rate=rate,
-        local=local_factory(server),
-    ) as conn:
+    async with library_connection(settings, server, client_key, rate, user_key) as conn:
         assert conn.user_key is not None
         path = state_file or default_state_path(conn.target, directory)
         shown = show_progress(len(files))
@@ -169,7 +161,7 @@ async def _import(
                 conn.client,
                 conn.user_key,
                 journal,
-                jobs=default_jobs(settings.fingerprint_jobs if jobs is None else jobs),
+                jobs=fingerprint_jobs(settings, jobs),
                 length=float(settings.fingerprint_length),
                 progress=bar.update,
             )

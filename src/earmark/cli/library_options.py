@@ -1,12 +1,15 @@
-"""What ``earmark identify`` and ``earmark import-audio`` share: the options that reach a server
-or a data directory and pace fingerprinting and requests, and the settings they start from."""
+"""What ``earmark identify``, ``tag`` and ``import-audio`` share: the options that reach a server
+or a data directory and pace fingerprinting and requests, the settings they start from, the
+connection they open and how a file's result is printed below the progress bar."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -15,6 +18,9 @@ from earmark.library.client import DEFAULT_RATE
 from earmark.library.local import LocalFactory
 from earmark.library.progress import quiet_libraries
 from earmark.settings import Settings
+
+if TYPE_CHECKING:
+    from earmark.library.connect import ServiceConnection
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -66,3 +72,43 @@ def local_factory(server: str | None) -> LocalFactory | None:
     from earmark.app import local_service
 
     return local_service
+
+
+@asynccontextmanager
+async def library_connection(
+    settings: Settings,
+    server: str | None,
+    client_key: str | None,
+    rate: float,
+    user_key: str | None = None,
+) -> AsyncIterator[ServiceConnection]:
+    """A connection to ``--server``, or to the data directory's service in this process."""
+    # The in-process service behind connect() is the web app: loaded only when it is used.
+    from earmark.library.connect import connect
+
+    async with connect(
+        settings,
+        server=server,
+        client_key=client_key,
+        user_key=user_key,
+        rate=rate,
+        local=local_factory(server),
+    ) as conn:
+        yield conn
+
+
+def fingerprint_jobs(settings: Settings, jobs: int | None) -> int:
+    """Fingerprinting processes: ``--jobs``, else the ``fingerprint_jobs`` setting."""
+    from earmark.library.fingerprints import default_jobs
+
+    return default_jobs(settings.fingerprint_jobs if jobs is None else jobs)
+
+
+def print_result(text: str, as_json: bool, shown: bool) -> None:
+    """One file's result on stdout: a JSON line, or text blocks; the progress bar on stderr
+    (``shown``) is cleared first so that the two do not mix on a terminal."""
+    if shown:
+        click.echo("\r\033[K", nl=False, err=True)
+    click.echo(text, nl=as_json)
+    if as_json:
+        sys.stdout.flush()

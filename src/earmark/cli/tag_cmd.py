@@ -10,7 +10,6 @@ still done), 1 the server failed.
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -19,9 +18,11 @@ import click
 from earmark.cli.library_options import (
     client_option,
     data_dir_option,
+    fingerprint_jobs,
     jobs_option,
+    library_connection,
     library_settings,
-    local_factory,
+    print_result,
     rate_option,
 )
 from earmark.errors import UsageError
@@ -168,9 +169,6 @@ async def _tag(
     as_json: bool,
     shown: bool,
 ) -> TagSummary:
-    # The in-process service behind connect() is the web app: loaded only when tagging.
-    from earmark.library.connect import connect
-    from earmark.library.fingerprints import default_jobs
     from earmark.library.tagging import Tagger
     from earmark.library.tagjournal import TagJournal
 
@@ -183,23 +181,13 @@ async def _tag(
 
             def emit(plan: TagPlan) -> None:
                 bar.update(1)
-                if shown:
-                    click.echo("\r\033[K", nl=False, err=True)
-                click.echo(plan.to_json() if as_json else plan.to_text(), nl=as_json)
-                if as_json:
-                    sys.stdout.flush()
+                print_result(plan.to_json() if as_json else plan.to_text(), as_json, shown)
 
-            async with connect(
-                settings,
-                server=server,
-                client_key=client_key,
-                rate=rate,
-                local=local_factory(server),
-            ) as conn:
+            async with library_connection(settings, server, client_key, rate) as conn:
                 tagger = Tagger(
                     conn.client,
                     options,
-                    jobs=default_jobs(settings.fingerprint_jobs if jobs is None else jobs),
+                    jobs=fingerprint_jobs(settings, jobs),
                     length=float(settings.fingerprint_length),
                     journal=journal,
                     emit=emit,
