@@ -18,8 +18,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, TypeGuard
+from typing import Any, Literal, TypeGuard
 
+from earmark.library.appendlog import AppendLog
 from earmark.library.scan import FileKey
 
 Status = Literal["submitted", "untagged", "failed"]
@@ -84,30 +85,19 @@ class Journal:
     path: Path
     entries: dict[FileKey, Entry] = field(default_factory=dict)
     ignored_lines: int = 0
-    _file: IO[str] | None = None
+    _log: AppendLog | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Journal:
         """Read the journal at ``path`` (missing: empty) and open it for appending."""
         journal = cls(Path(path))
-        journal.path.parent.mkdir(parents=True, exist_ok=True)
-        needs_newline = False
-        if journal.path.exists():
-            raw = journal.path.read_bytes()
-            needs_newline = bool(raw) and not raw.endswith(b"\n")
-            for line in raw.decode("utf-8", "replace").splitlines():
-                if not line.strip():
-                    continue
-                entry = Entry.from_json(line)
-                if entry is None:
-                    journal.ignored_lines += 1
-                else:
-                    journal.entries[entry.key] = entry
-        journal._file = journal.path.open("a", encoding="utf-8")
-        if needs_newline:
-            # The last write was torn: start the next entry on its own line.
-            journal._file.write("\n")
-            journal._sync()
+        journal._log, lines = AppendLog.open(journal.path)
+        for line in lines:
+            entry = Entry.from_json(line)
+            if entry is None:
+                journal.ignored_lines += 1
+            else:
+                journal.entries[entry.key] = entry
         return journal
 
     def done(self, key: FileKey) -> Entry | None:
@@ -118,21 +108,15 @@ class Journal:
         """Append entries and make them durable before returning."""
         if not entries:
             return
-        assert self._file is not None, "journal is closed"
-        self._file.write("".join(entry.to_json() + "\n" for entry in entries))
-        self._sync()
+        assert self._log is not None, "journal is closed"
+        self._log.append([entry.to_json() for entry in entries])
         for entry in entries:
             self.entries[entry.key] = entry
 
-    def _sync(self) -> None:
-        assert self._file is not None
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> Journal:
         return self

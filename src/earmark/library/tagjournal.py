@@ -15,8 +15,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from earmark.library.appendlog import AppendLog
 from earmark.library.tagformats import Raw
 
 
@@ -56,23 +57,16 @@ class TagJournal:
     path: Path
     #: Per file, its writes not undone yet, oldest first.
     writes: dict[str, list[Written]] = field(default_factory=dict)
-    _file: IO[str] | None = None
+    _log: AppendLog | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> TagJournal:
         journal = cls(Path(path))
-        journal.path.parent.mkdir(parents=True, exist_ok=True)
-        torn = False
-        if journal.path.exists():
-            raw = journal.path.read_bytes()
-            torn = bool(raw) and not raw.endswith(b"\n")
-            for line in raw.decode("utf-8", "replace").splitlines():
-                entry = _parse(line)
-                if entry is not None:
-                    journal._apply(entry)
-        journal._file = journal.path.open("a", encoding="utf-8")
-        if torn:
-            journal._append({"op": "note", "path": "", "time": time.time()}, newline_first=True)
+        journal._log, lines = AppendLog.open(journal.path)
+        for line in lines:
+            entry = _parse(line)
+            if entry is not None:
+                journal._apply(entry)
         return journal
 
     def _apply(self, entry: dict[str, Any]) -> None:
@@ -84,11 +78,9 @@ class TagJournal:
         else:
             self.writes.setdefault(path, []).append(Written(path, entry["kind"], entry["raw"]))
 
-    def _append(self, entry: dict[str, Any], *, newline_first: bool = False) -> None:
-        assert self._file is not None, "journal is closed"
-        self._file.write(("\n" if newline_first else "") + json.dumps(entry, sort_keys=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+    def _append(self, entry: dict[str, Any]) -> None:
+        assert self._log is not None, "journal is closed"
+        self._log.append([json.dumps(entry, sort_keys=True)])
 
     def record_write(self, path: str, kind: str, raw: Raw) -> None:
         entry = {"op": "write", "path": path, "kind": kind, "raw": raw, "time": time.time()}
@@ -109,9 +101,9 @@ class TagJournal:
         return sorted(p for p, held in self.writes.items() if held)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> TagJournal:
         return self
