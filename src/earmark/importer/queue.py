@@ -133,6 +133,11 @@ class SubmissionQueue(ABC):
         Raises :class:`QueueError` when the queue cannot be reached.
         """
 
+    def claim(self, conns: Connections, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Inside one import transaction: claim a group of deliveries at once; returns those
+        that hold a submission, in order (the others have nothing to import)."""
+        return [d for d in deliveries if d.claim(conns) is not None]
+
     async def republish_stale(self, dbs: Databases) -> int:
         """Re-announce submissions pending for long (an outbox sweep); returns how many
         messages were stored. The table backend has nothing to do: the table is the queue."""
