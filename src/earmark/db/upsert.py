@@ -98,7 +98,7 @@ def find_or_insert_many(
     names: Sequence[str],
     rows: Mapping[Key, Mapping[str, Any]],
 ) -> dict[Key, int]:
-    """:func:`find_or_insert` for many keys at once: at most three statements a chunk.
+    """:func:`find_or_insert` for many keys at once: a SELECT, a batched INSERT, a SELECT.
 
     ``rows`` maps each key (the values of the unique ``names`` columns) to the other values of
     its row, used only when it is inserted. Missing rows are inserted in key order, so two
@@ -107,13 +107,11 @@ def find_or_insert_many(
     keys = sorted(rows)
     found = ids_by_key(conn, table, names, keys)
     missing = [key for key in keys if key not in found]
-    for begin in range(0, len(missing), CHUNK):
-        values = [
-            {**dict(zip(names, key, strict=True)), **rows[key]}
-            for key in missing[begin : begin + CHUNK]
-        ]
+    if missing:
+        # executemany: one compiled statement whatever the count (the driver batches the rows)
         conn.execute(
-            _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(names))
+            _insert(conn, table).on_conflict_do_nothing(index_elements=list(names)),
+            [{**dict(zip(names, key, strict=True)), **rows[key]} for key in missing],
         )
     if missing:
         found.update(ids_by_key(conn, table, names, missing))
@@ -132,7 +130,7 @@ def increment_or_insert_many(
     """:func:`increment_or_insert` for many keys at once, adding ``counts[key]`` to each row.
 
     Existing rows get one batched UPDATE by id (no sequence value drawn), the others one
-    multi-row ``INSERT … ON CONFLICT DO UPDATE`` a chunk (a concurrent twin is counted into),
+    batched ``INSERT … ON CONFLICT DO UPDATE`` (a concurrent twin is counted into),
     both in a fixed order (ids, keys) so two importers never lock rows crosswise.
     """
     keys = sorted(counts)
@@ -146,14 +144,14 @@ def increment_or_insert_many(
             [{"row_id": row_id, "n_added": n} for row_id, n in existing],
         )
     missing = [key for key in keys if key not in found]
-    for begin in range(0, len(missing), CHUNK):
-        chunk = missing[begin : begin + CHUNK]
-        stmt = _insert(conn, table).values(
-            [{**dict(zip(names, key, strict=True)), counter: counts[key]} for key in chunk]
-        )
+    if missing:
+        stmt = _insert(conn, table)
         on_conflict: dict[str, Any] = {counter: table.c[counter] + stmt.excluded[counter]}
         on_conflict.update({name: sa.func.now() for name in touch})
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(names), set_=on_conflict))
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=list(names), set_=on_conflict),
+            [{**dict(zip(names, key, strict=True)), counter: counts[key]} for key in missing],
+        )
     if missing:
         found.update(ids_by_key(conn, table, names, missing))
     return found
