@@ -292,12 +292,12 @@ def run_importer_processes(
                 time.sleep(0.2)
         indexsync.rebuild(dbs, client, INDEX)
         client.close()
+        worker_script = Path(__file__).with_name("pipeline_worker.py")
         for processes in (1, 2):
             create_submissions(dbs, catalogue, rng, count)
             children = [
                 subprocess.Popen(
-                    [sys.executable, str(Path(__file__).with_name("pipeline_worker.py")), url]
-                    + [index_url, INDEX],
+                    [sys.executable, str(worker_script), url, index_url, INDEX],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
