@@ -2,9 +2,9 @@
 
 ``/v2/submit`` commits a ``submission`` row and its ``pending_submission`` row, then calls
 :meth:`SubmissionQueue.publish` with the new ids. The importer (:mod:`earmark.importer.worker`)
-fetches :class:`Delivery` objects, imports each in its own database transaction and settles it:
-``ack`` once the outcome is committed, ``retry`` to see it again later, ``fail`` once the
-submission is recorded as ``failed``.
+fetches :class:`Delivery` objects, imports a batch of them in one database transaction and
+settles each: ``ack`` once the outcome is committed, ``retry`` to see it again later, ``fail``
+once the submission is recorded as ``failed``.
 
 - :class:`~earmark.importer.table_queue.TableQueue` (embedded default, also fine on
   PostgreSQL): the ``pending_submission`` table is the queue; ``publish`` only wakes a waiting

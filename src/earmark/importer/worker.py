@@ -1,8 +1,12 @@
-"""The importer worker loop (reference §9.2): queue → one transaction per submission → ack.
+"""The importer worker loop (reference §9.2): queue → one transaction per batch → ack.
 
-Each pass fetches up to ``batch_size`` deliveries. For each one, in its own ``dbs.write()``
-transaction: claim the submission (the table backend locks its row), run
-:func:`earmark.importer.decide.import_submission`, commit; only then settle the delivery:
+Each pass fetches up to ``batch_size`` deliveries and imports them as one group in one
+``dbs.write()`` transaction: claim the submissions (the table backend locks their rows), run
+:func:`earmark.importer.decide.import_group`, commit; only then settle each delivery. If the
+group fails with an error that is not transient, nothing of it was committed and the batch is
+imported again one delivery per transaction (claim,
+:func:`~earmark.importer.decide.import_submission`, commit, settle), so the error lands on its
+own submission. Settling:
 
 - ``imported`` / ``skipped`` / ``already`` / ``missing``: ack;
 - ``busy`` (another importer holds a lock on the same fingerprint or MBID): retry after a short
@@ -19,8 +23,8 @@ After each batch, new fingerprints are sent to the index (:func:`earmark.indexsy
 Between passes the worker waits for work between ``min_idle`` and ``max_idle`` seconds (times
 1.3 after an empty pass, divided by 1.3 after work), woken early by a new message (NATS) or by
 ``publish`` in the same process (table). ``request_stop`` (SIGTERM/SIGINT) lets the current
-submission finish, hands the rest of the batch back unacknowledged, and returns from
-:meth:`Worker.run`.
+submission finish, commits the group so far, hands the rest of the batch back unacknowledged,
+and returns from :meth:`Worker.run`.
 """
 
 from __future__ import annotations
