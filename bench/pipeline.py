@@ -10,8 +10,12 @@
 2. Lookup search without HTTP: `Searcher.search` (index candidates, database rows, compare2)
    for the dev corpus's distorted re-encodings and for synthetic queries; p50/p99.
 3. Importer: submissions (a third exact repeats of catalogue fingerprints, a third bit-flipped
-   copies, a third new fingerprints; each with an MBID and user meta) are created, then the
-   worker imports them until the queue is empty; submissions per second.
+   copies, a third new fingerprints; each with an MBID and user meta) are created, then one
+   worker imports them until the queue is empty; on PostgreSQL a second round of new
+   submissions is imported by two workers (two engines and table queues, each worker in its own
+   thread of this process, as two importer processes would share the queue with SKIP LOCKED).
+   Submissions per second, and the CPU seconds this process spent per submission (the wall
+   figure depends on what else the machine runs; PostgreSQL's own CPU is not included).
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -201,7 +208,9 @@ def main() -> None:
                     )
 
             if args.submissions:
-                run_importer_benchmark(dbs, index, catalogue, rng, args.submissions)
+                run_importer_benchmark(url, index, catalogue, rng, args.submissions, 1)
+                if args.db == "postgresql":
+                    run_importer_processes(url, workdir, catalogue, rng, args.submissions)
         finally:
             index.close()
             engine.close()
@@ -211,17 +220,126 @@ def main() -> None:
 
 
 def run_importer_benchmark(
-    dbs: Any, index: Any, catalogue: list[np.ndarray], rng: np.random.Generator, count: int
+    url: str,
+    index: Any,
+    catalogue: list[np.ndarray],
+    rng: np.random.Generator,
+    count: int,
+    workers: int,
 ) -> None:
-    from earmark.db import accounts, applications, submissions
-    from earmark.db.engine import write_transaction
+    from earmark.db.engine import Databases
     from earmark.importer.table_queue import TableQueue
-    from earmark.importer.worker import Worker
+    from earmark.importer.worker import ImporterStats, Worker
     from earmark.search import Searcher
 
+    engines = [Databases.single(url) for _ in range(workers)]
+    try:
+        create_submissions(engines[0], catalogue, rng, count)
+        searcher = Searcher(index, INDEX)
+        pool = [Worker(d, searcher, TableQueue(d), min_idle=0.05, max_idle=0.05) for d in engines]
+        stats: list[ImporterStats] = []
+
+        def drain(worker: Worker) -> None:
+            stats.append(asyncio.run(worker.drain(timeout=3600, wait=0.05)))
+
+        cpu = time.process_time()
+        started = time.perf_counter()
+        threads = [threading.Thread(target=drain, args=(w,)) for w in pool]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+    finally:
+        for d in engines:
+            d.dispose()
+    imported = sum(s.imported + s.skipped for s in stats)
+    print(
+        f"importer, {workers} worker{'s' if workers > 1 else ''}: {imported} submissions in "
+        f"{elapsed:.1f} s = {imported / elapsed:.0f} submissions/s, "
+        f"{cpu * 1000 / imported:.2f} ms CPU each ({[s.as_dict() for s in stats]})"
+    )
+
+
+def run_importer_processes(
+    url: str, workdir: Path, catalogue: list[np.ndarray], rng: np.random.Generator, count: int
+) -> None:
+    """One, then two importer processes (bench/pipeline_worker.py) sharing the table queue and
+    an index server (`earmark run index`), as deployed on PostgreSQL; fresh submissions each."""
+    from earmark import indexsync
+    from earmark.db.engine import Databases
+    from earmark.index.client import HttpIndexClient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    earmark = str(Path(sys.executable).parent / "earmark")
+    server = subprocess.Popen(
+        [earmark, "run", "index", "--dir", str(workdir / "index-server"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    index_url = f"http://127.0.0.1:{port}"
+    dbs = Databases.single(url)
+    try:
+        client = HttpIndexClient(index_url)
+        for _ in range(600):
+            try:
+                client.index_exists(INDEX)
+                break
+            except Exception:
+                time.sleep(0.2)
+        indexsync.rebuild(dbs, client, INDEX)
+        client.close()
+        worker_script = Path(__file__).with_name("pipeline_worker.py")
+        for processes in (1, 2):
+            create_submissions(dbs, catalogue, rng, count)
+            children = [
+                subprocess.Popen(
+                    [sys.executable, str(worker_script), url, index_url, INDEX],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+                )
+                for _ in range(processes)
+            ]
+            for child in children:
+                assert child.stdout is not None
+                assert child.stdout.readline().strip() == "ready"
+            started = time.perf_counter()
+            for child in children:
+                assert child.stdin is not None
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            results = [json.loads(child.communicate()[0]) for child in children]
+            elapsed = time.perf_counter() - started
+            handled = sum(r["imported"] + r["skipped"] for r in results)
+            cpu = sum(r["cpu"] for r in results)
+            print(
+                f"importer, {processes} process{'es' if processes > 1 else ''} + index server: "
+                f"{handled} submissions in {elapsed:.1f} s = {handled / elapsed:.0f} "
+                f"submissions/s, {cpu * 1000 / handled:.2f} ms CPU each in the importers "
+                f"({[{k: v for k, v in r.items() if v and k != 'cpu'} for r in results]})"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        dbs.dispose()
+
+
+def create_submissions(
+    dbs: Any, catalogue: list[np.ndarray], rng: np.random.Generator, count: int
+) -> None:
+    """``count`` pending submissions: a third repeats, a third bit-flipped, a third new."""
+    from earmark.db import accounts, applications, submissions
+    from earmark.db.engine import write_transaction
+
     with write_transaction(dbs.app) as conn:
-        account = accounts.create(conn, name="bench")
-        app = applications.create(conn, name="bench", version="1", account_id=account.id)
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        account = accounts.create(conn, name=name)
+        app = applications.create(conn, name=name, version="1", account_id=account.id)
     picks = rng.integers(0, len(catalogue), size=count)
     fresh = iter(synthetic_fingerprints(count, np.full(32, 0.5), rng))
     with write_transaction(dbs.ingest) as conn:
@@ -247,14 +365,6 @@ def run_importer_benchmark(
                 puid=None,
                 foreignid=None,
             )
-    worker = Worker(dbs, Searcher(index, INDEX), TableQueue(dbs), min_idle=0.05, max_idle=0.05)
-    started = time.perf_counter()
-    stats = asyncio.run(worker.drain(timeout=3600, wait=0.05))
-    elapsed = time.perf_counter() - started
-    print(
-        f"importer: {count} submissions in {elapsed:.1f} s = {count / elapsed:.0f} submissions/s "
-        f"({stats.as_dict()})"
-    )
 
 
 if __name__ == "__main__":

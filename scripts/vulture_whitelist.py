@@ -48,3 +48,7 @@ _.earmark_version
 imported_ids
 # The sharded index client's per-replica counters, read by getattr in api/metrics.ShardsCollector.
 _.failovers
+# Single-row forms of the importer's batched data functions (the importer writes a group at
+# once, docs/importer.md); tests and fixtures build data with them.
+_.add_mbid, _.add_puid, _.add_meta, _.add_foreignid, _.increment_submission_count
+_.record_import, _.get_import

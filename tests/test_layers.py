@@ -51,6 +51,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "earmark.opendata",  # AcoustID's public data: reading, applying, exporting
         "earmark.clipsync",
         "earmark.importer.decide",
+        "earmark.importer.group",  # the deferred writes of an import group
         "earmark.importer.locks",
         "earmark.importer.outcome",
         "earmark.musicbrainz",

@@ -185,8 +185,20 @@ class Searcher:
         return [hit.id for hit in hits if hit.score > threshold]
 
 
+#: Query terms of fingerprints waiting in the outbox, by their items (slow mode re-reads the
+#: same waiting fingerprints for every import until the next flush). Cleared when full.
+_WAITING_TERMS: dict[bytes, npt.NDArray[np.uint32]] = {}
+_WAITING_TERMS_MAX = 1024
+
+
 def _shares_terms(items: npt.NDArray[np.integer], terms: npt.NDArray[np.uint32]) -> bool:
-    return bool(np.intersect1d(extract_query(items), terms, assume_unique=True).size)
+    key = items.tobytes()
+    own = _WAITING_TERMS.get(key)
+    if own is None:
+        if len(_WAITING_TERMS) >= _WAITING_TERMS_MAX:
+            _WAITING_TERMS.clear()
+        own = _WAITING_TERMS[key] = extract_query(items)
+    return bool(np.intersect1d(own, terms, assume_unique=True).size)
 
 
 def best_per_track(matches: Sequence[Match]) -> list[Match]:

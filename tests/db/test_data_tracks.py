@@ -165,3 +165,33 @@ def test_foreign_id_rows(dbs: Databases) -> None:
     with dbs.read() as conns:
         assert foreignids.find(conns.fingerprint, foreignids.parse("deezer:a")) == c
         assert foreignids.find(conns.fingerprint, foreignids.parse("deezer:b")) is None
+
+
+def test_links_add_many_counts_existing_and_new_links_and_keeps_disabled(dbs: Databases) -> None:
+    """The batched form the import group uses: existing links gain their count, new ones start
+    at it, a disabled MBID link stays disabled, and the ids are those of the rows."""
+    kept, new, disabled = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with dbs.write() as conns:
+        c = conns.fingerprint
+        t, u = tracks.insert(c), tracks.insert(c)
+        kept_id = links.add_mbid(c, t.id, kept)
+        disabled_id = links.add_mbid(c, u.id, disabled)
+        assert links.set_mbid_disabled(c, disabled_id, True)
+        ids = links.add_many(c, "mbid", {(t.id, kept): 2, (t.id, new): 3, (u.id, disabled): 1})
+        metas = meta.find_or_insert_many(c, [{"track": "a"}, {"track": "b"}, {"track": "a"}])
+        again = meta.find_or_insert_many(c, [{"track": "b"}])
+    assert ids[(t.id, kept)] == kept_id
+    assert ids[(u.id, disabled)] == disabled_id
+    assert len(metas) == 2
+    assert again == {meta.gid_of({"track": "b"}): metas[meta.gid_of({"track": "b"})]}
+    with dbs.read() as conns:
+        c = conns.fingerprint
+        found = links.find(c, "mbid", t.id, kept)
+        assert found is not None
+        assert found.submission_count == 3
+        created = links.find(c, "mbid", t.id, new)
+        assert created is not None
+        assert (created.id, created.submission_count) == (ids[(t.id, new)], 3)
+        link = links.mbid_link(c, u.id, disabled)
+        assert link is not None
+        assert (link.disabled, link.submission_count) == (True, 2)

@@ -1,10 +1,13 @@
-"""An importer process for the crash test, killed at the worst moment.
+"""An importer process for the crash tests, killed at the worst moments.
 
-It imports from the NATS queue like ``earmark run importer`` and kills itself with SIGKILL when
-its N-th acknowledgement is due: the N-th import is committed, its message is not acknowledged,
-and the rest of the fetched batch is neither imported nor acknowledged.
+It imports from the NATS queue like ``earmark run importer`` and kills itself with SIGKILL
 
-    python -m tests.importer.crash_importer DB_URL NATS_URL STREAM INDEX_DIR INDEX_NAME N BATCH
+- ``ack``: when its N-th acknowledgement is due: the batch holding the N-th import is committed
+  (one transaction for the whole batch), its messages from the N-th on are not acknowledged;
+- ``search``: at its N-th search, in the middle of an import group: the group's earlier imports
+  are written but not committed, nothing of the group is acknowledged.
+
+    python -m tests.importer.crash_importer DB_URL NATS_URL STREAM INDEX_DIR INDEX_NAME N BATCH MODE
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from earmark.importer.queue import Delivery
 from earmark.importer.worker import Worker
 from earmark.index.client import LocalIndexClient
 from earmark.index.engine import MultiIndex
-from earmark.search import Searcher
+from earmark.search import Match, Searcher
 
 ACK_WAIT = 1.0
 
@@ -52,14 +55,30 @@ class DyingQueue(NatsQueue):
         return ack_or_die
 
 
+class DyingSearcher(Searcher):
+    """A searcher that kills the process at its N-th search (inside an import transaction)."""
+
+    kill_at = 0
+    searches = 0
+
+    def search(self, *args: Any, **kwargs: Any) -> list[Match]:
+        self.searches += 1
+        if self.searches == self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().search(*args, **kwargs)
+
+
 def main(argv: list[str]) -> int:
-    db_url, nats_url, stream, index_dir, index_name, kill_at, batch = argv
+    db_url, nats_url, stream, index_dir, index_name, kill_at, batch, mode = argv
     dbs = Databases.single(db_url)
     engine = MultiIndex(Path(index_dir))
-    queue = DyingQueue(nats_url, stream, ack_wait=ACK_WAIT, kill_at=int(kill_at))
+    dying_ack = int(kill_at) if mode == "ack" else 0
+    queue = DyingQueue(nats_url, stream, ack_wait=ACK_WAIT, kill_at=dying_ack)
+    searcher = DyingSearcher(LocalIndexClient(engine), index_name)
+    searcher.kill_at = int(kill_at) if mode == "search" else 0
     worker = Worker(
         dbs,
-        Searcher(LocalIndexClient(engine), index_name),
+        searcher,
         queue,
         batch_size=int(batch),
         min_idle=0.05,

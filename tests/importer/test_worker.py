@@ -19,6 +19,7 @@ from earmark.chromaprint.compare import extract_query
 from earmark.db.engine import Databases
 from earmark.importer.table_queue import TableQueue
 from earmark.importer.worker import Worker
+from earmark.search import Searcher
 from tests.importer.harness import INDEX_NAME, Harness
 from tests.importer.support import (
     FAST_RETRY,
@@ -174,3 +175,48 @@ def test_several_workers_on_postgresql_count_each_submission_once(
         h.close()
         for d in processes:
             d.dispose()
+
+
+def test_a_group_sees_its_own_new_fingerprints(
+    harness: Harness, recordings: list[np.ndarray]
+) -> None:
+    """One batch, one transaction: the repeats of a new recording find the fingerprint its
+    first submission stored moments before (through the outbox, before any commit)."""
+    batch = submit_batch(harness, recordings[:3], repeats=3)
+    w = make_worker(harness, batch_size=len(batch.ids))
+    assert asyncio.run(w.run_once()) == len(batch.ids)
+    assert w.stats.batches == 1
+    assert (w.stats.imported, w.stats.skipped, w.stats.errors) == (9, 1, 0)
+    assert w.stats.new_fingerprints == w.stats.new_tracks == 3
+    assert_all_imported(harness.dbs, batch)
+
+
+class PickySearcher(Searcher):
+    """A searcher that breaks (an error of the submission's own) on one fingerprint."""
+
+    bad: np.ndarray | None = None
+
+    def search(self, conn: Any, items: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.bad is not None and np.array_equal(np.asarray(items).astype(np.uint32), self.bad):
+            raise ValueError("this fingerprint breaks the matcher")
+        return super().search(conn, items, *args, **kwargs)
+
+
+def test_a_bad_submission_does_not_sink_its_group(
+    harness: Harness, recordings: list[np.ndarray]
+) -> None:
+    """The group fails as a whole (nothing of it committed), then its submissions are imported
+    one by one: the others once each, the bad one counted and finally failed."""
+    batch = submit_batch(harness, recordings[:3], repeats=2)
+    bad = harness.submit(recordings[3], 120, mbid=uuid.uuid4())
+    searcher = PickySearcher(harness.searcher.index, INDEX_NAME)
+    searcher.bad = recordings[3]
+    w = make_worker(harness, batch_size=10, max_attempts=2)
+    w.searcher = searcher
+    stats = asyncio.run(w.drain(timeout=20))
+    assert (stats.imported, stats.skipped, stats.failed, stats.errors) == (6, 1, 1, 2)
+    found = ledger(harness.dbs)
+    assert found.statuses[bad] == "failed"
+    assert found.imported() == sorted(batch.ids[:-1])
+    found.assert_each_imported_once(batch.with_mbid)
+    assert harness.submission(bad).attempts == 2

@@ -71,6 +71,15 @@ async def run(worker: Worker, timeout: float = 20) -> ImporterStats:
         return await worker.drain(timeout=timeout)
 
 
+async def run_and_collect_redeliveries(worker: Worker) -> ImporterStats:
+    """Drain, then take the messages still due back: the database has nothing pending once
+    every import is committed, but committed imports whose ack was lost come back (``already``)
+    after the ack wait."""
+    async with worker.queue:
+        await worker.drain(timeout=20)
+        return await worker.run_until_idle(wait=3 * crash_importer.ACK_WAIT)
+
+
 def test_published_submissions_are_imported_and_acknowledged(
     harness: Harness, recordings: list[np.ndarray], nats_stream: str
 ) -> None:
@@ -149,15 +158,32 @@ def test_stop_hands_back_unacknowledged_messages(
     ledger(harness.dbs).assert_each_imported_once(with_mbid=4)
 
 
-def test_a_crash_between_commit_and_ack_imports_everything_exactly_once(
+@pytest.mark.parametrize(
+    ("mode", "committed", "acked", "restart"),
+    [
+        # SIGKILLed when the 8th ack is due: the batches are of 5 and each is one transaction,
+        # so the 2nd batch (imports 6-10) is committed, 7 messages are acknowledged and 8-10
+        # come back as redeliveries that find their import done (``already``).
+        ("ack", 10, 7, (8, 1, 3, 3)),
+        # SIGKILLed at the 8th search, in the middle of the 2nd batch's transaction (imports 6
+        # and 7 written, not committed): only the 1st batch is committed and acknowledged; the
+        # 2nd batch's 5 messages come back and are imported once.
+        ("search", 5, 5, (13, 1, 0, 5)),
+    ],
+)
+def test_a_crash_imports_everything_exactly_once(
     pg_databases: PostgresDatabases,
     tmp_path: Path,
     recordings: list[np.ndarray],
     nats_stream: str,
+    mode: str,
+    committed: int,
+    acked: int,
+    restart: tuple[int, int, int, int],
 ) -> None:
-    """An importer process is SIGKILLed after committing its 8th import but before acking it
-    (mid-batch: two more messages of its batch are fetched, unacknowledged). A new importer
-    then finishes: each submission imported once, the committed one found ``already``."""
+    """An importer process is SIGKILLed after committing an import group but before acking
+    all of it (``ack``), or in the middle of a group (``search``). A new importer then finishes:
+    each submission imported once, nothing acknowledged lost, a committed one found ``already``."""
     url = pg_databases.create()
     dbs = Databases.single(url)
     data = Harness(dbs, tmp_path / "unused-index")  # accounts, applications, submissions
@@ -178,6 +204,7 @@ def test_a_crash_between_commit_and_ack_imports_everything_exactly_once(
                 INDEX_NAME,
                 "8",
                 "5",
+                mode,
             ],
             cwd=ROOT,
             capture_output=True,
@@ -185,8 +212,8 @@ def test_a_crash_between_commit_and_ack_imports_everything_exactly_once(
         )
         assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
         before = ledger(dbs)
-        assert len(before.imported()) == 8  # committed: 8; acknowledged: 7
-        unacked = len(batch.ids) - 7
+        assert len(before.imported()) == committed
+        unacked = len(batch.ids) - acked
         assert asyncio.run(stream_messages(nats_stream, unacked)) == unacked
 
         engine = MultiIndex(index_dir)  # the dead importer's index, as a restart would
@@ -198,10 +225,10 @@ def test_a_crash_between_commit_and_ack_imports_everything_exactly_once(
                 batch_size=5,
                 min_idle=0.05,
             )
-            stats = asyncio.run(run(restarted))
+            stats = asyncio.run(run_and_collect_redeliveries(restarted))
         finally:
             engine.close()
-        assert (stats.imported, stats.skipped, stats.already, stats.redelivered) == (10, 1, 1, 3)
+        assert (stats.imported, stats.skipped, stats.already, stats.redelivered) == restart
         after = assert_all_imported(dbs, batch)
         assert after.imported() == sorted(ids)
         assert after.fingerprints == 6  # each recording stored once, counted three times

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -271,11 +271,22 @@ def insert(
 
 def increment_submission_count(conn: Connection, fingerprint_id: int) -> None:
     """One more submission of an existing fingerprint."""
-    conn.execute(
-        sa.update(fingerprint)
-        .where(fingerprint.c.id == fingerprint_id)
-        .values(submission_count=fingerprint.c.submission_count + 1, updated=sa.func.now())
-    )
+    add_submission_counts(conn, {fingerprint_id: 1})
+
+
+def add_submission_counts(conn: Connection, counts: Mapping[int, int]) -> None:
+    """More submissions of existing fingerprints (id → how many), one batched UPDATE in id
+    order (two importers lock shared rows in the same order)."""
+    if counts:
+        conn.execute(
+            sa.update(fingerprint)
+            .where(fingerprint.c.id == sa.bindparam("fp_id"))
+            .values(
+                submission_count=fingerprint.c.submission_count + sa.bindparam("n_added"),
+                updated=sa.func.now(),
+            ),
+            [{"fp_id": fp_id, "n_added": n} for fp_id, n in sorted(counts.items())],
+        )
 
 
 def submission_count(conn: Connection, fingerprint_id: int) -> int | None:
@@ -298,26 +309,46 @@ class ImportRecord:
 
 def record_import(conn: Connection, record: ImportRecord) -> None:
     """Mark a submission's fingerprint-side work as done, in the same transaction as the work."""
-    conn.execute(
-        sa.insert(submission_import).values(
-            submission_id=record.submission_id,
-            fingerprint_id=record.fingerprint_id,
-            track_id=record.track_id,
-            meta_id=record.meta_id,
-            new_fingerprint=record.new_fingerprint,
+    record_imports(conn, [record])
+
+
+def record_imports(conn: Connection, records: Sequence[ImportRecord]) -> None:
+    """:func:`record_import` for a group of submissions."""
+    if records:
+        conn.execute(
+            sa.insert(submission_import),
+            [
+                {
+                    "submission_id": r.submission_id,
+                    "fingerprint_id": r.fingerprint_id,
+                    "track_id": r.track_id,
+                    "meta_id": r.meta_id,
+                    "new_fingerprint": r.new_fingerprint,
+                }
+                for r in records
+            ],
         )
-    )
 
 
 def get_import(conn: Connection, submission_id: int) -> ImportRecord | None:
-    row = conn.execute(
-        sa.select(submission_import).where(submission_import.c.submission_id == submission_id)
-    ).first()
-    if row is None:
-        return None
-    if row.fingerprint_id is None or row.track_id is None:
-        # Only complete imports are recorded; anything else was written by hand.
-        raise RuntimeError(f"submission_import {submission_id} has no fingerprint or track")
-    return ImportRecord(
-        row.submission_id, row.fingerprint_id, row.track_id, row.meta_id, row.new_fingerprint
+    return get_imports(conn, [submission_id]).get(submission_id)
+
+
+def get_imports(conn: Connection, submission_ids: Sequence[int]) -> dict[int, ImportRecord]:
+    """The recorded imports among ``submission_ids``, by submission id."""
+    if not submission_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(submission_import).where(
+            submission_import.c.submission_id.in_(list(submission_ids))
+        )
     )
+    found = {}
+    for row in rows:
+        if row.fingerprint_id is None or row.track_id is None:
+            # Only complete imports are recorded; anything else was written by hand.
+            raise RuntimeError(f"submission_import {row.submission_id} has no fingerprint or track")
+        found[row.submission_id] = ImportRecord(
+            row.submission_id, row.fingerprint_id, row.track_id, row.meta_id, row.new_fingerprint
+        )
+    return found

@@ -4,7 +4,7 @@ metadata and foreign ids.
 Each link counts the submissions that vouched for it (``submission_count``). Adding a link that
 exists increments its count; a disabled MBID link stays disabled (reference §9.3.8). The
 provenance rows (``track_*_source``) are in the ingest database, see
-:func:`earmark.db.submissions.add_link_source`.
+:func:`earmark.db.submissions.add_link_sources`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -65,6 +65,14 @@ def add(conn: Connection, kind: LinkKind, track_id: int, value: Any) -> int:
     """Count one more submission for the link, inserting it with 1; returns the link id."""
     table, column = _TABLES[kind]
     return upsert.increment_or_insert(conn, table, {"track_id": track_id, column: value})
+
+
+def add_many(
+    conn: Connection, kind: LinkKind, counts: Mapping[tuple[int, Any], int]
+) -> dict[tuple[int, Any], int]:
+    """:func:`add` for a group: (track id, value) → how many submissions; returns link ids."""
+    table, column = _TABLES[kind]
+    return upsert.increment_or_insert_many(conn, table, ("track_id", column), counts)
 
 
 def add_mbid(conn: Connection, track_id: int, mbid: uuid.UUID) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,3 +123,10 @@ def get_many(conn: Connection, ids: list[int]) -> list[Meta]:
         return []
     rows = conn.execute(sa.select(meta).where(meta.c.id.in_(ids)).order_by(meta.c.id)).all()
     return [meta_row(r) for r in rows]
+
+
+def find_or_insert_many(conn: Connection, metas: Sequence[MetaDict]) -> dict[uuid.UUID, int]:
+    """:func:`find_or_insert` for a group of already normalised metadata; ids by gid."""
+    rows = {(gid_of(m),): {name: m.get(name) for name in FIELDS} for m in metas}
+    found = upsert.find_or_insert_many(conn, meta, ("gid",), rows)
+    return {key[0]: meta_id for key, meta_id in found.items()}

@@ -190,6 +190,15 @@ def lock(conn: Connection, submission_id: int) -> Submission | None:
     return None if row is None else _to_submission(row)
 
 
+def lock_many(conn: Connection, ids: Sequence[int]) -> dict[int, Submission]:
+    """:func:`lock` for a group of submissions, by id (missing ids are left out); rows are
+    locked in id order, as every importer takes them, so two importers never lock crosswise."""
+    query = sa.select(submission).where(submission.c.id.in_(sorted(set(ids))))
+    if not is_sqlite(conn):
+        query = query.order_by(submission.c.id).with_for_update()
+    return {row.id: _to_submission(row) for row in conn.execute(query)}
+
+
 def status_many(
     conn: Connection, ids: Sequence[int], *, fingerprint_conn: Connection | None = None
 ) -> dict[int, StatusInfo]:
@@ -328,37 +337,54 @@ def finish(
     conn: Connection, submission_id: int, status: SubmissionStatus, reason: str | None = None
 ) -> None:
     """Set a pending submission's final status, mark it handled and remove its queue row."""
+    finish_many(conn, [(submission_id, status, reason)])
+
+
+def finish_many(
+    conn: Connection, finished: Sequence[tuple[int, SubmissionStatus, str | None]]
+) -> None:
+    """:func:`finish` for a group: (id, status, reason) each, one batched UPDATE and DELETE."""
+    if not finished:
+        return
     conn.execute(
         sa.update(submission)
-        .where(submission.c.id == submission_id, submission.c.status == "pending")
-        .values(status=status, reason=reason, handled=True, handled_at=sa.func.now())
+        .where(submission.c.id == sa.bindparam("sub_id"), submission.c.status == "pending")
+        .values(
+            status=sa.bindparam("new_status"),
+            reason=sa.bindparam("new_reason"),
+            handled=True,
+            handled_at=sa.func.now(),
+        ),
+        [
+            {"sub_id": sid, "new_status": status, "new_reason": reason}
+            for sid, status, reason in sorted(finished, key=lambda f: f[0])
+        ],
     )
-    remove_pending(conn, [submission_id])
+    remove_pending(conn, sorted(f[0] for f in finished))
 
 
 # --- provenance (written by the importer) -------------------------------------------------
 
 
-def add_fingerprint_source(
-    conn: Connection, *, fingerprint_id: int, submission_id: int, source_id: int
-) -> None:
-    conn.execute(
-        sa.insert(fingerprint_source).values(
-            fingerprint_id=fingerprint_id, submission_id=submission_id, source_id=source_id
+def add_fingerprint_sources(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Many ``fingerprint_source`` rows, (fingerprint id, submission id, source id) each."""
+    if rows:
+        conn.execute(
+            sa.insert(fingerprint_source),
+            [{"fingerprint_id": f, "submission_id": s, "source_id": src} for f, s, src in rows],
         )
-    )
 
 
-def add_link_source(
-    conn: Connection, kind: LinkKind, *, link_id: int, submission_id: int, source_id: int
+def add_link_sources(
+    conn: Connection, kind: LinkKind, rows: Sequence[tuple[int, int, int]]
 ) -> None:
-    """The provenance row of one track link (``track_mbid_source``, ``track_puid_source``, …)."""
+    """Many provenance rows of one kind of link, (link id, submission id, source id) each."""
     table, key = _LINK_SOURCES[kind]
-    conn.execute(
-        sa.insert(table).values(
-            {key: link_id, "submission_id": submission_id, "source_id": source_id}
+    if rows:
+        conn.execute(
+            sa.insert(table),
+            [{key: link, "submission_id": s, "source_id": src} for link, s, src in rows],
         )
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,27 +401,31 @@ class Result:
     foreignid: str | None
 
 
-def insert_result(
-    conn: Connection, sub: Submission, *, fingerprint_id: int, track_id: int, meta_id: int | None
-) -> None:
-    conn.execute(
-        sa.insert(submission_result).values(
-            submission_id=sub.id,
-            handled_at=sa.func.now(),
-            account_id=sub.account_id,
-            application_id=sub.application_id,
-            application_version=sub.application_version,
-            fingerprint_id=fingerprint_id,
-            track_id=track_id,
-            meta_gid=meta_data.gid_of(meta_data.normalize(sub.meta))
-            if meta_id is not None
-            else None,
-            meta_id=meta_id,
-            mbid=usable_uuid(sub.mbid),
-            puid=usable_uuid(sub.puid),
-            foreignid=sub.foreignid,
-        )
-    )
+def insert_results(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Many ``submission_result`` rows (made by :func:`result_row`), handled now."""
+    if rows:
+        conn.execute(sa.insert(submission_result).values(handled_at=sa.func.now()), list(rows))
+
+
+def result_row(
+    sub: Submission, fingerprint_id: int, track_id: int, meta_id: int | None
+) -> dict[str, Any]:
+    """The values of the ``submission_result`` row of an imported submission."""
+    return {
+        "submission_id": sub.id,
+        "account_id": sub.account_id,
+        "application_id": sub.application_id,
+        "application_version": sub.application_version,
+        "fingerprint_id": fingerprint_id,
+        "track_id": track_id,
+        "meta_gid": meta_data.gid_of(meta_data.normalize(sub.meta))
+        if meta_id is not None
+        else None,
+        "meta_id": meta_id,
+        "mbid": usable_uuid(sub.mbid),
+        "puid": usable_uuid(sub.puid),
+        "foreignid": sub.foreignid,
+    }
 
 
 def get_result(conn: Connection, submission_id: int) -> Result | None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from earmark.db.tables import fingerprint, track, track_mbid, track_puid
-from earmark.db.types import Int32Array
+from earmark.db.types import Int32Array, fast_fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +76,11 @@ def get_by_gid(conn: Connection, gid: uuid.UUID) -> Track | None:
 
 
 def fingerprints(conn: Connection, track_id: int) -> list[TrackFingerprint]:
-    """Every fingerprint of a track with its length and items, in id order."""
+    """Every fingerprint of a track with its length and items, in id order (the items in
+    PostgreSQL's binary array form: the importer reads this for every candidate track)."""
+    items = fast_fingerprint(fingerprint.c.fingerprint, conn.dialect.name)
     rows = conn.execute(
-        sa.select(fingerprint.c.id, fingerprint.c.length, fingerprint.c.fingerprint)
+        sa.select(fingerprint.c.id, fingerprint.c.length, items)
         .where(fingerprint.c.track_id == track_id)
         .order_by(fingerprint.c.id)
     ).all()

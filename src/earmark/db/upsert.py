@@ -67,3 +67,91 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     if is_sqlite(conn):
         return sqlite.insert(table)
     return postgresql.insert(table)
+
+
+#: Rows per multi-row statement (PostgreSQL takes at most 65,535 parameters per statement).
+CHUNK = 500
+
+Key = tuple[Any, ...]
+
+
+def ids_by_key(
+    conn: Connection, table: sa.Table, names: Sequence[str], keys: Sequence[Key]
+) -> dict[Key, int]:
+    """The ``id`` of each existing row whose ``names`` columns equal a key, one SELECT a chunk."""
+    columns = [table.c[name] for name in names]
+    found: dict[Key, int] = {}
+    for begin in range(0, len(keys), CHUNK):
+        chunk = keys[begin : begin + CHUNK]
+        if len(columns) == 1:
+            where = columns[0].in_([key[0] for key in chunk])
+        else:
+            where = sa.tuple_(*columns).in_(chunk)
+        for row in conn.execute(sa.select(table.c.id, *columns).where(where)):
+            found[tuple(row[1:])] = int(row[0])
+    return found
+
+
+def find_or_insert_many(
+    conn: Connection,
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Mapping[Key, Mapping[str, Any]],
+) -> dict[Key, int]:
+    """:func:`find_or_insert` for many keys at once: a SELECT, a batched INSERT, a SELECT.
+
+    ``rows`` maps each key (the values of the unique ``names`` columns) to the other values of
+    its row, used only when it is inserted. Missing rows are inserted in key order, so two
+    transactions inserting overlapping sets wait for each other instead of deadlocking.
+    """
+    keys = sorted(rows)
+    found = ids_by_key(conn, table, names, keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        # executemany: one compiled statement whatever the count (the driver batches the rows)
+        conn.execute(
+            _insert(conn, table).on_conflict_do_nothing(index_elements=list(names)),
+            [{**dict(zip(names, key, strict=True)), **rows[key]} for key in missing],
+        )
+    if missing:
+        found.update(ids_by_key(conn, table, names, missing))
+    return found
+
+
+def increment_or_insert_many(
+    conn: Connection,
+    table: sa.Table,
+    names: Sequence[str],
+    counts: Mapping[Key, int],
+    *,
+    counter: str = "submission_count",
+    touch: Sequence[str] = ("updated",),
+) -> dict[Key, int]:
+    """:func:`increment_or_insert` for many keys at once, adding ``counts[key]`` to each row.
+
+    Existing rows get one batched UPDATE by id (no sequence value drawn), the others one
+    batched ``INSERT … ON CONFLICT DO UPDATE`` (a concurrent twin is counted into),
+    both in a fixed order (ids, keys) so two importers never lock rows crosswise.
+    """
+    keys = sorted(counts)
+    found = ids_by_key(conn, table, names, keys)
+    existing = sorted((row_id, counts[key]) for key, row_id in found.items())
+    if existing:
+        update: dict[str, Any] = {counter: table.c[counter] + sa.bindparam("n_added")}
+        update.update({name: sa.func.now() for name in touch})
+        conn.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("row_id")).values(update),
+            [{"row_id": row_id, "n_added": n} for row_id, n in existing],
+        )
+    missing = [key for key in keys if key not in found]
+    if missing:
+        stmt = _insert(conn, table)
+        on_conflict: dict[str, Any] = {counter: table.c[counter] + stmt.excluded[counter]}
+        on_conflict.update({name: sa.func.now() for name in touch})
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=list(names), set_=on_conflict),
+            [{**dict(zip(names, key, strict=True)), counter: counts[key]} for key in missing],
+        )
+    if missing:
+        found.update(ids_by_key(conn, table, names, missing))
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from earmark.chromaprint.compare import compare2
@@ -12,12 +13,15 @@ from earmark.chromaprint.identifiable import (
 from earmark.chromaprint.identifiable import (
     unidentifiable_reason,
 )
-from earmark.db import fingerprints, foreignids, formats, links, sources, submissions, tracks
+from earmark.db import fingerprints, foreignids, links, submissions, tracks
 from earmark.db import meta as meta_data
 from earmark.db.engine import Connections
 from earmark.db.fingerprints import ImportRecord
+from earmark.db.links import LinkKind
 from earmark.db.submissions import Submission, usable_uuid
+from earmark.db.tracks import TrackFingerprint
 from earmark.importer import locks
+from earmark.importer.group import ImportGroup, LinkValue
 from earmark.importer.outcome import ImportOutcome
 from earmark.search import MAX_OFFSET, Match, Searcher
 
@@ -43,55 +47,96 @@ class _Placement:
     fingerprint_id: int | None  # None: a new fingerprint
 
 
-@dataclass(frozen=True, slots=True)
-class _Links:
-    """The link ids written (or found, when finishing a recorded import) for provenance."""
-
-    mbid: int | None = None
-    puid: int | None = None
-    meta: int | None = None
-    foreignid: int | None = None
-
-
 def import_submission(conns: Connections, searcher: Searcher, submission_id: int) -> ImportOutcome:
-    """Import one submission inside the caller's write transaction (docs/importer.md).
+    """Import one submission inside the caller's write transaction (docs/importer.md)."""
+    return import_group(conns, searcher, [submission_id])[0]
+
+
+def import_group(
+    conns: Connections,
+    searcher: Searcher,
+    submission_ids: Sequence[int],
+    stop: Callable[[], bool] | None = None,
+) -> list[ImportOutcome]:
+    """Import several submissions inside the caller's one write transaction, in order; one
+    outcome each (docs/importer.md, "Import groups"). A later submission sees what an earlier
+    one stored. On any exception nothing of the group may be committed: the caller rolls back.
+
+    When ``stop()`` turns true the group ends early: the outcomes are those of the first
+    submissions only, the others were not touched (hand them back).
 
     Raises :class:`earmark.search.SearchUnavailableError` when the index cannot be searched;
     the caller rolls back and retries later.
     """
-    sub = submissions.lock(conns.ingest, submission_id)
-    if sub is None:
-        return ImportOutcome(submission_id, "missing")
-    if sub.status != "pending":
-        submissions.remove_pending(conns.ingest, [sub.id])
-        return _already(conns, sub)
+    group = ImportGroup(conns)
+    subs = submissions.lock_many(conns.ingest, submission_ids)
+    outcomes: dict[int, ImportOutcome] = {}
+    pending: list[Submission] = []
+    for sid in dict.fromkeys(submission_ids):  # a message delivered twice is imported once
+        sub = subs.get(sid)
+        if sub is None:
+            outcomes[sid] = ImportOutcome(sid, "missing")
+        elif sub.status != "pending":
+            group.remove_pending(sub.id)
+            outcomes[sid] = _already(conns, sub)
+        else:
+            pending.append(sub)
 
-    mbid = usable_uuid(sub.mbid)
+    keys = [_lock_keys(sub) for sub in pending]
+    taken = locks.try_lock_many(conns.fingerprint, [k for ks in keys for k in ks])
+    free = []
+    position = 0
+    for sub, sub_keys in zip(pending, keys, strict=True):
+        position += len(sub_keys)
+        if all(taken[position - len(sub_keys) : position]):
+            free.append(sub)
+        else:
+            log.info("submission %d: another import holds its lock, later", sub.id)
+            outcomes[sub.id] = ImportOutcome(sub.id, "busy")
+
+    recorded = fingerprints.get_imports(conns.fingerprint, [sub.id for sub in free])
+    for sub in free:
+        if stop is not None and stop():
+            break
+        record = recorded.get(sub.id)
+        if record is not None:
+            log.info("submission %d: fingerprint side already done, finishing", sub.id)
+            outcomes[sub.id] = _finish_recorded(group, sub, record)
+        else:
+            outcomes[sub.id] = _import_one(group, searcher, sub)
+    group.flush()
+    seen: set[int] = set()
+    result = []
+    for sid in submission_ids:
+        if sid not in outcomes:
+            break  # stopped before this one
+        outcome = outcomes[sid]
+        if sid in seen and outcome.status in ("imported", "skipped"):
+            outcome = ImportOutcome(
+                sid, "already", outcome.reason, outcome.fingerprint_id, outcome.track_id
+            )
+        seen.add(sid)
+        result.append(outcome)
+    return result
+
+
+def _lock_keys(sub: Submission) -> list[tuple[int, int]]:
     keys = [locks.fingerprint_key(sub.fingerprint)]
+    mbid = usable_uuid(sub.mbid)
     if mbid is not None:
         keys.append(locks.mbid_key(mbid))
-    for key in keys:
-        if not locks.try_lock(conns.fingerprint, key):
-            log.info("submission %d: another import holds lock %s, later", sub.id, key)
-            return ImportOutcome(sub.id, "busy")
+    return keys
 
-    recorded = fingerprints.get_import(conns.fingerprint, sub.id)
-    if recorded is not None:
-        log.info("submission %d: fingerprint side already done, finishing", sub.id)
-        return _finish_recorded(conns, sub, recorded)
 
+def _import_one(group: ImportGroup, searcher: Searcher, sub: Submission) -> ImportOutcome:
+    conns = group.conns
     reason = _skip_reason(sub)
     if reason is not None:
-        submissions.finish(conns.ingest, sub.id, "skipped", reason)
+        group.finish(sub.id, "skipped", reason)
         return ImportOutcome(sub.id, "skipped", reason=reason)
 
-    source_id = sources.find_or_insert(
-        conns.app,
-        application_id=sub.application_id,
-        account_id=sub.account_id,
-        version=sub.application_version,
-    )
-    format_id = formats.find_or_insert(conns.app, sub.format) if sub.format else None
+    source_id = group.source_id(sub)
+    format_id = group.format_id(sub.format) if sub.format else None
 
     matches = searcher.search(
         conns.fingerprint,
@@ -108,7 +153,7 @@ def import_submission(conns: Connections, searcher: Searcher, submission_id: int
     track_id = placement.track_id if placement.track_id is not None else _new_track(conns)
     if placement.fingerprint_id is not None:
         fingerprint_id = placement.fingerprint_id
-        fingerprints.increment_submission_count(conns.fingerprint, fingerprint_id)
+        group.count_submission(fingerprint_id)
     else:
         fingerprint_id = fingerprints.insert(
             conns.fingerprint,
@@ -120,10 +165,14 @@ def import_submission(conns: Connections, searcher: Searcher, submission_id: int
         )
     new_fingerprint = placement.fingerprint_id is None
 
-    meta_id, link_ids = _add_links(conns, sub, track_id)
-    record = ImportRecord(sub.id, fingerprint_id, track_id, meta_id, new_fingerprint)
-    fingerprints.record_import(conns.fingerprint, record)
-    _finish_ingest(conns, sub, record, link_ids, source_id)
+    group.imported(
+        sub,
+        fingerprint_id=fingerprint_id,
+        track_id=track_id,
+        new_fingerprint=new_fingerprint,
+        source_id=source_id,
+        links_to_add=_links_to_add(conns, sub),
+    )
     log.info(
         "submission %d imported: fingerprint %d (%s) in track %d (%s)",
         sub.id,
@@ -172,9 +221,10 @@ def _place(conns: Connections, sub: Submission, matches: list[Match]) -> _Placem
         if match.track_id in seen:
             continue
         seen.add(match.track_id)
-        if _can_join(conns, match.track_id, sub):
+        stored = tracks.fingerprints(conns.fingerprint, match.track_id)
+        if _can_join(stored, sub):
             reuse = match.score > FINGERPRINT_MERGE_THRESHOLD and not _longer(
-                conns, sub, match.fingerprint_id
+                sub, stored, match.fingerprint_id
             )
             log.debug(
                 "submission %d: track %d eligible, fingerprint %d scores %.3f",
@@ -193,19 +243,19 @@ def _place(conns: Connections, sub: Submission, matches: list[Match]) -> _Placem
 LONGER_FACTOR = 1.25
 
 
-def _longer(conns: Connections, sub: Submission, fingerprint_id: int) -> bool:
+def _longer(sub: Submission, stored: list[TrackFingerprint], fingerprint_id: int) -> bool:
     """Whether the submission covers much more of the track than the stored fingerprint (a
     whole-file fingerprint after the usual first 120 s): then both are kept."""
-    stored = fingerprints.get(conns.fingerprint, fingerprint_id)
-    return stored is not None and len(sub.fingerprint) > LONGER_FACTOR * len(stored.items)
+    items = next((fp.items for fp in stored if fp.id == fingerprint_id), None)
+    return items is not None and len(sub.fingerprint) > LONGER_FACTOR * len(items)
 
 
-def _can_join(conns: Connections, track_id: int, sub: Submission) -> bool:
+def _can_join(stored: list[TrackFingerprint], sub: Submission) -> bool:
     """Every fingerprint of the track is close enough in sound and length (can_add_fp_to_track)."""
-    for stored in tracks.fingerprints(conns.fingerprint, track_id):
-        if abs(stored.length - sub.length) > FINGERPRINT_MAX_LENGTH_DIFF:
+    for fp in stored:
+        if abs(fp.length - sub.length) > FINGERPRINT_MAX_LENGTH_DIFF:
             return False
-        if compare2(stored.items, sub.fingerprint, MAX_OFFSET) < TRACK_GROUP_MERGE_THRESHOLD:
+        if compare2(fp.items, sub.fingerprint, MAX_OFFSET) < TRACK_GROUP_MERGE_THRESHOLD:
             return False
     return True
 
@@ -214,54 +264,46 @@ def _new_track(conns: Connections) -> int:
     return tracks.insert(conns.fingerprint).id
 
 
-def _add_links(conns: Connections, sub: Submission, track_id: int) -> tuple[int | None, _Links]:
-    """Link the track to everything the submission names; returns (meta id, link ids)."""
-    conn = conns.fingerprint
+def _links_to_add(conns: Connections, sub: Submission) -> list[LinkValue]:
+    """What the track is linked to besides metadata (added by the group once its id is known):
+    everything the submission names."""
     mbid, puid = usable_uuid(sub.mbid), usable_uuid(sub.puid)
-    meta_values = meta_data.normalize(sub.meta)
     foreignid = _foreignid(sub)
-    meta_id = meta_data.find_or_insert(conn, meta_values)[0] if meta_values else None
-    return meta_id, _Links(
-        mbid=links.add_mbid(conn, track_id, mbid) if mbid else None,
-        puid=links.add_puid(conn, track_id, puid) if puid else None,
-        meta=links.add_meta(conn, track_id, meta_id) if meta_id is not None else None,
-        foreignid=(
-            links.add_foreignid(conn, track_id, foreignids.find_or_insert(conn, foreignid))
-            if foreignid is not None
-            else None
-        ),
-    )
+    found: list[LinkValue] = []
+    if mbid:
+        found.append(("mbid", mbid))
+    if puid:
+        found.append(("puid", puid))
+    if foreignid is not None:
+        found.append(("foreignid", foreignids.find_or_insert(conns.fingerprint, foreignid)))
+    return found
 
 
-def _recorded_links(conns: Connections, sub: Submission, record: ImportRecord) -> _Links:
+def _recorded_links(
+    conns: Connections, sub: Submission, record: ImportRecord
+) -> list[tuple[LinkKind, int]]:
     """The links a recorded import wrote, looked up without counting them again."""
     conn, track_id = conns.fingerprint, record.track_id
     mbid, puid = usable_uuid(sub.mbid), usable_uuid(sub.puid)
     foreignid = _foreignid(sub)
     foreignid_id = foreignids.find(conn, foreignid) if foreignid is not None else None
+    wanted: list[tuple[LinkKind, object]] = [
+        ("mbid", mbid),
+        ("puid", puid),
+        ("meta", record.meta_id),
+        ("foreignid", foreignid_id),
+    ]
+    found: list[tuple[LinkKind, int]] = []
+    for kind, value in wanted:
+        link = links.find(conn, kind, track_id, value) if value is not None else None
+        if link is not None:
+            found.append((kind, link.id))
+    return found
 
-    def link_id(kind: links.LinkKind, value: object) -> int | None:
-        if value is None:
-            return None
-        found = links.find(conn, kind, track_id, value)
-        return None if found is None else found.id
 
-    return _Links(
-        mbid=link_id("mbid", mbid),
-        puid=link_id("puid", puid),
-        meta=link_id("meta", record.meta_id),
-        foreignid=link_id("foreignid", foreignid_id),
-    )
-
-
-def _finish_recorded(conns: Connections, sub: Submission, record: ImportRecord) -> ImportOutcome:
-    source_id = sources.find_or_insert(
-        conns.app,
-        application_id=sub.application_id,
-        account_id=sub.account_id,
-        version=sub.application_version,
-    )
-    _finish_ingest(conns, sub, record, _recorded_links(conns, sub, record), source_id)
+def _finish_recorded(group: ImportGroup, sub: Submission, record: ImportRecord) -> ImportOutcome:
+    conns = group.conns
+    group.finished_recorded(sub, record, _recorded_links(conns, sub, record), group.source_id(sub))
     # The track was new if the recorded fingerprint was new and is the track's first.
     track_fps = tracks.fingerprint_ids(conns.fingerprint, record.track_id)
     new_track = record.new_fingerprint and track_fps[:1] == [record.fingerprint_id]
@@ -273,35 +315,6 @@ def _finish_recorded(conns: Connections, sub: Submission, record: ImportRecord) 
         new_fingerprint=record.new_fingerprint,
         new_track=new_track,
     )
-
-
-def _finish_ingest(
-    conns: Connections, sub: Submission, record: ImportRecord, link_ids: _Links, source_id: int
-) -> None:
-    """The ingest side of an import: provenance, result, final status, queue row removed."""
-    conn = conns.ingest
-    submissions.add_fingerprint_source(
-        conn, fingerprint_id=record.fingerprint_id, submission_id=sub.id, source_id=source_id
-    )
-    provenance: tuple[tuple[links.LinkKind, int | None], ...] = (
-        ("mbid", link_ids.mbid),
-        ("puid", link_ids.puid),
-        ("meta", link_ids.meta),
-        ("foreignid", link_ids.foreignid),
-    )
-    for kind, link_id in provenance:
-        if link_id is not None:
-            submissions.add_link_source(
-                conn, kind, link_id=link_id, submission_id=sub.id, source_id=source_id
-            )
-    submissions.insert_result(
-        conn,
-        sub,
-        fingerprint_id=record.fingerprint_id,
-        track_id=record.track_id,
-        meta_id=record.meta_id,
-    )
-    submissions.finish(conn, sub.id, "imported")
 
 
 def _already(conns: Connections, sub: Submission) -> ImportOutcome:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -44,10 +45,20 @@ def mbid_key(mbid: uuid.UUID) -> tuple[int, int]:
 
 def try_lock(conn: Connection, key: tuple[int, int]) -> bool:
     """Take one transaction-scoped advisory lock; False when another transaction holds it."""
-    if is_sqlite(conn):
-        return True
+    return try_lock_many(conn, [key])[0]
+
+
+def try_lock_many(conn: Connection, keys: Sequence[tuple[int, int]]) -> list[bool]:
+    """:func:`try_lock` for each key, in one statement (an import group's locks); a lock this
+    transaction already holds is taken again (a group may hold two submissions of one key)."""
+    if is_sqlite(conn) or not keys:
+        return [True] * len(keys)
     taken = conn.execute(
-        sa.text("SELECT pg_try_advisory_xact_lock(CAST(:k1 AS integer), CAST(:k2 AS integer))"),
-        {"k1": key[0], "k2": key[1]},
-    ).scalar_one()
-    return bool(taken)
+        sa.text(
+            "SELECT pg_try_advisory_xact_lock(k1, k2) FROM unnest("
+            "CAST(:k1 AS integer[]), CAST(:k2 AS integer[])) WITH ORDINALITY AS k(k1, k2, n) "
+            "ORDER BY n"
+        ),
+        {"k1": [k[0] for k in keys], "k2": [k[1] for k in keys]},
+    ).scalars()
+    return [bool(t) for t in taken]

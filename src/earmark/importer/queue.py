@@ -2,9 +2,9 @@
 
 ``/v2/submit`` commits a ``submission`` row and its ``pending_submission`` row, then calls
 :meth:`SubmissionQueue.publish` with the new ids. The importer (:mod:`earmark.importer.worker`)
-fetches :class:`Delivery` objects, imports each in its own database transaction and settles it:
-``ack`` once the outcome is committed, ``retry`` to see it again later, ``fail`` once the
-submission is recorded as ``failed``.
+fetches :class:`Delivery` objects, imports a batch of them in one database transaction and
+settles each: ``ack`` once the outcome is committed, ``retry`` to see it again later, ``fail``
+once the submission is recorded as ``failed``.
 
 - :class:`~earmark.importer.table_queue.TableQueue` (embedded default, also fine on
   PostgreSQL): the ``pending_submission`` table is the queue; ``publish`` only wakes a waiting
@@ -132,6 +132,11 @@ class SubmissionQueue(ABC):
 
         Raises :class:`QueueError` when the queue cannot be reached.
         """
+
+    def claim(self, conns: Connections, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Inside one import transaction: claim a group of deliveries at once; returns those
+        that hold a submission, in order (the others have nothing to import)."""
+        return [d for d in deliveries if d.claim(conns) is not None]
 
     async def republish_stale(self, dbs: Databases) -> int:
         """Re-announce submissions pending for long (an outbox sweep); returns how many

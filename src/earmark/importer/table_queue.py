@@ -84,6 +84,24 @@ class TableQueue(SubmissionQueue):
             raise QueueError(f"cannot read the pending_submission table: {exc.orig}") from exc
         return min(limit, sum(1 for i in ids if i not in skip))
 
+    def claim(self, conns: Connections, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """One ``FOR UPDATE SKIP LOCKED`` for the whole group (a row this transaction locked is
+        not skipped by its own next claim, so the rows are taken together)."""
+        skip = self.skipped()
+        ids = [
+            sid
+            for sid in submissions.lock_pending(conns.ingest, len(skip) + len(deliveries))
+            if sid not in skip
+        ]
+        claimed: list[Delivery] = []
+        for delivery, sid in zip(deliveries, ids, strict=False):
+            delivery.submission_id = sid
+            delivery.redelivered = self._take_retried(sid)
+            claimed.append(delivery)
+        for delivery in deliveries[len(claimed) :]:
+            delivery.submission_id = None
+        return claimed
+
     # --- deferred rows ------------------------------------------------------------------
 
     def skipped(self) -> set[int]:
@@ -128,6 +146,7 @@ class TableDelivery(Delivery):
         self._queue = queue
 
     def claim(self, conns: Connections) -> int | None:
+        self.submission_id = None
         skip = self._queue.skipped()
         for sid in submissions.lock_pending(conns.ingest, len(skip) + 1):
             if sid not in skip:

@@ -1,8 +1,12 @@
-"""The importer worker loop (reference §9.2): queue → one transaction per submission → ack.
+"""The importer worker loop (reference §9.2): queue → one transaction per batch → ack.
 
-Each pass fetches up to ``batch_size`` deliveries. For each one, in its own ``dbs.write()``
-transaction: claim the submission (the table backend locks its row), run
-:func:`earmark.importer.decide.import_submission`, commit; only then settle the delivery:
+Each pass fetches up to ``batch_size`` deliveries and imports them as one group in one
+``dbs.write()`` transaction: claim the submissions (the table backend locks their rows), run
+:func:`earmark.importer.decide.import_group`, commit; only then settle each delivery. If the
+group fails with an error that is not transient, nothing of it was committed and the batch is
+imported again one delivery per transaction (claim,
+:func:`~earmark.importer.decide.import_submission`, commit, settle), so the error lands on its
+own submission. Settling:
 
 - ``imported`` / ``skipped`` / ``already`` / ``missing``: ack;
 - ``busy`` (another importer holds a lock on the same fingerprint or MBID): retry after a short
@@ -19,8 +23,8 @@ After each batch, new fingerprints are sent to the index (:func:`earmark.indexsy
 Between passes the worker waits for work between ``min_idle`` and ``max_idle`` seconds (times
 1.3 after an empty pass, divided by 1.3 after work), woken early by a new message (NATS) or by
 ``publish`` in the same process (table). ``request_stop`` (SIGTERM/SIGINT) lets the current
-submission finish, hands the rest of the batch back unacknowledged, and returns from
-:meth:`Worker.run`.
+submission finish, commits the group so far, hands the rest of the batch back unacknowledged,
+and returns from :meth:`Worker.run`.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import sqlalchemy as sa
 
 from earmark.db import submissions
 from earmark.db.engine import Databases, read_connection
-from earmark.importer.decide import import_submission
+from earmark.importer.decide import import_group, import_submission
 from earmark.importer.outcome import ImportOutcome
 from earmark.importer.queue import (
     Delivery,
@@ -272,8 +276,51 @@ class Worker:
         return deliveries
 
     async def _process(self, deliveries: Sequence[Delivery]) -> int:
-        handled = 0
         self._transient_error = False
+        handled = await self._process_group(deliveries) if len(deliveries) > 1 else None
+        if handled is None:
+            handled = await self._process_one_by_one(deliveries)
+        self.stats.batches += 1
+        await self._flush_index()
+        return handled
+
+    async def _process_group(self, deliveries: Sequence[Delivery]) -> int | None:
+        """Import the batch in one transaction, then settle it; None: it failed, and nothing
+        of it was committed (the caller imports it one by one to find the culprit)."""
+        try:
+            claimed, outcomes = await asyncio.to_thread(self._import_group, deliveries)
+        except Exception as exc:
+            if not is_transient(exc):
+                log.warning(
+                    "import group of %d failed (%s), importing one by one",
+                    len(deliveries),
+                    describe(exc),
+                )
+                return None
+            self.stats.errors += 1
+            self._transient_error = True
+            self._pause_more()
+            log.warning("import group: %s (retrying in %gs)", describe(exc), self.pause)
+            await self._release(deliveries, self.retry.after_attempt(1))
+            return 1  # one attempt (the group's) was made; the batch is handed back
+        # Committed: only now is any of it acknowledged.
+        for delivery, outcome in zip(claimed, outcomes, strict=False):
+            await self._settle_outcome(delivery, outcome)
+        settled = set(map(id, claimed[: len(outcomes)]))
+        await self._release([d for d in deliveries if id(d) not in settled], 0.0)
+        return len(outcomes)
+
+    def _import_group(
+        self, deliveries: Sequence[Delivery]
+    ) -> tuple[list[Delivery], list[ImportOutcome]]:
+        with self.dbs.write() as conns:
+            claimed = self.queue.claim(conns, deliveries)
+            ids = [d.submission_id for d in claimed if d.submission_id is not None]
+            outcomes = import_group(conns, self.searcher, ids, stop=lambda: self.stopping)
+        return claimed, outcomes
+
+    async def _process_one_by_one(self, deliveries: Sequence[Delivery]) -> int:
+        handled = 0
         for position, delivery in enumerate(deliveries):
             if self.stopping or self._transient_error:
                 await self._release(deliveries[position:], self.pause)
@@ -283,8 +330,6 @@ class Worker:
                 await self._release(deliveries[position + 1 :], 0.0)
                 break
             handled += 1
-        self.stats.batches += 1
-        await self._flush_index()
         return handled
 
     async def _handle(self, delivery: Delivery) -> bool:
@@ -299,6 +344,11 @@ class Worker:
             return True
         if outcome is None:
             return False
+        await self._settle_outcome(delivery, outcome)
+        return True
+
+    async def _settle_outcome(self, delivery: Delivery, outcome: ImportOutcome) -> None:
+        """Count a committed outcome and settle its delivery."""
         self.pause = 0.0
         self.stats.count(outcome)
         self.stats.redelivered += delivery.redelivered
@@ -307,7 +357,6 @@ class Worker:
             await self._settle(delivery.ack())
         else:
             await self._settle(delivery.retry(self.retry.busy_delay))
-        return True
 
     def _import(self, delivery: Delivery) -> ImportOutcome | None:
         with self.dbs.write() as conns:
