@@ -70,8 +70,20 @@ def _run(paths: list[str], length: float, jobs: int) -> Iterator[Outcome]:
         return
     from concurrent.futures import ProcessPoolExecutor
 
+    # Largest files first, so that no worker is left with a long file at the end while the
+    # others idle; results still come out in the order of the paths.
+    order = sorted(range(len(paths)), key=lambda i: -_size(paths[i]))
     with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
-        yield from pool.map(_fingerprint_one, paths, [length] * len(paths))
+        futures = {i: pool.submit(_fingerprint_one, paths[i], length) for i in order}
+        for i in range(len(paths)):
+            yield futures[i].result()
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def format_items(result: FileFingerprint, raw: bool, signed: bool) -> list[int] | str:
