@@ -29,18 +29,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 # The child processes get the environment as it was; this process only measures in-process
-# stages, which use no BLAS, so it keeps OpenBLAS from spinning threads (as earmark does).
+# stages, which use no BLAS, so it keeps OpenBLAS from spinning threads (as earmark does) by
+# setting the variable before numpy is imported (hence the late imports below).
 CHILD_ENV = dict(os.environ)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import av
-import numpy as np
-from corpus import corpus_tracks
+import av  # noqa: E402
+import numpy as np  # noqa: E402
 
-from earmark.chromaprint.audio import RESAMPLER_OPTIONS, SAMPLE_RATE, open_audio
-from earmark.chromaprint.fingerprinter import NATIVE, Fingerprinter, NumpyFingerprinter
-from earmark.process import tune_allocator
+from corpus import corpus_tracks  # noqa: E402
+from earmark.chromaprint.audio import SAMPLE_RATE, open_audio  # noqa: E402
+from earmark.chromaprint.fingerprinter import (  # noqa: E402
+    NATIVE,
+    Fingerprinter,
+    NumpyFingerprinter,
+)
+from earmark.process import tune_allocator  # noqa: E402
 
 EARMARK = Path(sys.executable).with_name("earmark")
 TARGETS = {0: 1.3, 120: 1.0}  # issue 21: throughput ratio to fpcalc per --length
@@ -91,7 +96,8 @@ def throughput(tracks: list[str], durations: list[float], args: argparse.Namespa
             for name, command in commands.items():
                 cpu, _ = run_child([*command, *tracks])
                 best[name] = min(cpu, best.get(name, cpu))
-        print(f"\n--length {length}: {minutes:.1f} audio min, best of {args.repeat} (load {load()})")
+        runs = f"best of {args.repeat} (load {load()})"
+        print(f"\n--length {length}: {minutes:.1f} audio min, {runs}")
         for name, cpu in best.items():
             print(
                 f"  {name:8s} {cpu:6.2f} CPU s  {minutes / cpu:6.1f} audio min per CPU s  "
