@@ -112,15 +112,18 @@ def throughput(tracks: list[str], durations: list[float], args: argparse.Namespa
 
 def jobs_scaling(tracks: list[str], args: argparse.Namespace) -> None:
     walls: dict[int, float] = {}
+    cpus: dict[int, float] = {}
     for _ in range(args.repeat):
         for jobs in (1, 2):
             command = [str(EARMARK), "fingerprint", "--length", "0", "--raw", "--jobs", str(jobs)]
-            _, wall = run_child([*command, *tracks])
+            cpu, wall = run_child([*command, *tracks])
             walls[jobs] = min(wall, walls.get(jobs, wall))
+            cpus[jobs] = min(cpu, cpus.get(jobs, cpu))
     print(f"\n--jobs scaling, --length 0, best of {args.repeat} (load {load()})")
     for jobs, wall in walls.items():
-        print(f"  --jobs {jobs}: {wall:6.2f} s wall")
-    print(f"  speed-up with 2 jobs: {walls[1] / walls[2]:.2f}x (linear: 2.00x)")
+        print(f"  --jobs {jobs}: {wall:6.2f} s wall, {cpus[jobs]:6.2f} CPU s (workers included)")
+    print(f"  speed-up with 2 jobs: {walls[1] / walls[2]:.2f}x wall (linear: 2.00x)")
+    print(f"  CPU with 2 jobs / with 1: {cpus[2] / cpus[1]:.2f}x (1.00x: the workers cost nothing)")
 
 
 def cpu_now() -> float:
