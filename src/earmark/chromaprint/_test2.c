@@ -18,8 +18,8 @@
  * Every floating-point step after the FFT is done in the order of the numpy code (and of
  * libchromaprint), with contraction to FMA disabled (setup.py passes -ffp-contract=off), so
  * that values next to a quantiser threshold round the same way. The FFT is a float64 radix-4
- * Stockham transform of the 2048 complex points of the packed real frame: like numpy's float64
- * transform it is ~1e-16 (relative) from the exact spectrum, far inside the ~1e-8 by which
+ * Stockham transform of the 2048 complex points of the packed real frame: it differs from numpy's
+ * float64 transform by < 1e-15 of the frame's largest bin, far inside the ~1e-8 by which
  * the closest decision on the test corpus clears a threshold (docs/chromaprint.md).
  * Per-frame work allocates nothing: all buffers live in the object.
  */
