@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # The C extension (earmark.chromaprint._native) is built in place by the editable install:
 # its source is a prerequisite so that an edit rebuilds it.
-$(STAMP): pyproject.toml setup.py src/earmark/chromaprint/_native.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py src/earmark/chromaprint/_native.c src/earmark/chromaprint/_test2.c | $(BIN)/python
 	@bash scripts/build-deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,lint,columnar,tracing]'
@@ -108,4 +108,4 @@ acceptance: install deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
-	rm -f src/earmark/chromaprint/_native.*.so
+	rm -f src/earmark/chromaprint/_native.*.so src/earmark/chromaprint/_test2.*.so

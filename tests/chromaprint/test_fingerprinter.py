@@ -1,4 +1,4 @@
-"""Tests for the numpy Chromaprint TEST2 fingerprinter.
+"""Tests for the Chromaprint TEST2 fingerprinter (the C stage when built, and its numpy spec).
 
 Exactness is checked three ways: against a stored fpcalc fingerprint of an integer-only signal
 (needs no tools), against a scalar transcription of upstream's loops (checks summation order), and
@@ -228,17 +228,20 @@ def test_seeded_random_chunks_and_one_second_chunks() -> None:
 
 def test_state_stays_bounded_and_caller_buffer_is_not_kept() -> None:
     fp = Fingerprinter()
+    spec = fpmod.NumpyFingerprinter()
     buffer = np.empty(SAMPLE_RATE, dtype=np.int16)
     for pos in range(0, len(SIGNAL), SAMPLE_RATE):
         chunk = SIGNAL[pos : pos + SAMPLE_RATE]
         # Reuse one buffer like a decoder loop would; the fingerprinter must copy what it keeps.
         buffer[: len(chunk)] = chunk
         fp.feed(buffer[: len(chunk)])
+        spec.feed(buffer[: len(chunk)])
         buffer[:] = 12345
-        assert fp._queued < fpmod.FRAME_SIZE + fpmod._BLOCK_FRAMES * ITEM_DURATION_SAMPLES
-        assert sum(c.size for c in fp._queue) == fp._queued
-        assert len(fp._table_tail) <= 16
+        assert spec._queued < fpmod.FRAME_SIZE + fpmod._BLOCK_FRAMES * ITEM_DURATION_SAMPLES
+        assert sum(c.size for c in spec._queue) == spec._queued
+        assert len(spec._table_tail) <= 16
     _assert_same_items(fp.finish(), ONE_SHOT)
+    _assert_same_items(spec.items(), ONE_SHOT)
 
 
 def test_feed_validates_input() -> None:
@@ -384,7 +387,7 @@ def test_post_fft_stages_match_scalar_transcription() -> None:
     ratios = fpmod._filter_ratios(table, len(table) - 16)
     assert ratios.T.tolist() == want.ratios
 
-    fp = Fingerprinter()
+    fp = fpmod.NumpyFingerprinter()
     # Feed the rows in uneven pieces so the carried chroma and table tails are exercised.
     for start, stop in ((0, 3), (3, 17), (17, 18), (18, 61), (61, n)):
         fp._consume_chroma(chroma[start:stop])
@@ -407,7 +410,11 @@ def test_golden_fpcalc_vector() -> None:
     """Stored fpcalc 1.5.1 output for an integer-only signal; runs without any tools."""
     golden = json.loads((DATA / "fingerprinter_golden.json").read_text())
     pcm = integer_signal(golden["num_samples"], golden["seed"])
-    _assert_same_items(fingerprint_pcm(pcm), np.array(golden["items"], dtype=np.uint32))
+    want = np.array(golden["items"], dtype=np.uint32)
+    _assert_same_items(fingerprint_pcm(pcm), want)
+    spec = fpmod.NumpyFingerprinter()
+    spec.feed(pcm)
+    _assert_same_items(spec.items(), want)
 
 
 @pytest.mark.parametrize(
@@ -441,3 +448,6 @@ def test_matches_fpcalc_on_real_music() -> None:
             fp.feed(pcm[start : start + 4410])
         _assert_same_items(fp.finish(), want)
         _assert_same_items(fingerprint_pcm(pcm), want)
+        spec = fpmod.NumpyFingerprinter()  # the specification the C stage is checked against
+        spec.feed(pcm)
+        _assert_same_items(spec.items(), want)

@@ -225,7 +225,16 @@ def _pull_all(sink: Any) -> Iterator[Int16Array]:
             frame = sink.pull()
         except (av.BlockingIOError, av.EOFError):
             return
-        yield np.asarray(frame.to_ndarray(), dtype=np.int16).reshape(-1)
+        yield _samples(frame)
+
+
+def _samples(frame: Any) -> Int16Array:
+    """A mono s16 frame's samples, without a copy (the array keeps the frame's buffer alive).
+
+    ``frame.to_ndarray()`` stacks the planes into a new array: a copy and a large allocation
+    per block, for the one plane a mono frame has.
+    """
+    return np.frombuffer(frame.planes[0], dtype=np.int16, count=frame.samples)
 
 
 def _graph_blocks(source: AudioSource) -> Generator[Int16Array]:
@@ -248,7 +257,7 @@ def _graph_blocks(source: AudioSource) -> Generator[Int16Array]:
             return
         except av.BlockingIOError:
             continue
-        yield np.asarray(frame.to_ndarray(), dtype=np.int16).reshape(-1)
+        yield _samples(frame)
 
 
 def _packet_blocks(source: AudioSource, errors: list[str]) -> Generator[Int16Array]:

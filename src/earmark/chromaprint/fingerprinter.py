@@ -19,6 +19,7 @@ so the result does not depend on how the input is chunked and memory stays bound
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Final
 
@@ -28,6 +29,13 @@ import numpy.typing as npt
 from earmark.chromaprint.classifiers import MAX_FILTER_WIDTH, TEST2_CLASSIFIERS, filter_areas
 from earmark.chromaprint.compare import SILENCE_ITEM
 
+try:
+    from earmark.chromaprint import _test2
+
+    NATIVE = True
+except ImportError:  # built without a C compiler: NumpyFingerprinter does the work
+    NATIVE = False
+
 __all__ = [
     "DELAY_SAMPLES",
     "FRAME_SIZE",
@@ -35,6 +43,7 @@ __all__ = [
     "SAMPLE_RATE",
     "SILENCE_ITEM",
     "Fingerprinter",
+    "NumpyFingerprinter",
     "fingerprint_pcm",
     "item_count",
 ]
@@ -167,7 +176,68 @@ class Fingerprinter:
 
     Call :meth:`feed` with chunks of any size; :meth:`items` returns every item computable from
     the samples fed so far.  The result never depends on how the input was split into chunks.
+    The work is done by the C extension (``_test2``) when it was built, else by
+    :class:`NumpyFingerprinter`; both give the same items.
     """
+
+    def __init__(self) -> None:
+        self._engine: _test2.Test2 | NumpyFingerprinter = (
+            _test2.Test2(*_native_tables()) if NATIVE else NumpyFingerprinter()
+        )
+        self._num_samples = 0
+
+    @property
+    def num_samples(self) -> int:
+        """Total number of samples fed so far."""
+        return self._num_samples
+
+    def feed(self, samples: npt.ArrayLike) -> None:
+        """Append PCM samples (a 1-D ``int16`` array, 11025 Hz mono)."""
+        chunk = _checked_chunk(samples)
+        self._num_samples += chunk.size
+        if chunk.size:
+            self._engine.feed(np.ascontiguousarray(chunk, dtype=np.int16))
+
+    def items(self) -> UInt32Array:
+        """All items computable from the samples fed so far (the stream can continue)."""
+        if isinstance(self._engine, NumpyFingerprinter):
+            return self._engine.items()
+        return np.frombuffer(self._engine.items(), dtype=np.uint32).copy()
+
+    def finish(self) -> UInt32Array:
+        """The complete fingerprint; like :meth:`items`, the trailing partial frame is dropped."""
+        return self.items()
+
+
+def _checked_chunk(samples: npt.ArrayLike) -> Int16Array:
+    chunk = np.asarray(samples)
+    if chunk.dtype.kind != "i" or chunk.dtype.itemsize != 2:
+        raise TypeError(f"expected int16 samples, got {chunk.dtype}")
+    if chunk.ndim != 1:
+        raise ValueError(f"expected a 1-D array of samples, got shape {chunk.shape}")
+    return chunk
+
+
+@functools.cache
+def _native_tables() -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """The tables the C stage takes (see ``_test2.c``), from this module's single definitions."""
+    if _test2.FIRST_BIN != _FIRST_BIN or _test2.FRAME_SIZE != FRAME_SIZE:
+        raise RuntimeError("earmark.chromaprint._test2 was built for other constants")
+    bin_bands = np.zeros(_NUM_BINS, dtype=np.uint8)
+    for band in range(_NUM_BANDS):
+        offsets = _BAND_BINS[:, band]
+        bin_bands[offsets[offsets < _NUM_BINS]] = band
+    return (
+        _WINDOW.tobytes(),
+        bin_bands.tobytes(),
+        _AREA_ROWS.astype(np.int32).tobytes(),
+        _AREA_COLS.astype(np.int32).tobytes(),
+        _THRESHOLDS.astype(np.float64).tobytes(),
+    )
+
+
+class NumpyFingerprinter:
+    """The numpy implementation: the specification of the C stage, used without a compiler."""
 
     def __init__(self) -> None:
         # Samples not yet consumed by a frame, as a list of chunks so that feeding many small
@@ -180,23 +250,12 @@ class Fingerprinter:
         # stands for "no rows yet", and keeps the rows the next items still need.
         self._table_tail = np.zeros((1, _TABLE_WIDTH), dtype=np.float64)
         self._items: list[UInt32Array] = []
-        self._num_samples = 0
-
-    @property
-    def num_samples(self) -> int:
-        """Total number of samples fed so far."""
-        return self._num_samples
 
     def feed(self, samples: npt.ArrayLike) -> None:
         """Append PCM samples (a 1-D ``int16`` array, 11025 Hz mono)."""
-        chunk = np.asarray(samples)
-        if chunk.dtype.kind != "i" or chunk.dtype.itemsize != 2:
-            raise TypeError(f"expected int16 samples, got {chunk.dtype}")
-        if chunk.ndim != 1:
-            raise ValueError(f"expected a 1-D array of samples, got shape {chunk.shape}")
+        chunk = _checked_chunk(samples)
         if chunk.size == 0:
             return
-        self._num_samples += chunk.size
         self._queue.append(chunk)
         self._queued += chunk.size
         # Wait for a full block so that small chunks do not each pay the per-block overhead.
@@ -214,10 +273,6 @@ class Fingerprinter:
         if len(self._items) > 1:
             self._items = [np.concatenate(self._items)]
         return self._items[0].copy()
-
-    def finish(self) -> UInt32Array:
-        """The complete fingerprint; like :meth:`items`, the trailing partial frame is dropped."""
-        return self.items()
 
     def _process(self, min_frames: int) -> None:
         """Consume complete frames from the queue in blocks of ``min_frames`` or more.
