@@ -267,6 +267,7 @@ PROFILE_HOOK = ROOT / "bench" / "profile_hook"
 
 def measure(
     earmark: str,
+    variant: dict[str, str],
     service_args: list[str],
     env: dict[str, str],
     mode: str,
@@ -277,7 +278,7 @@ def measure(
 ) -> dict[str, Any]:
     """One run on a freshly started service (its caches cold but for the warm-up)."""
     port = free_port()
-    extra = {} if mode == "on" else {"EARMARK_MUSICBRAINZ_CACHE_TTL": "0"}
+    extra = {**variant} if mode == "on" else {**variant, "EARMARK_MUSICBRAINZ_CACHE_TTL": "0"}
     if args.profile:
         extra.update(EARMARK_BENCH_PROFILE_DIR=str(args.profile), PYTHONPATH=str(PROFILE_HOOK))
     service = start(
@@ -311,6 +312,12 @@ def cpu_groups(
         groups["index server"] = [procs[0].pid]
         groups["PostgreSQL"] = proc_cpu.backends(env["EARMARK_DATABASE_URL"])
     return groups
+
+
+def parse_variant(text: str) -> tuple[str, str, dict[str, str]]:
+    name, _, assignments = text.partition(":")
+    settings = dict(item.split("=", 1) for item in assignments.split(",") if item)
+    return name, EARMARK, settings
 
 
 def report(label: str, run: str, result: dict[str, Any]) -> None:
@@ -357,6 +364,14 @@ def main() -> None:
         type=Path,
         help="another checkout (with its .venv) whose service runs right after each run of "
         "this one, on the same data: the same-hour baseline",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+        help="this code again with these settings (e.g. threads4:EARMARK_API_THREADS=4), "
+        "paired with the other runs; may be repeated",
     )
     parser.add_argument(
         "--profile",
@@ -457,15 +472,15 @@ def main() -> None:
             print(f"set-up: {time.perf_counter() - t0:.0f} s")
             bodies = build_bodies(key, catalogue, rng, 2000)
             modes = ["on", "off"] if args.metadata_cache == "both" else [args.metadata_cache]
-            codes = [("this code", EARMARK)]
+            codes = [("this code", EARMARK, {}), *(parse_variant(v) for v in args.variant)]
             if args.baseline is not None:
-                codes.append(("baseline", str(args.baseline / ".venv" / "bin" / "earmark")))
+                codes.append(("baseline", str(args.baseline / ".venv" / "bin" / "earmark"), {}))
             for mode in modes:
-                runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in codes}
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in codes}
                 for run in range(args.repeat):
-                    for name, earmark in codes:  # paired: the baseline right after
+                    for name, earmark, variant in codes:  # paired: the others right after
                         result = measure(
-                            earmark, service_args, env, mode, bodies, args, work, procs
+                            earmark, variant, service_args, env, mode, bodies, args, work, procs
                         )
                         runs[name].append(result)
                         report(
@@ -474,7 +489,7 @@ def main() -> None:
                             f"run {run + 1}/{args.repeat}, load average {os.getloadavg()[0]:.1f}",
                             result,
                         )
-                for name, _ in codes:
+                for name, *_ in codes:
                     summarise(f"{args.setup}, {name}, metadata cache {mode}", runs[name])
         finally:
             for proc in reversed(procs):
