@@ -28,7 +28,8 @@
    lookup is the steadier figure.
 4. ``--baseline DIR``: the service of another checkout (its ``.venv``, e.g. the previous
    release's code) runs on the same data right after each run of this one (paired runs, the
-   same minutes), and its figures are reported beside this code's.
+   same minutes; which goes first turns from run to run), and its figures are reported beside
+   this code's. ``--variant NAME:VAR=VALUE[,...]``: this code again with other settings.
    ``--profile DIR``: every process of the service writes a cProfile of all its threads to
    ``DIR/<pid>.prof`` when it stops (``bench/profile_hook``; read with ``python -m pstats``).
 
@@ -478,7 +479,10 @@ def main() -> None:
             for mode in modes:
                 runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in codes}
                 for run in range(args.repeat):
-                    for name, earmark, variant in codes:  # paired: the others right after
+                    # Paired: the others right after. The order turns from run to run: the
+                    # first service of a round was seen to pay more CPU per lookup.
+                    turn = run % len(codes)
+                    for name, earmark, variant in codes[turn:] + codes[:turn]:
                         result = measure(
                             earmark, variant, service_args, env, mode, bodies, args, work, procs
                         )
