@@ -22,7 +22,16 @@
    keeps ``--concurrency`` lookups in flight for ``--seconds``; queries are the dev corpus's
    distorted re-encodings and catalogue fingerprints with 2 % of their bits flipped.
    It reports lookups/s, p50/p99 latency and the share of lookups that found a track, for
-   each of ``--repeat`` runs (each on a freshly started service) and their median.
+   each of ``--repeat`` runs (each on a freshly started service) and their median, and the
+   CPU time per lookup by process (API workers, index server, PostgreSQL backends of the
+   benchmark's database, the load generator), read from /proc: on shared cores the CPU per
+   lookup is the steadier figure.
+4. ``--baseline DIR``: the service of another checkout (its ``.venv``, e.g. the previous
+   release's code) runs on the same data right after each run of this one (paired runs, the
+   same minutes; which goes first turns from run to run), and its figures are reported beside
+   this code's. ``--variant NAME:VAR=VALUE[,...]``: this code again with other settings.
+   ``--profile DIR``: every process of the service writes a cProfile of all its threads to
+   ``DIR/<pid>.prof`` when it stops (``bench/profile_hook``; read with ``python -m pstats``).
 
 The load generator shares the machine's CPUs with the service; the figures are a floor.
 """
@@ -54,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import pipeline  # noqa: E402  (bench/pipeline.py: catalogue generators)
+import proc_cpu  # noqa: E402  (bench/proc_cpu.py: CPU by process)
 
 EARMARK = str(Path(sys.executable).with_name("earmark"))
 META = "recordings releasegroups"
@@ -253,7 +263,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+PROFILE_HOOK = ROOT / "bench" / "profile_hook"
+
+
 def measure(
+    earmark: str,
+    variant: dict[str, str],
     service_args: list[str],
     env: dict[str, str],
     mode: str,
@@ -264,10 +279,12 @@ def measure(
 ) -> dict[str, Any]:
     """One run on a freshly started service (its caches cold but for the warm-up)."""
     port = free_port()
-    ttl = {} if mode == "on" else {"EARMARK_MUSICBRAINZ_CACHE_TTL": "0"}
+    extra = {**variant} if mode == "on" else {**variant, "EARMARK_MUSICBRAINZ_CACHE_TTL": "0"}
+    if args.profile:
+        extra.update(EARMARK_BENCH_PROFILE_DIR=str(args.profile), PYTHONPATH=str(PROFILE_HOOK))
     service = start(
-        [EARMARK, *service_args, "--port", str(port)],
-        {**env, **ttl},
+        [earmark, *service_args, "--port", str(port)],
+        {**env, **extra},
         work / f"service-cache-{mode}.log",
     )
     procs.append(service)
@@ -277,10 +294,56 @@ def measure(
         # listens, and connections opened before the others listen stay there.
         for _ in range(3):
             asyncio.run(load(port, bodies[:200], args.concurrency, 2.0))
-        return asyncio.run(load(port, bodies, args.concurrency, args.seconds))
+        readings = proc_cpu.Readings(cpu_groups(service, env, procs))
+        readings.start()
+        result = asyncio.run(load(port, bodies, args.concurrency, args.seconds))
+        spent = readings.stop(cpu_groups(service, env, procs))
+        result["cpu_ms"] = {k: v * 1000 / max(1, result["lookups"]) for k, v in spent.items()}
+        return result
     finally:
         stop(service)
         procs.remove(service)
+
+
+def cpu_groups(
+    service: subprocess.Popen[bytes], env: dict[str, str], procs: list[subprocess.Popen[bytes]]
+) -> dict[str, list[int]]:
+    groups = {"service": proc_cpu.tree(service.pid)}
+    if "EARMARK_INDEX_URL" in env:
+        groups["index server"] = [procs[0].pid]
+        groups["PostgreSQL"] = proc_cpu.backends(env["EARMARK_DATABASE_URL"])
+    return groups
+
+
+def parse_variant(text: str) -> tuple[str, str, dict[str, str]]:
+    name, _, assignments = text.partition(":")
+    settings = dict(item.split("=", 1) for item in assignments.split(",") if item)
+    return name, EARMARK, settings
+
+
+def report(label: str, run: str, result: dict[str, Any]) -> None:
+    cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in result["cpu_ms"].items())
+    print(
+        f"/v2/lookup ({label}, {run}): {result['per_second']:.0f} lookups/s, "
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+        f"{result['with_metadata']:.0%} with recordings, {result['errors']} errors; "
+        f"CPU ms per lookup: {cpu}"
+    )
+
+
+def summarise(label: str, runs: list[dict[str, Any]]) -> None:
+    middle = sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]
+    cpu = ", ".join(
+        f"{name} {statistics.median(r['cpu_ms'][name] for r in runs):.2f}"
+        for name in middle["cpu_ms"]
+    )
+    print(
+        f"/v2/lookup ({label}): median of {len(runs)} runs "
+        f"{middle['per_second']:.0f} lookups/s "
+        f"(p50 {middle['p50_ms']:.1f} ms, p99 {middle['p99_ms']:.1f} ms); "
+        f"range {min(r['per_second'] for r in runs):.0f}-"
+        f"{max(r['per_second'] for r in runs):.0f}; median CPU ms per lookup: {cpu}"
+    )
 
 
 def main() -> None:
@@ -296,6 +359,25 @@ def main() -> None:
         type=int,
         default=3,
         help="measured runs per mode (the median is reported: shared cores vary run to run)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (with its .venv) whose service runs right after each run of "
+        "this one, on the same data: the same-hour baseline",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+        help="this code again with these settings (e.g. threads4:EARMARK_API_THREADS=4), "
+        "paired with the other runs; may be repeated",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="a folder where every service process writes a cProfile of its threads",
     )
     parser.add_argument(
         "--metadata-cache",
@@ -391,27 +473,28 @@ def main() -> None:
             print(f"set-up: {time.perf_counter() - t0:.0f} s")
             bodies = build_bodies(key, catalogue, rng, 2000)
             modes = ["on", "off"] if args.metadata_cache == "both" else [args.metadata_cache]
+            codes = [("this code", EARMARK, {}), *(parse_variant(v) for v in args.variant)]
+            if args.baseline is not None:
+                codes.append(("baseline", str(args.baseline / ".venv" / "bin" / "earmark"), {}))
             for mode in modes:
-                runs = []
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in codes}
                 for run in range(args.repeat):
-                    result = measure(service_args, env, mode, bodies, args, work, procs)
-                    runs.append(result)
-                    print(
-                        f"/v2/lookup ({args.setup}, metadata cache {mode}, {args.concurrency} "
-                        f"connections, {args.seconds:.0f} s, run {run + 1}/{args.repeat}): "
-                        f"{result['per_second']:.0f} lookups/s, "
-                        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                        f"{result['with_metadata']:.0%} with recordings, {result['errors']} errors"
-                    )
-                if args.repeat > 1:
-                    middle = sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]
-                    print(
-                        f"/v2/lookup ({args.setup}, metadata cache {mode}): median of "
-                        f"{args.repeat} runs {middle['per_second']:.0f} lookups/s "
-                        f"(p50 {middle['p50_ms']:.1f} ms, p99 {middle['p99_ms']:.1f} ms); "
-                        f"range {min(r['per_second'] for r in runs):.0f}-"
-                        f"{max(r['per_second'] for r in runs):.0f}"
-                    )
+                    # Paired: the others right after. The order turns from run to run: the
+                    # first service of a round was seen to pay more CPU per lookup.
+                    turn = run % len(codes)
+                    for name, earmark, variant in codes[turn:] + codes[:turn]:
+                        result = measure(
+                            earmark, variant, service_args, env, mode, bodies, args, work, procs
+                        )
+                        runs[name].append(result)
+                        report(
+                            f"{args.setup}, {name}, metadata cache {mode}",
+                            f"{args.concurrency} connections, {args.seconds:.0f} s, "
+                            f"run {run + 1}/{args.repeat}, load average {os.getloadavg()[0]:.1f}",
+                            result,
+                        )
+                for name, *_ in codes:
+                    summarise(f"{args.setup}, {name}, metadata cache {mode}", runs[name])
         finally:
             for proc in reversed(procs):
                 stop(proc)

@@ -53,6 +53,32 @@ def test_the_statement_sees_the_caller_s_transaction(dbs: Databases) -> None:
 
 
 @ON_POSTGRESQL
+def test_a_connection_reuses_its_cursor_until_it_reconnects(dbs: Databases) -> None:
+    """One cursor per driver connection, kept across checkouts; a pooled connection that
+    reconnected (its pool record is the same, its driver connection new) gets a new one."""
+    stored = _tracks(dbs, 2)
+    ids = sorted(stored)
+    engine = create_engine(dbs.urls["fingerprint"], pool_size=1, max_overflow=0)
+    try:
+        with read_connection(engine) as conn:
+            assert [row[0] for row in driver.fetch_all(conn, TRACKS, {"ids": ids})] == ids
+            first = conn.connection.info[driver.CURSORS]
+        with read_connection(engine) as conn:
+            assert [row[0] for row in driver.fetch_all(conn, TRACKS, {"ids": ids[:1]})] == ids[:1]
+            assert conn.connection.info[driver.CURSORS] is first
+            conn.invalidate()  # the record reconnects at its next checkout
+        with read_connection(engine) as conn:
+            named = driver.fetch_all(conn, TRACKS, {"ids": ids}, named=True)
+            kept = conn.connection.info[driver.CURSORS]
+    finally:
+        engine.dispose()
+    assert [(row.id, row.gid) for row in named] == [(i, stored[i]) for i in ids]
+    assert kept is not first
+    assert kept[0] is not first[0]
+    assert first[0].closed
+
+
+@ON_POSTGRESQL
 def test_a_driver_error_is_sqlalchemy_s_and_its_handle_error_event_fires(dbs: Databases) -> None:
     handled: list[Any] = []
 

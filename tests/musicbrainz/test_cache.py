@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from earmark.musicbrainz import statements
+from earmark.musicbrainz.assemble import recording_trees
 from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.enrich import inject_metadata
 from earmark.musicbrainz.flags import parse_meta
@@ -220,3 +221,29 @@ def test_inject_metadata_answers_the_same_through_the_cache(mirror: Mirror, meta
     with mirror.database.read() as conn:
         again = inject_metadata(conn, results(), result_links, flags, cache)
     assert again.results == mutated
+
+
+def test_recording_json_is_kept_only_as_long_as_its_recording(mirror: Mirror) -> None:
+    """The JSON built for a cached recording is reused while the cache answers that very
+    recording, and built again from the recording loaded after it expired."""
+    clock = Clock()
+    cache = MetadataCache(60, 1000, clock=clock)
+    flags = parse_meta("recordings releasegroups releases tracks compress")
+    mbids = [MOON, mirror.synthetic.fan_out]
+    with mirror.database.read() as conn:
+        first = cache.lookup(conn, mbids, releases=True, release_groups=True)
+        trees = cache.trees(first.recordings, flags)
+        assert set(trees) == set(first.recordings)
+        assert trees == recording_trees(first.recordings, flags)
+        again = cache.lookup(conn, mbids, releases=True, release_groups=True)
+        reused = cache.trees(again.recordings, flags)
+        assert all(reused[mbid] is trees[mbid] for mbid in trees)
+        # Other flags: other JSON.
+        other = cache.trees(again.recordings, parse_meta("recordings releases"))
+        assert other == recording_trees(again.recordings, parse_meta("recordings releases"))
+        assert other[MOON] != trees[MOON]
+        clock.now += 61
+        fresh = cache.lookup(conn, mbids, releases=True, release_groups=True)
+        rebuilt = cache.trees(fresh.recordings, flags)
+    assert all(rebuilt[mbid] is not trees[mbid] for mbid in trees)
+    assert rebuilt == trees

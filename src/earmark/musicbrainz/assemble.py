@@ -7,7 +7,7 @@ an id, and an empty title is left out instead of being sent as ``""``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from earmark.musicbrainz.flags import Flag, MetaFlags
@@ -206,6 +206,23 @@ def recording_tree(recording: Recording, flags: MetaFlags) -> Json:
                 _drop_track_titles(release, out)
                 _drop_if_equal(release, "artists", out)
     return out
+
+
+def recording_trees(recordings: Mapping[str, Recording], flags: MetaFlags) -> dict[str, Json]:
+    """The :func:`recording_tree` of every recording shown with data (by MBID), each built
+    once whatever the number of results linking to it. A recording without appearances when
+    the flags need releases has none: it is shown as a bare id.
+
+    A tree is shared by every entry showing its recording (and, through the metadata cache,
+    by later responses): callers copy its top level into their entry and never change what
+    lies below.
+    """
+    needs_releases = flags.needs_releases
+    return {
+        mbid: recording_tree(recording, flags)
+        for mbid, recording in recordings.items()
+        if recording.appearances or not needs_releases
+    }
 
 
 def _drop_track_titles(release: Json, recording: Json) -> None:

@@ -13,6 +13,11 @@ lookup (releases, release groups, ISRCs), since a recording loaded without relea
 answer a lookup that wants them. Missing MBIDs and redirects are reported again from the cache,
 so the cron hears of them exactly as without it. The cached objects are frozen dataclasses:
 sharing them between requests and threads is safe.
+
+The JSON of a cached recording (:func:`~earmark.musicbrainz.assemble.recording_tree`, per set of
+``meta`` flags) is kept beside it, and used only while the cache still answers that very
+recording object: a tree is never older than the recording it was built from. Responses share
+these trees read-only (:func:`~earmark.musicbrainz.assemble.recording_trees`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
+from earmark.musicbrainz.assemble import Json, recording_trees
+from earmark.musicbrainz.flags import MetaFlags
 from earmark.musicbrainz.metadata import MetadataLookup, Recording, lookup_metadata, normalize_mbid
 from earmark.ttlcache import TtlCache
 
@@ -49,6 +56,7 @@ class MetadataCache:
 
     def __init__(self, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: TtlCache[_Known] = TtlCache(ttl, size, clock)
+        self._trees: TtlCache[tuple[Recording, Json]] = TtlCache(ttl, size, clock)
 
     def lookup(
         self,
@@ -86,8 +94,25 @@ class MetadataCache:
                 self._entries.put((mbid, shape), entry)
         return _combine(wanted, known)
 
+    def trees(self, recordings: dict[str, Recording], flags: MetaFlags) -> dict[str, Json]:
+        """:func:`~earmark.musicbrainz.assemble.recording_trees`, from the trees built before
+        for these very recording objects when there are."""
+        trees: dict[str, Json] = {}
+        todo: dict[str, Recording] = {}
+        for mbid, recording in recordings.items():
+            found = self._trees.get((mbid, flags))
+            if found is not None and found[0] is recording:
+                trees[mbid] = found[1]
+            else:
+                todo[mbid] = recording
+        for mbid, tree in recording_trees(todo, flags).items():
+            self._trees.put((mbid, flags), (todo[mbid], tree))
+            trees[mbid] = tree
+        return trees
+
     def clear(self) -> None:
         self._entries.clear()
+        self._trees.clear()
 
 
 def _combine(wanted: list[str], known: dict[str, _Known]) -> MetadataLookup:

@@ -37,6 +37,7 @@ from earmark.musicbrainz.assemble import (
     m2_tracks,
     prune_user_entry,
     recording_tree,
+    recording_trees,
     release_groups_json,
     releases_json,
 )
@@ -170,7 +171,13 @@ def inject_metadata(
         isrcs=mode is Mode.RECORDINGS and Flag.ISRCS in flags and Flag.RECORDINGIDS not in flags,
     )
     if mode is Mode.RECORDINGS:
-        _inject_recordings(results, links, flags, lookup)
+        # One pass: load (above), assemble each recording's JSON once, inject into the results.
+        trees = (
+            cache.trees(lookup.recordings, flags)
+            if cache is not None
+            else recording_trees(lookup.recordings, flags)
+        )
+        _inject_recordings(results, links, flags, lookup, trees)
         if Flag.CATALOG in flags:
             _inject_catalog(conn, results)
     elif mode is Mode.M2:
@@ -202,19 +209,21 @@ def _inject_recordings(
     links: Sequence[ResultLinks],
     flags: MetaFlags,
     lookup: MetadataLookup,
+    trees: dict[str, Json],
 ) -> None:
-    known = any(_with_data(lookup, mbid, flags) for mbid in lookup.recordings)
+    """``trees``: the JSON of each recording shown with data (``recording_trees``)."""
     # The reference falls back to user metadata only when MusicBrainz gave nothing at all.
-    use_user_meta = Flag.USERMETA in flags and not known
+    use_user_meta = Flag.USERMETA in flags and not trees
+    sources = Flag.SOURCES in flags
     for result, result_links in zip(results, links, strict=True):
         entries: list[Json] = []
-        for mbid, sources in _merged(result_links.mbids, lookup):
+        for mbid, count in _merged(result_links.mbids, lookup):
             entry: Json = {"id": mbid}
-            if Flag.SOURCES in flags:
-                entry["sources"] = sources
-            recording = _with_data(lookup, mbid, flags)
-            if recording is not None:
-                entry.update(recording_tree(recording, flags))
+            if sources:
+                entry["sources"] = count
+            tree = trees.get(mbid)
+            if tree is not None:
+                entry.update(tree)  # its top level copied: the tree itself stays shared
             entries.append(entry)
         if use_user_meta:
             entries.extend(_user_entries(result_links, flags))
