@@ -64,7 +64,9 @@ format: install
 	$(BIN)/ruff check --fix src tests bench setup.py
 	$(BIN)/ruff format src tests bench setup.py
 
-## bench: benchmarks (figures printed; see bench/README.md)
+## bench: benchmarks (figures printed; see bench/README.md). BASELINE=DIR: another checkout
+## (with its own .venv, e.g. the previous release) measured beside this one by bench/api.py
+BASELINE ?=
 bench: install deps
 	$(BIN)/python bench/fingerprint.py
 	$(BIN)/python bench/cli_start.py
@@ -72,8 +74,8 @@ bench: install deps
 	$(BIN)/python bench/index.py --docs 100000 --mode http
 	$(BIN)/python bench/pipeline.py --db sqlite --catalogue 100000
 	$(BIN)/python bench/pipeline.py --db postgresql --catalogue 100000
-	$(BIN)/python bench/api.py --setup allinone --catalogue 100000
-	$(BIN)/python bench/api.py --setup production --catalogue 100000
+	$(BIN)/python bench/api.py --setup allinone --catalogue 100000 $(if $(BASELINE),--baseline '$(BASELINE)')
+	$(BIN)/python bench/api.py --setup production --catalogue 100000 $(if $(BASELINE),--baseline '$(BASELINE)')
 	$(BIN)/python bench/web.py --db sqlite
 	$(BIN)/python bench/web.py --db postgresql
 	$(BIN)/python bench/catalog.py --recordings 100000
