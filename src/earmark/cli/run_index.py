@@ -11,7 +11,7 @@ from earmark.datadir_lock import INDEX_DIR, claim_data_dir
 from earmark.http_limits import limits_from_settings
 from earmark.index.engine import CorruptFileError, IndexSettings
 from earmark.listen import check_address
-from earmark.process import tune_allocator
+from earmark.process import tune_allocator_lean
 from earmark.settings.fields import Settings
 
 _DEFAULTS = IndexSettings()
@@ -147,9 +147,10 @@ def index(
     from earmark.index.replica import ReplicaConfig
     from earmark.index.server import ServerConfig, serve  # Starlette, uvicorn: when run only
 
-    # Per-update temporaries (~1 MiB arrays) then reuse heap memory instead of being
-    # faulted in afresh for every batch; merges give memory back with malloc_trim.
-    tune_allocator()
+    # Per-update temporaries (~1 MiB arrays) reuse heap memory instead of being faulted in
+    # afresh for every batch; arrays of MiBs (segments, merges) are mapped and unmapped, so
+    # the resident size follows what the index holds (docs/index.md, Memory).
+    tune_allocator_lean()
     configured = loaded_settings(ctx).settings
     if coordinator:
         _serve_coordinator(configured, cluster_stream, host, port, stream_replicas)
