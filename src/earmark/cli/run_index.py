@@ -143,8 +143,6 @@ def index(
     replication_timeout_ms: int,
 ) -> None:
     """Run the fingerprint index server (acoustid-index compatible HTTP API)."""
-    from earmark.index.cluster.node import ClusterConfig
-    from earmark.index.replica import ReplicaConfig
     from earmark.index.server import ServerConfig, serve  # Starlette, uvicorn: when run only
 
     # Per-update temporaries (~1 MiB arrays) reuse heap memory instead of being faulted in
@@ -169,6 +167,7 @@ def index(
     if cluster_stream:
         if legacy_port:
             raise click.UsageError("the legacy protocol writes locally: not with --cluster-stream")
+        from earmark.index.cluster.node import ClusterConfig  # the NATS client: cluster only
         from earmark.startup import nats_endpoints, wait_for
 
         # The replication stream lives in NATS: wait for it as the other roles wait for theirs.
@@ -186,6 +185,8 @@ def index(
     if coordinator_url:
         if cluster is not None or legacy_port:
             raise click.UsageError("--coordinator-url: not with --cluster-stream or --legacy-port")
+        from earmark.index.replica import ReplicaConfig  # httpx: replicas only
+
         replica = ReplicaConfig(
             coordinator_url,
             ryw_timeout=replication_timeout_ms / 1000,
