@@ -120,6 +120,12 @@ def memory_mib(pid: int) -> dict[str, float]:
     return out
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) `pid` has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def disk_bytes(path: Path, suffix: str = "") -> int:
     return sum(p.stat().st_size for p in path.rglob(f"*{suffix}") if p.is_file())
 
@@ -346,7 +352,9 @@ def bench_one(
     ingest_s = driver.ingest(docs)
     rss_after_ingest = rss_mib(driver.pid)
     segments = driver.settle()
+    cpu0 = cpu_s(driver.pid)
     one = run_searches(driver, picks, queries, 1)
+    one["server_cpu_ms_per_search"] = (cpu_s(driver.pid) - cpu0) * 1000 / queries.shape[0]
     four = run_searches(driver, picks, queries, 4)
     mem = memory_mib(driver.pid)
     on_disk = disk_bytes(data)

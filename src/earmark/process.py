@@ -12,7 +12,6 @@ log = logging.getLogger(__name__)
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
-_M_ARENA_MAX = -8
 
 
 @functools.cache
@@ -58,11 +57,11 @@ def tune_allocator_lean() -> bool:
 
     Arrays of a few MiB and more get their own mappings, returned to the kernel when freed
     (a segment's columns, a merge's buffers); smaller per-request temporaries stay in the heap
-    for reuse. Two arenas at most: each thread that allocates (uvicorn's thread pool, the
-    maintenance threads) would otherwise keep its own arena of freed memory, which
-    ``malloc_trim`` does not shrink (it only trims the main heap's top). No top padding: with
-    it, a thread arena grows to 64 MiB at once and serves even a 46 MiB array from it, which is
-    then never given back. Returns whether the tuning applied.
+    for reuse. No top padding: with it, a thread arena (the segment loader's, uvicorn's thread
+    pool's) grows to 64 MiB at once and serves even a 46 MiB array from it, which is then never
+    given back, as ``malloc_trim`` does not shrink thread arenas' tops. (Limiting the arenas
+    to two as well saved nothing more and cost search CPU: lock contention.) Returns whether
+    the tuning applied.
     """
     libc = _libc()
     mallopt = getattr(libc, "mallopt", None)
@@ -76,7 +75,6 @@ def tune_allocator_lean() -> bool:
             (_M_MMAP_THRESHOLD, 4 * 1024 * 1024),
             (_M_TRIM_THRESHOLD, 16 * 1024 * 1024),
             (_M_TOP_PAD, 1024 * 1024),
-            (_M_ARENA_MAX, 2),
         )
     )
     log.debug("lean allocator tuning %s", "applied" if applied else "not applied")
