@@ -73,7 +73,7 @@ def tune_allocator_lean() -> bool:
         mallopt(param, value) == 1
         for param, value in (
             (_M_MMAP_THRESHOLD, 4 * 1024 * 1024),
-            (_M_TRIM_THRESHOLD, 16 * 1024 * 1024),
+            (_M_TRIM_THRESHOLD, 2 * 1024 * 1024),
             (_M_TOP_PAD, 1024 * 1024),
         )
     )
