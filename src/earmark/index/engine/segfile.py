@@ -10,7 +10,7 @@ delta-coded, compressed: well under a byte per posting), `postings` (doc ids min
 segment's smallest id: three bytes each below 16.7 M documents), the doc table
 (`doc_ids`, `doc_alive`, `doc_versions`) and, for large segments, the term lookup's bucket
 table (`buckets`). They are decoded on open into the RAM layout of `postings.py`
-(about 4.3 bytes per posting for large segments).
+(4.5-5 bytes per posting for large segments).
 
 Every section is checked against its CRC on open: a damaged file is a `CorruptFileError`
 naming the file, never a silent loss of the documents it holds.
