@@ -104,10 +104,26 @@ def make_queries(docs: np.ndarray, count: int, seed: int = 7) -> tuple[np.ndarra
 
 
 def rss_mib(pid: int) -> float:
+    return memory_mib(pid)["rss"]
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """Resident memory of `pid` in MiB: `rss` (what `ps` shows and the reference comparison
+    uses), split into `anon` (heap, numpy arrays: what the process costs the machine) and
+    `file` (resident pages of mapped files and libraries, which the kernel can drop)."""
+    fields = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file", "RssShmem:": "shmem"}
+    out = dict.fromkeys(fields.values(), float("nan"))
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+        key = line.split(maxsplit=1)[0] if line else ""
+        if key in fields:
+            out[fields[key]] = int(line.split()[1]) / 1024
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) `pid` has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def disk_bytes(path: Path, suffix: str = "") -> int:
@@ -174,8 +190,12 @@ def _free_port() -> int:
 
 
 class Http:
-    def __init__(self, data: Path) -> None:
+    """A server process over HTTP: Earmark's `run index`, or the reference's `fpindex` binary
+    (`binary`), which takes the same `--dir` and `--port` flags and speaks the same API."""
+
+    def __init__(self, data: Path, binary: Path | None = None) -> None:
         self.data = data
+        self.binary = binary
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self._start()
@@ -183,9 +203,12 @@ class Http:
 
     def _start(self) -> float:
         start = time.perf_counter()
-        cmd = [sys.executable, "-m", "earmark.cli.run_index", "--dir", str(self.data)]
+        if self.binary is None:
+            cmd = [sys.executable, "-m", "earmark.cli.run_index", "--dir", str(self.data)]
+        else:
+            cmd = [str(self.binary), "--dir", str(self.data)]
         cmd += ["--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd)
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL if self.binary else None)
         while True:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
@@ -315,12 +338,100 @@ def run_searches(
     }
 
 
+# The reference's figures on this machine when its binary is not at hand: RSS after ingest and
+# searches at 100k documents (90-107 MiB) and after a restart on the same data
+# (../shared/reference/acoustid-index.md, "Measured here").
+RECORDED_REFERENCE = {"docs": 100_000, "rss_mib": 100.0, "rss_mib_after_restart": 59.0}
+
+
+def bench_one(
+    driver: InProc | Http, docs: np.ndarray, picks: np.ndarray, queries: np.ndarray, data: Path
+) -> dict[str, Any]:
+    """Ingest, settle, search (1 and 4 connections), restart, search again; memory throughout."""
+    empty = memory_mib(driver.pid)
+    ingest_s = driver.ingest(docs)
+    rss_after_ingest = rss_mib(driver.pid)
+    segments = driver.settle()
+    cpu0 = cpu_s(driver.pid)
+    one = run_searches(driver, picks, queries, 1)
+    one["server_cpu_ms_per_search"] = (cpu_s(driver.pid) - cpu0) * 1000 / queries.shape[0]
+    four = run_searches(driver, picks, queries, 4)
+    mem = memory_mib(driver.pid)
+    on_disk = disk_bytes(data)
+    seg_bytes = disk_bytes(data, ".seg")
+    reopen_s = driver.restart()
+    after = run_searches(driver, picks, queries[:200], 1)
+    mem_restart = memory_mib(driver.pid)
+    n = docs.shape[0]
+    postings = n * TERMS_PER_DOC
+
+    def per_posting(m: dict[str, float], key: str) -> float:
+        return round((m[key] - empty[key]) * 2**20 / postings, 2)
+
+    return {
+        "docs": n,
+        "inserts_per_s": round(n / ingest_s),
+        "segments_after_settle": segments,
+        "search_1conn": {k: round(v, 3) for k, v in one.items()},
+        "search_4conn": {k: round(v, 3) for k, v in four.items()},
+        "rss_mib_empty": round(empty["rss"], 1),
+        "anon_mib_empty": round(empty["anon"], 1),
+        "rss_mib_after_ingest": round(rss_after_ingest, 1),
+        "rss_mib": round(mem["rss"], 1),
+        "anon_mib": round(mem["anon"], 1),
+        "file_mib": round(mem["file"], 1),
+        "ram_bytes_per_posting": per_posting(mem, "rss"),
+        "disk_mib": round(on_disk / 2**20, 1),
+        "segment_bytes_per_posting": round(seg_bytes / postings, 2),
+        "disk_bytes_per_posting": round(on_disk / postings, 2),
+        "reopen_s": round(reopen_s, 2),
+        "after_restart_p50_ms": round(after["p50_ms"], 3),
+        "rss_mib_after_restart": round(mem_restart["rss"], 1),
+        "anon_mib_after_restart": round(mem_restart["anon"], 1),
+        "ram_bytes_per_posting_after_restart": per_posting(mem_restart, "rss"),
+    }
+
+
+def reference_memory(
+    binary: Path | None, docs: np.ndarray, picks: np.ndarray, q: np.ndarray
+) -> str:
+    """The reference's RSS on the same data, measured now when its binary is given, else the
+    recorded figure (only comparable at 100k documents)."""
+    if binary is not None:
+        tmp = Path(tempfile.mkdtemp(prefix="earmark-bench-ref-"))
+        ref = Http(tmp / "data", binary)
+        try:
+            r = bench_one(ref, docs, picks, q, tmp / "data")
+        finally:
+            ref.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        return (
+            f"{r['rss_mib']} MiB (anon {r['anon_mib']}), {r['rss_mib_after_restart']} MiB "
+            f"after restart, {r['ram_bytes_per_posting']} B/posting; search p50 "
+            f"{r['search_1conn']['p50_ms']} ms (measured in this run: {binary})"
+        )
+    if docs.shape[0] != RECORDED_REFERENCE["docs"]:
+        return "not measured (no --reference binary; the recorded figure is for 100k documents)"
+    return (
+        f"~{RECORDED_REFERENCE['rss_mib']:.0f} MiB after ingest and searches, "
+        f"{RECORDED_REFERENCE['rss_mib_after_restart']:.0f} MiB after restart "
+        "(recorded figure, no --reference binary given: not measured in this run)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--docs", type=int, default=100_000)
     ap.add_argument("--mode", choices=["inproc", "http"], default="http")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--dir", type=Path, default=None, help="data dir (default: a temp dir)")
+    ap.add_argument(
+        "--reference",
+        type=Path,
+        default=os.environ.get("EARMARK_BENCH_FPINDEX") or None,
+        help="the reference's fpindex binary, run on the same data (default: "
+        "$EARMARK_BENCH_FPINDEX; without it the recorded figure is printed)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     args = ap.parse_args()
 
@@ -332,44 +443,19 @@ def main() -> None:
     gen_s = time.perf_counter() - t0
     driver: InProc | Http = InProc(data) if args.mode == "inproc" else Http(data)
     try:
-        ingest_s = driver.ingest(docs)
-        rss_after_ingest = rss_mib(driver.pid)
-        segments = driver.settle()
-        one = run_searches(driver, picks, queries, 1)
-        four = run_searches(driver, picks, queries, 4)
-        rss = rss_mib(driver.pid)
-        on_disk = disk_bytes(data)
-        seg_bytes = disk_bytes(data, ".seg")
-        reopen_s = driver.restart()
-        after = run_searches(driver, picks, queries[:200], 1)
-        rss_restart = rss_mib(driver.pid)
+        result: dict[str, Any] = {"mode": args.mode, "generate_s": round(gen_s, 2)}
+        result |= bench_one(driver, docs, picks, queries, data)
     finally:
         driver.close()
-    postings = args.docs * TERMS_PER_DOC
-    result = {
-        "mode": args.mode,
-        "docs": args.docs,
-        "generate_s": round(gen_s, 2),
-        "inserts_per_s": round(args.docs / ingest_s),
-        "segments_after_settle": segments,
-        "search_1conn": {k: round(v, 3) for k, v in one.items()},
-        "search_4conn": {k: round(v, 3) for k, v in four.items()},
-        "rss_mib_after_ingest": round(rss_after_ingest, 1),
-        "rss_mib": round(rss, 1),
-        "disk_mib": round(on_disk / 2**20, 1),
-        "segment_bytes_per_posting": round(seg_bytes / postings, 2),
-        "disk_bytes_per_posting": round(on_disk / postings, 2),
-        "reopen_s": round(reopen_s, 2),
-        "after_restart_p50_ms": round(after["p50_ms"], 3),
-        "rss_mib_after_restart": round(rss_restart, 1),
-    }
     if args.dir is None:
         shutil.rmtree(tmp, ignore_errors=True)
+    if args.mode == "http":
+        result["reference_rss"] = reference_memory(args.reference, docs, picks, queries)
     if args.json:
         print(json.dumps(result))
     else:
         for k, v in result.items():
-            print(f"{k:28} {v}")
+            print(f"{k:36} {v}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,36 @@ def tune_allocator() -> bool:
     return applied
 
 
+def tune_allocator_lean() -> bool:
+    """The allocator settings of a long-running server whose resident size matters (the index
+    server), instead of :func:`tune_allocator`'s.
+
+    Arrays of a few MiB and more get their own mappings, returned to the kernel when freed
+    (a segment's columns, a merge's buffers); smaller per-request temporaries stay in the heap
+    for reuse. No top padding: with it, a thread arena (the segment loader's, uvicorn's thread
+    pool's) grows to 64 MiB at once and serves even a 46 MiB array from it, which is then never
+    given back, as ``malloc_trim`` does not shrink thread arenas' tops. (Limiting the arenas
+    to two as well saved nothing more and cost search CPU: lock contention.) Returns whether
+    the tuning applied.
+    """
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    applied = all(
+        mallopt(param, value) == 1
+        for param, value in (
+            (_M_MMAP_THRESHOLD, 4 * 1024 * 1024),
+            (_M_TRIM_THRESHOLD, 2 * 1024 * 1024),
+            (_M_TOP_PAD, 1024 * 1024),
+        )
+    )
+    log.debug("lean allocator tuning %s", "applied" if applied else "not applied")
+    return applied
+
+
 def release_free_memory() -> None:
     """Give freed heap memory back to the OS (after merges of hundreds of MiB).
 

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from earmark.index.engine import columns
 from earmark.index.engine.policy import pick_idle_merge, pick_merge
-from earmark.index.engine.segment import SMALL_SEGMENT, _from_pairs
+from earmark.index.engine.postings import SMALL_SEGMENT, PackedPostings
+from earmark.index.engine.segment import _from_pairs
 
 U32 = st.integers(0, 2**32 - 1)
 
@@ -73,7 +74,8 @@ def test_bucketed_lookup_matches_searchsorted(seed: int, repeat: int) -> None:
             ]
         )
     ).astype(np.uint32)
-    lo, hi = seg._term_ranges(query)
+    assert isinstance(seg.table, PackedPostings)
+    lo, hi = seg.table.ranges(query)
     assert lo.tolist() == np.searchsorted(seg.terms, query, "left").tolist()
     assert hi.tolist() == np.searchsorted(seg.terms, query, "right").tolist()
 
@@ -92,9 +94,46 @@ def test_large_segment_file_keeps_its_bucket_table(tmp_path) -> None:
         1, 9, keys, ids, np.ones(ids.shape[0], bool), np.full(ids.shape[0], 9, np.uint64), {}
     )
     loaded = read_segment(write_segment(tmp_path, seg))
-    assert loaded.stored_buckets is not None
+    stored = loaded.bucket_table()
+    assert stored is not None
     shift, starts = seg.bucket_table() or (0, None)
-    assert loaded.stored_buckets[0] == shift
-    assert loaded.stored_buckets[1].tolist() == starts.tolist()
+    assert stored[0] == shift
+    assert stored[1].tolist() == starts.tolist()
     query = np.unique(seg.terms[rng.integers(0, n, 200)])
     assert loaded.postings_for(query).tolist() == seg.postings_for(query).tolist()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1000, 2**20, 2**31]))
+def test_packed_postings_give_every_posting_of_the_query_terms(seed: int, doc_span: int) -> None:
+    """Both packings (u32 entries when the doc ids fit below the bucket bits, u64 when they
+    span more) and the bisection of buckets larger than the window return the plain answer."""
+    from earmark.index.engine.postings import gather
+
+    rng = np.random.default_rng(seed)
+    n = SMALL_SEGMENT * 2
+    terms = rng.integers(0, 2**32, n, dtype=np.uint64)
+    terms[: n // 20] = 12345  # a very common term
+    terms[n // 20 : n // 10] = rng.integers(0, 2**16, n // 10 - n // 20)  # dense: big buckets
+    docs = rng.integers(7, 7 + doc_span, n, dtype=np.uint64)
+    keys = np.sort((terms << np.uint64(32)) | docs)
+    seg = _from_pairs(
+        1, 1, keys, np.zeros(0, np.uint32), np.zeros(0, bool), np.zeros(0, np.uint64), {}
+    )
+    assert isinstance(seg.table, PackedPostings)
+    assert seg.table.entries.dtype == (np.uint32 if doc_span == 1000 else np.uint64)
+    plain_terms = (keys >> np.uint64(32)).astype(np.uint32)
+    plain_docs = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    assert seg.terms.tolist() == plain_terms.tolist()
+    assert seg.postings.tolist() == plain_docs.tolist()
+    query = np.unique(
+        np.concatenate(
+            [
+                plain_terms[rng.integers(0, n, 60)],
+                rng.integers(0, 2**32, 60, dtype=np.uint32),
+                np.array([0, 12345, 2**32 - 1], dtype=np.uint32),
+            ]
+        )
+    ).astype(np.uint32)
+    expected = plain_docs[np.isin(plain_terms, query)]
+    assert sorted(gather(seg.table, query).tolist()) == sorted(expected.tolist())

@@ -11,7 +11,7 @@ from earmark.datadir_lock import INDEX_DIR, claim_data_dir
 from earmark.http_limits import limits_from_settings
 from earmark.index.engine import CorruptFileError, IndexSettings
 from earmark.listen import check_address
-from earmark.process import tune_allocator
+from earmark.process import tune_allocator_lean
 from earmark.settings.fields import Settings
 
 _DEFAULTS = IndexSettings()
@@ -143,13 +143,12 @@ def index(
     replication_timeout_ms: int,
 ) -> None:
     """Run the fingerprint index server (acoustid-index compatible HTTP API)."""
-    from earmark.index.cluster.node import ClusterConfig
-    from earmark.index.replica import ReplicaConfig
     from earmark.index.server import ServerConfig, serve  # Starlette, uvicorn: when run only
 
-    # Per-update temporaries (~1 MiB arrays) then reuse heap memory instead of being
-    # faulted in afresh for every batch; merges give memory back with malloc_trim.
-    tune_allocator()
+    # Per-update temporaries (~1 MiB arrays) reuse heap memory instead of being faulted in
+    # afresh for every batch; arrays of MiBs (segments, merges) are mapped and unmapped, so
+    # the resident size follows what the index holds (docs/index.md, Memory).
+    tune_allocator_lean()
     configured = loaded_settings(ctx).settings
     if coordinator:
         _serve_coordinator(configured, cluster_stream, host, port, stream_replicas)
@@ -168,6 +167,7 @@ def index(
     if cluster_stream:
         if legacy_port:
             raise click.UsageError("the legacy protocol writes locally: not with --cluster-stream")
+        from earmark.index.cluster.node import ClusterConfig  # the NATS client: cluster only
         from earmark.startup import nats_endpoints, wait_for
 
         # The replication stream lives in NATS: wait for it as the other roles wait for theirs.
@@ -185,6 +185,8 @@ def index(
     if coordinator_url:
         if cluster is not None or legacy_port:
             raise click.UsageError("--coordinator-url: not with --cluster-stream or --legacy-port")
+        from earmark.index.replica import ReplicaConfig  # httpx: replicas only
+
         replica = ReplicaConfig(
             coordinator_url,
             ryw_timeout=replication_timeout_ms / 1000,

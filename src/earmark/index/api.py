@@ -18,8 +18,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from earmark.index import codec
-from earmark.index.cluster.following import State
-from earmark.index.cluster.node import IndexReplication
+from earmark.index.cluster.state import IndexReplication, State
 from earmark.index.codec import IndexApiError, IndexFormat
 from earmark.index.engine import Change, CreateResult, Delete, EngineError, Insert, MultiIndex
 from earmark.index.engine.lineage import is_valid_name

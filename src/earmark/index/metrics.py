@@ -13,8 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from earmark.index.cluster.following import State
-from earmark.index.cluster.node import IndexReplication
+from earmark.index.cluster.state import IndexReplication, State
 from earmark.index.engine import MultiIndex
 
 SEARCH_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)

@@ -34,9 +34,10 @@ import msgpack
 
 from earmark.index import codec
 from earmark.index.cluster.changelog import change_to_wire
-from earmark.index.cluster.following import FollowedIndexes, Following, State
-from earmark.index.cluster.node import ClusterError, IndexReplication
+from earmark.index.cluster.following import FollowedIndexes, Following
+from earmark.index.cluster.node import ClusterError
 from earmark.index.cluster.peers import restore_from_peers
+from earmark.index.cluster.state import IndexReplication, State
 from earmark.index.codec import IndexApiError, IndexFormat
 from earmark.index.engine import (
     Change,

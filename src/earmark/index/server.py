@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.applications import Starlette
@@ -25,14 +26,15 @@ from earmark.http_limits import ErrorAnswer, HttpLimits
 from earmark.http_protocol import protocol_class
 from earmark.index import codec
 from earmark.index.api import BODY_LIMIT, IndexApi
-from earmark.index.cluster.node import ClusterConfig, ClusterNode
-from earmark.index.cluster.writes import ClusterWriter
 from earmark.index.engine import IndexSettings, MultiIndex
 from earmark.index.legacy import serve_legacy
 from earmark.index.metrics import IndexMetrics
-from earmark.index.replica import CoordinatorReplica, ReplicaConfig
 from earmark.requestid import RequestIdMiddleware
 from earmark.server import bound_port
+
+if TYPE_CHECKING:  # the NATS and httpx clients: imported only by a server that replicates
+    from earmark.index.cluster.node import ClusterConfig, ClusterNode
+    from earmark.index.replica import CoordinatorReplica, ReplicaConfig
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +81,22 @@ def create_app(
     replica: ReplicaConfig | None = None,
 ) -> Starlette:
     metrics = IndexMetrics()
-    node = ClusterNode(engine, cluster) if cluster is not None else None
-    follower = CoordinatorReplica(engine, replica) if replica is not None else None
-    if follower is not None:
+    node: ClusterNode | None = None
+    follower: CoordinatorReplica | None = None
+    if replica is not None:
+        from earmark.index import replica as coordinator_replica
+
+        follower = coordinator_replica.CoordinatorReplica(engine, replica)
         api = IndexApi(engine, metrics, body_limit=body_limit, cluster=follower, writer=follower)
-    else:
-        writer = ClusterWriter(node) if node is not None else None
+    elif cluster is not None:
+        from earmark.index.cluster import node as cluster_node
+        from earmark.index.cluster import writes as cluster_writes
+
+        node = cluster_node.ClusterNode(engine, cluster)
+        writer = cluster_writes.ClusterWriter(node)
         api = IndexApi(engine, metrics, body_limit=body_limit, cluster=node, writer=writer)
+    else:
+        api = IndexApi(engine, metrics, body_limit=body_limit)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,20 +9,14 @@ every followed index with its local version, and a follower stops with a logged 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from typing import Generic, TypeVar
 
+from earmark.index.cluster.state import State
 from earmark.index.engine import EngineError
 from earmark.index.engine.multi import MultiIndex
 
 log = logging.getLogger(__name__)
-
-
-class State(enum.Enum):
-    LOADING = "LOADING"
-    FOLLOWING = "FOLLOWING"
-    STOPPED = "STOPPED"
 
 
 class Following:

@@ -50,8 +50,9 @@ from earmark.index.cluster.feed import (
     decode_entry,
     decode_meta,
 )
-from earmark.index.cluster.following import FollowedIndexes, Following, State
+from earmark.index.cluster.following import FollowedIndexes, Following
 from earmark.index.cluster.peers import restore_from_peers
+from earmark.index.cluster.state import IndexReplication, State
 from earmark.index.engine import (
     Change,
     EngineError,
@@ -89,25 +90,6 @@ class ClusterConfig:
     batch: int = 256
     stream_replicas: int = 1  # JetStream copies of each stream made by the first node
     catch_up_wait: float = 10.0  # seconds a write waits for this node to catch up
-
-
-@dataclass(frozen=True)
-class IndexReplication:
-    """What ``/_cluster`` and ``/_metrics`` report of one index."""
-
-    name: str
-    generation: int
-    state: State
-    version: int
-    stream_version: int | None  # the subject's last sequence; None when JetStream is unreachable
-    pending: int
-    error: str
-
-    @property
-    def lag(self) -> int | None:
-        if self.stream_version is None:
-            return None
-        return max(0, self.stream_version - self.version)
 
 
 def replica_id_of(data_dir: Path) -> str:

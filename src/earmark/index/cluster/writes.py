@@ -29,8 +29,8 @@ from earmark.index.cluster.feed import (
     encode_entry,
     encode_meta,
 )
-from earmark.index.cluster.following import State
 from earmark.index.cluster.node import NATS_ERRORS, ClusterError, ClusterNode
+from earmark.index.cluster.state import State
 from earmark.index.engine import (
     Change,
     CreateResult,

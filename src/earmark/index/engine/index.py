@@ -220,9 +220,10 @@ class Index:
         memory = [build_segment(cid, changes) for cid, changes in wal.replay(last_commit)]
         if len(memory) > self.settings.max_memory_segments:
             memory = [merge_segments(memory, drop_tombstones=not files)]
-        memory = [m.warm() for m in memory]
         version = memory[-1].last_commit if memory else last_commit
         oldest = time.monotonic() if memory else None
+        # Decoding the files left freed buffers of several times their RAM size in the heap.
+        release_free_memory()
         return _make_snapshot(version, files, tuple(memory), oldest), wal
 
     # -- reads ----------------------------------------------------------------------------
@@ -288,7 +289,7 @@ class Index:
             if version is not None and version <= snap.version:
                 raise VersionWentBackwardsError()
             commit_id = snap.version + 1 if version is None else version
-            segment = build_segment(commit_id, changes).warm()
+            segment = build_segment(commit_id, changes)
             self._wal.append(commit_id, changes, snap.version)
             oldest = snap.oldest_memory if snap.memory else time.monotonic()
             new = _make_snapshot(commit_id, snap.files, (*snap.memory, segment), oldest)
@@ -401,7 +402,7 @@ class Index:
 
     def _merge_memory(self, snap: Snapshot) -> None:
         mem = snap.memory
-        merged = merge_segments(mem, drop_tombstones=not snap.files).warm()
+        merged = merge_segments(mem, drop_tombstones=not snap.files)
         with self._write_lock:
             cur = self._snapshot
             rest = cur.memory[len(mem) :]

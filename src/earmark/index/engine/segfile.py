@@ -9,7 +9,8 @@ Sections are integer columns in the byte-plane encoding of `columns.py`: `terms`
 delta-coded, compressed: well under a byte per posting), `postings` (doc ids minus the
 segment's smallest id: three bytes each below 16.7 M documents), the doc table
 (`doc_ids`, `doc_alive`, `doc_versions`) and, for large segments, the term lookup's bucket
-table (`buckets`). They are decoded into RAM on open.
+table (`buckets`). They are decoded on open into the RAM layout of `postings.py`
+(4.5-5 bytes per posting for large segments).
 
 Every section is checked against its CRC on open: a damaged file is a `CorruptFileError`
 naming the file, never a silent loss of the documents it holds.
@@ -31,6 +32,7 @@ import numpy.typing as npt
 from earmark.index.engine import columns as columns_codec
 from earmark.index.engine.durable import fsync_dir
 from earmark.index.engine.errors import CorruptFileError
+from earmark.index.engine.postings import posting_table
 from earmark.index.engine.segment import Segment
 
 MAGIC = b"EMSEG001"
@@ -176,15 +178,15 @@ def _read(path: Path, verify: bool) -> Segment:
         or doc_ids.shape[0] != int(header["num_docs"])
     ):
         raise CorruptFileError(path, "section sizes disagree with the header")
+    table = posting_table(terms, postings, buckets)
+    del terms, postings
     return Segment(
         first_commit=int(header["first_commit"]),
         last_commit=int(header["last_commit"]),
-        terms=terms,
-        postings=postings,
+        table=table,
         doc_ids=doc_ids,
         doc_alive=doc_alive,
         doc_versions=doc_versions,
         metadata={str(k): str(v) for k, v in header["metadata"].items()},
         path=path,
-        stored_buckets=buckets,
-    ).warm()
+    )

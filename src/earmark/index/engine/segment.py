@@ -5,13 +5,12 @@ of one index tile the commit sequence, oldest first. A document's current state 
 newest segment whose doc table lists it; a dead entry in the doc table is a tombstone
 (a delete), which hides every older version of the document.
 
-Memory segments (one per commit, then merged) and file segments (memory-mapped postings)
-share this one class; only where the arrays live differs.
+Memory segments (one per commit, then merged) and file segments (decoded from their file on
+open) share this one class.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,6 +21,14 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from earmark.index.engine.postings import (
+    PackedPostings,
+    PostingTable,
+    gather,
+    posting_table,
+    split_keys,
+    table_keys,
+)
 from earmark.index.engine.types import (
     BoolArray,
     Change,
@@ -32,30 +39,20 @@ from earmark.index.engine.types import (
     U64Array,
 )
 
-I64Array = npt.NDArray[np.int64]
-SMALL_SEGMENT = 1 << 16  # below this many postings a segment fits in cache: searchsorted
-BUCKET_FILL = 4
-WINDOW = 16
-_LANES = np.arange(WINDOW, dtype=np.int64)
+_EMPTY_U32: U32Array = np.zeros(0, dtype=np.uint32)
+_SHIFT32 = np.uint64(32)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 IntT = TypeVar("IntT", np.uint32, np.uint64)
-
-_EMPTY_U32: U32Array = np.zeros(0, dtype=np.uint32)
-_LOW32 = np.uint64(0xFFFFFFFF)
-_SHIFT32 = np.uint64(32)
 
 
 @dataclass(frozen=True, eq=False)
 class Segment:
     first_commit: int
     last_commit: int
-    # Stored (term, doc) pairs sorted by term then doc, as two parallel columns. Repeats are
-    # kept: a document that stores a term twice scores twice for it (spec §2.4). Real query
-    # terms are close to uniform over 2^28 values, so almost every term is unique within a
-    # segment; a per-posting term column (4 bytes) is then smaller than a term directory
-    # (unique term + offset, 8-12 bytes per term) and needs no indirection.
-    terms: U32Array
-    postings: U32Array
+    # Stored (term, doc) pairs sorted by term then doc (`postings.py`: plain columns for
+    # small segments, packed under a bucket table for large ones).
+    table: PostingTable
     # Doc table, sorted by id: alive=False is a tombstone.
     doc_ids: U32Array
     doc_alive: BoolArray
@@ -67,16 +64,24 @@ class Segment:
     _finalizer: list[weakref.finalize[..., object]] = field(
         default_factory=list, repr=False, compare=False
     )
-    # The bucket table when it was stored in the segment file (see `_buckets`).
-    stored_buckets: tuple[int, U32Array] | None = field(default=None, repr=False, compare=False)
 
     @property
     def num_items(self) -> int:
-        return int(self.postings.shape[0])
+        return self.table.num_items
 
     @property
     def num_docs(self) -> int:
         return int(self.doc_ids.shape[0])
+
+    @property
+    def terms(self) -> U32Array:
+        """The term of every posting (decoded: a transient copy for large segments)."""
+        return self.table.all_terms()
+
+    @property
+    def postings(self) -> U32Array:
+        """The doc id of every posting (decoded: a transient copy for large segments)."""
+        return self.table.all_docs()
 
     def contains(self, doc_id: int) -> int:
         """Index of `doc_id` in the doc table, or -1."""
@@ -90,95 +95,19 @@ class Segment:
         """Arrange for the backing file to be unlinked when this object is collected.
 
         Readers hold segments through the snapshot they searched, so the file outlives
-        every search that might still read its memory-mapped postings.
+        every search that might still read it.
         """
         if self.path is not None and not self._finalizer:
             self._finalizer.append(weakref.finalize(self, unlink, self.path))
 
     def bucket_table(self) -> tuple[int, U32Array] | None:
         """The bucket table if this segment uses one (large segments), for segment files."""
-        return self._buckets if self.terms.shape[0] > SMALL_SEGMENT else None
-
-    def warm(self) -> Segment:
-        """Build the lookup table now (on a maintenance thread), not in the first search."""
-        if self.terms.shape[0] > SMALL_SEGMENT:
-            _ = self._buckets
-        return self
-
-    @functools.cached_property
-    def _buckets(self) -> tuple[int, U32Array]:
-        """Direct-mapped term directory: postings of terms with top bits `b` start at
-        `starts[b]`. About BUCKET_FILL postings per bucket (1 byte per posting)."""
-        if self.stored_buckets is not None:
-            return self.stored_buckets
-        terms = self.terms
-        bits = min(31, max(1, int(np.ceil(np.log2(max(terms.shape[0], 2) / BUCKET_FILL)))))
-        shift = 32 - bits
-        # Terms are sorted, so bucket numbers are too: find where they change, record the
-        # first position of each bucket, and give empty buckets the next bucket's start.
-        bucket = terms >> np.uint32(shift)
-        first = np.flatnonzero(bucket[1:] != bucket[:-1]) + 1
-        starts = np.full((1 << bits) + 1, terms.shape[0], dtype=np.uint32)
-        starts[bucket[0]] = 0
-        starts[bucket[first]] = first
-        starts = np.minimum.accumulate(starts[::-1])[::-1].copy()
-        return shift, starts
-
-    def _term_ranges(self, query: U32Array) -> tuple[I64Array, I64Array]:
-        """For each query term, the [lo, hi) range of its postings.
-
-        A binary search over a large segment costs one cache miss per level (24 levels for
-        12 M postings). Instead one lookup in the bucket table finds a small sorted window
-        that is read contiguously; only terms whose bucket overflows the window (very
-        common terms) fall back to a binary search.
-        """
-        terms = self.terms
-        n = terms.shape[0]
-        if n <= SMALL_SEGMENT:
-            lo = np.searchsorted(terms, query, "left").astype(np.int64)
-            hi = np.searchsorted(terms, query, "right").astype(np.int64)
-            return lo, hi
-        shift, starts = self._buckets
-        b = (query >> np.uint32(shift)).astype(np.int64)
-        bs = starts[b].astype(np.int64)
-        size = starts[b + 1].astype(np.int64) - bs
-        idx = bs[:, None] + _LANES
-        np.minimum(idx, n - 1, out=idx)
-        vals = terms[idx]
-        valid = size[:, None] > _LANES
-        q = query[:, None]
-        lo = bs + ((vals < q) & valid).sum(axis=1)
-        hi = bs + ((vals <= q) & valid).sum(axis=1)
-        over = np.flatnonzero(size > WINDOW)
-        if over.shape[0]:
-            lo[over] = np.searchsorted(terms, query[over], "left")
-            hi[over] = np.searchsorted(terms, query[over], "right")
-        return lo, hi
+        t = self.table
+        return (t.shift, t.starts) if isinstance(t, PackedPostings) else None
 
     def postings_for(self, query: U32Array) -> U32Array:
-        """Doc ids of every stored (term, doc) pair whose term is in `query` (sorted, unique).
-
-        Vectorised: two searchsorted calls find the runs of all query terms at once, then
-        the runs are gathered with one fancy-index (no Python loop per term).
-        """
-        terms = self.terms
-        if terms.shape[0] == 0 or query.shape[0] == 0:
-            return _EMPTY_U32
-        lo, hi = self._term_ranges(query)
-        lens = hi - lo
-        found = lens > 0
-        starts = lo[found]
-        if starts.shape[0] == 0:
-            return _EMPTY_U32
-        lens = lens[found]
-        if starts.shape[0] == 1:
-            return self.postings[int(starts[0]) : int(starts[0] + lens[0])]
-        total = int(lens.sum())
-        # Ranges trick: index = arange(total) + (start of the slice - where it lands).
-        shift = starts - (np.cumsum(lens) - lens)
-        idx = np.arange(total, dtype=np.int64) + np.repeat(shift, lens)
-        gathered: U32Array = self.postings[idx]
-        return gathered
+        """Doc ids of every stored (term, doc) pair whose term is in `query` (sorted, unique)."""
+        return gather(self.table, query)
 
 
 def count_hits(docs: npt.NDArray[IntT]) -> tuple[npt.NDArray[IntT], U32Array]:
@@ -202,11 +131,12 @@ def _from_pairs(
     metadata: Mapping[str, str],
 ) -> Segment:
     """Build a segment from sorted keys `term << 32 | doc`."""
+    terms, docs = split_keys(keys)
+    del keys
     return Segment(
         first_commit=first_commit,
         last_commit=last_commit,
-        terms=(keys >> _SHIFT32).astype(np.uint32),
-        postings=(keys & _LOW32).astype(np.uint32),
+        table=posting_table(terms, docs),
         doc_ids=doc_ids,
         doc_alive=doc_alive,
         doc_versions=doc_versions,
@@ -240,7 +170,7 @@ def build_segment(commit_id: int, changes: Iterable[Change]) -> Segment:
 
 
 def _keys_of(segment: Segment) -> U64Array:
-    return (segment.terms.astype(np.uint64) << _SHIFT32) | segment.postings.astype(np.uint64)
+    return table_keys(segment.table)
 
 
 def merge_segments(segments: Sequence[Segment], *, drop_tombstones: bool) -> Segment:
@@ -272,7 +202,7 @@ def merge_segments(segments: Sequence[Segment], *, drop_tombstones: bool) -> Seg
         keys = _keys_of(seg)
         if superseded.any():
             dropped = seg.doc_ids[superseded]
-            keep = ~np.isin(seg.postings, dropped)
+            keep = ~np.isin((keys & _LOW32).astype(np.uint32), dropped)
             keys = keys[keep]
             fresh = ~superseded
             parts_ids.append(seg.doc_ids[fresh])
