@@ -33,22 +33,12 @@ def tune_allocator() -> bool:
     CPU time in the kernel. Raising the thresholds keeps that memory in the heap for reuse.
     Entry points call this once at start-up. Returns whether the tuning applied.
     """
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is None:
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    applied = all(
-        mallopt(param, value) == 1
-        for param, value in (
-            (_M_MMAP_THRESHOLD, 32 * 1024 * 1024),
-            (_M_TRIM_THRESHOLD, 256 * 1024 * 1024),
-            (_M_TOP_PAD, 64 * 1024 * 1024),
-        )
+    return _mallopt(
+        "allocator tuning",
+        mmap_threshold=32 * 1024 * 1024,
+        trim_threshold=256 * 1024 * 1024,
+        top_pad=64 * 1024 * 1024,
     )
-    log.debug("allocator tuning %s", "applied" if applied else "not applied")
-    return applied
 
 
 def tune_allocator_lean() -> bool:
@@ -63,8 +53,17 @@ def tune_allocator_lean() -> bool:
     to two as well saved nothing more and cost search CPU: lock contention.) Returns whether
     the tuning applied.
     """
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None)
+    return _mallopt(
+        "lean allocator tuning",
+        mmap_threshold=4 * 1024 * 1024,
+        trim_threshold=2 * 1024 * 1024,
+        top_pad=1024 * 1024,
+    )
+
+
+def _mallopt(what: str, *, mmap_threshold: int, trim_threshold: int, top_pad: int) -> bool:
+    """Set glibc's mmap threshold, trim threshold and top pad; whether all three applied."""
+    mallopt = getattr(_libc(), "mallopt", None)
     if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
@@ -72,12 +71,12 @@ def tune_allocator_lean() -> bool:
     applied = all(
         mallopt(param, value) == 1
         for param, value in (
-            (_M_MMAP_THRESHOLD, 4 * 1024 * 1024),
-            (_M_TRIM_THRESHOLD, 2 * 1024 * 1024),
-            (_M_TOP_PAD, 1024 * 1024),
+            (_M_MMAP_THRESHOLD, mmap_threshold),
+            (_M_TRIM_THRESHOLD, trim_threshold),
+            (_M_TOP_PAD, top_pad),
         )
     )
-    log.debug("lean allocator tuning %s", "applied" if applied else "not applied")
+    log.debug("%s %s", what, "applied" if applied else "not applied")
     return applied
 
 
