@@ -217,12 +217,17 @@ def recording_trees(recordings: Mapping[str, Recording], flags: MetaFlags) -> di
     by later responses): callers copy its top level into their entry and never change what
     lies below.
     """
-    needs_releases = flags.needs_releases
     return {
         mbid: recording_tree(recording, flags)
         for mbid, recording in recordings.items()
-        if recording.appearances or not needs_releases
+        if shown_with_data(recording, flags)
     }
+
+
+def shown_with_data(recording: Recording, flags: MetaFlags) -> bool:
+    """Whether a recording is shown with its data: not when the flags need releases and it
+    has none (it then stays a bare id)."""
+    return bool(recording.appearances) or not flags.needs_releases
 
 
 def _drop_track_titles(release: Json, recording: Json) -> None:

@@ -40,6 +40,7 @@ from earmark.musicbrainz.assemble import (
     recording_trees,
     release_groups_json,
     releases_json,
+    shown_with_data,
 )
 from earmark.musicbrainz.cache import MetadataCache
 from earmark.musicbrainz.catalog import CatalogQuery, load
@@ -199,7 +200,7 @@ def _merged(mbid_links: Sequence[MbidLink], lookup: MetadataLookup) -> list[tupl
 def _with_data(lookup: MetadataLookup, mbid: str, flags: MetaFlags) -> Recording | None:
     """The recording, unless the mode needs releases and it has none (it then stays a bare id)."""
     recording = lookup.recordings.get(mbid)
-    if recording is None or (flags.needs_releases and not recording.appearances):
+    if recording is None or not shown_with_data(recording, flags):
         return None
     return recording
 
